@@ -1,0 +1,1 @@
+"""Granters: what access means in the world."""

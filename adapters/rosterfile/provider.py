@@ -1,0 +1,131 @@
+"""Reads the roster file (format in the README) into a snapshot, synced like any provider.
+
+A file with errors fails the sync with every problem named by line, and the previous snapshot
+stays in force.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core.errors import RosterError
+from core.groups import GroupRef, Provider
+from core.identity import Person, is_email, normalize_email
+from core.ports import FetchResult
+from core.roster import Group, RosterSnapshot, Shift
+from core.yamlpos import line_of
+
+
+class FileRosterProvider:
+    provider = Provider.FILE
+
+    def __init__(self, path: Path, now: Callable[[], datetime]) -> None:
+        self._path = path
+        self._now = now
+
+    async def fetch(self) -> FetchResult:
+        try:
+            text = self._path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise RosterError(
+                f"Cannot read the roster file {self._path}: {exc.strerror}."
+            ) from None
+        return FetchResult(parse_roster(text, str(self._path), self._now()), api_calls=0)
+
+    async def confirm_on_call(self, email: str, group: GroupRef, now: datetime) -> Shift | None:
+        snapshot = (await self.fetch()).snapshot
+        covering = [s for s in snapshot.shifts_of(email, group) if s.covers(now)]
+        return covering[0] if covering else None
+
+
+def parse_roster(text: str, filename: str, taken_at: datetime) -> RosterSnapshot:
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise RosterError(
+            f"{filename}:{mark.line + 1 if mark else '?'}: {getattr(exc, 'problem', None) or 'not valid YAML'}"
+        ) from None
+    problems: list[str] = []
+
+    def problem(path: list[Any], message: str) -> None:
+        problems.append(f"{filename}:{line_of(root, path)}: {message}")
+
+    if not isinstance(data, dict):
+        raise RosterError(f"{filename}:1: a roster file is a mapping with `people` and `groups`")
+    unknown = set(data) - {"people", "groups"}
+    for key in sorted(unknown):
+        problem([key], f"unknown key `{key}` (expected people, groups)")
+    people: dict[str, Person] = {}
+    for i, entry in enumerate(data.get("people") or []):
+        if not isinstance(entry, dict) or not is_email(str(entry.get("email", ""))):
+            problem(["people", i], "each person needs an `email`")
+            continue
+        people[normalize_email(entry["email"])] = Person(entry["email"], str(entry.get("name", "")))
+    groups: dict[GroupRef, Group] = {}
+    raw_groups = data.get("groups") or {}
+    if not isinstance(raw_groups, dict):
+        problem(["groups"], "`groups` maps `KIND/NAME` to members and on_call")
+        raw_groups = {}
+    for key, body in raw_groups.items():
+        try:
+            ref = GroupRef.local(Provider.FILE, str(key))
+        except ValueError as exc:
+            problem(["groups", key], f"group `{key}`: {exc}")
+            continue
+        body = body or {}
+        if not isinstance(body, dict):
+            problem(["groups", key], f"group `{key}` needs `members` and/or `on_call`")
+            continue
+        members = set()
+        for j, m in enumerate(body.get("members") or []):
+            if not is_email(str(m)):
+                problem(["groups", key, "members", j], f"`{m}` is not an email address")
+            else:
+                members.add(normalize_email(str(m)))
+        shifts = []
+        for j, entry in enumerate(body.get("on_call") or []):
+            where = ["groups", key, "on_call", j]
+            if not isinstance(entry, dict) or not is_email(str(entry.get("email", ""))):
+                problem(where, "each on_call entry needs an `email`")
+                continue
+            try:
+                start, end = _time(entry.get("start")), _time(entry.get("end"))
+            except ValueError as exc:
+                problem(where, str(exc))
+                continue
+            if start and end and end <= start:
+                problem(where, "`end` must be after `start`")
+                continue
+            level = entry.get("level")
+            shifts.append(
+                Shift(entry["email"], start, end, int(level) if isinstance(level, int) else None)
+            )
+        groups[ref] = Group(ref, frozenset(members), tuple(shifts))
+    if problems:
+        raise RosterError("The roster file has errors: " + "; ".join(problems))
+    for group in groups.values():
+        for email in group.members | {s.email for s in group.shifts}:
+            people.setdefault(email, Person(email))
+    return RosterSnapshot(Provider.FILE, taken_at.astimezone(UTC), groups, people)
+
+
+def _time(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"`{value}` is not a time; use ISO 8601 like 2026-11-22T00:00:00Z"
+            ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,108 @@
+"""The audit trail in SQL: one linear hash chain, also under concurrent appends.
+
+Appends take a database-wide lock for the rest of their transaction (PostgreSQL: an advisory
+lock; SQLite: its write lock from BEGIN IMMEDIATE), so no two events ever share a prev_hash; the
+unique constraint on prev_hash backs this up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.storage.tables import audit_events, audit_head
+from core.audit import GENESIS, AuditEvent, AuditRecord, compute_hash
+
+_AUDIT_LOCK = 0x0A0D17  # advisory lock key for audit appends
+
+
+async def append_event(conn: AsyncConnection, event: AuditEvent) -> AuditRecord:
+    """Append within the caller's transaction, so the event commits with the change it records."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK})
+    head = (await conn.execute(select(audit_head.c.seq, audit_head.c.hash))).first()
+    seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS)
+    record = AuditRecord(
+        seq=seq,
+        at=event.at,
+        event=event.event,
+        request_id=event.request_id,
+        resource=event.resource,
+        actor=event.actor,
+        subject=event.subject,
+        detail=event.detail,
+        prev_hash=prev_hash,
+        hash=compute_hash(prev_hash, seq, event),
+    )
+    await conn.execute(
+        audit_events.insert().values(
+            seq=record.seq,
+            at=record.at,
+            event=record.event,
+            request_id=record.request_id,
+            resource=record.resource,
+            actor=record.actor,
+            subject=record.subject,
+            detail=record.detail,
+            prev_hash=record.prev_hash,
+            hash=record.hash,
+        )
+    )
+    if head:
+        await conn.execute(audit_head.update().values(seq=record.seq, hash=record.hash))
+    else:
+        await conn.execute(audit_head.insert().values(id=1, seq=record.seq, hash=record.hash))
+    return record
+
+
+def _record(row: object) -> AuditRecord:
+    return AuditRecord(
+        seq=row.seq,  # type: ignore[attr-defined]
+        at=row.at,  # type: ignore[attr-defined]
+        event=row.event,  # type: ignore[attr-defined]
+        request_id=row.request_id,  # type: ignore[attr-defined]
+        resource=row.resource,  # type: ignore[attr-defined]
+        actor=row.actor,  # type: ignore[attr-defined]
+        subject=row.subject,  # type: ignore[attr-defined]
+        detail=row.detail,  # type: ignore[attr-defined]
+        prev_hash=row.prev_hash,  # type: ignore[attr-defined]
+        hash=row.hash,  # type: ignore[attr-defined]
+    )
+
+
+class SqlAuditLog:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def append(self, event: AuditEvent) -> AuditRecord:
+        async with self._engine.begin() as conn:
+            return await append_event(conn, event)
+
+    async def records(self) -> list[AuditRecord]:
+        return [r async for r in self.stream()]
+
+    async def stream(self, batch: int = 1000) -> AsyncIterator[AuditRecord]:
+        """Oldest first, in batches, so exporting a long trail keeps memory flat."""
+        after = 0
+        while True:
+            async with self._engine.connect() as conn:
+                rows = (
+                    await conn.execute(
+                        select(audit_events)
+                        .where(audit_events.c.seq > after)
+                        .order_by(audit_events.c.seq)
+                        .limit(batch)
+                    )
+                ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _record(row)
+            after = rows[-1].seq
+
+    async def head(self) -> tuple[int, str] | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(audit_head.c.seq, audit_head.c.hash))).first()
+        return (row.seq, row.hash) if row else None

@@ -1,0 +1,58 @@
+"""Schema migrations, run from code (`oncall-access db upgrade`, and by `serve`, `console` and
+`demo` on start). A database written by a newer release is refused, never altered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.errors import DomainError
+
+_HERE = Path(__file__).parent
+
+
+class DatabaseTooNew(DomainError):
+    """The database was migrated by a newer release of oncall-access."""
+
+
+def _config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_HERE / "migrations"))
+    return cfg
+
+
+def _check_and_upgrade(conn: Connection) -> tuple[str | None, str]:
+    cfg = _config()
+    script = ScriptDirectory.from_config(cfg)
+    current = MigrationContext.configure(conn).get_current_revision()
+    known = {rev.revision for rev in script.walk_revisions()}
+    if current is not None and current not in known:
+        raise DatabaseTooNew(
+            f"This database is at schema revision {current}, written by a newer oncall-access; "
+            "upgrade oncall-access (this release knows up to "
+            f"{script.get_current_head()}) instead of pointing an older one at it."
+        )
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, "head")
+    return current, script.get_current_head() or ""
+
+
+async def upgrade(engine: AsyncEngine) -> tuple[str | None, str]:
+    """Bring the schema to head; returns (revision before, revision now)."""
+    if engine.dialect.name == "sqlite":
+        _ensure_sqlite_folder(str(engine.url.database or ""))
+    async with engine.connect() as conn:
+        result = await conn.run_sync(_check_and_upgrade)
+        await conn.commit()
+    return result
+
+
+def _ensure_sqlite_folder(path: str) -> None:
+    if path and path != ":memory:":
+        Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,186 @@
+"""Requests in SQL. Every state change is `UPDATE ... WHERE status = expected` in the same
+transaction as its audit event: the database, not a process, decides who won."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.storage.audit import append_event
+from adapters.storage.tables import approvals, requests
+from core.audit import AuditEvent
+from core.requests import AccessRequest, Status
+
+_FIELDS = {
+    "decided_by",
+    "decided_at",
+    "decision_note",
+    "granted_at",
+    "expires_at",
+    "ended_at",
+    "evidence",
+    "message_refs",
+    "reason",
+}
+
+
+def _columns(changes: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key == "duration":
+            values["duration_seconds"] = int(value.total_seconds())
+        elif key == "message_refs":
+            values["message_refs"] = [list(r) for r in value]
+        elif key in _FIELDS:
+            values[key] = value
+        else:
+            raise ValueError(f"not a request field: {key}")
+    return values
+
+
+class SqlRequestStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def create(self, request: AccessRequest, event: AuditEvent) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                requests.insert().values(
+                    id=request.id,
+                    resource=request.resource,
+                    requester=request.requester,
+                    duration_seconds=int(request.duration.total_seconds()),
+                    reason=request.reason,
+                    status=request.status.value,
+                    created_at=request.created_at,
+                    timeout_at=request.timeout_at,
+                    decision_note=request.decision_note,
+                    evidence=request.evidence,
+                    message_refs=[list(r) for r in request.message_refs],
+                    version=0,
+                )
+            )
+            await append_event(conn, event)
+
+    async def get(self, request_id: str) -> AccessRequest | None:
+        async with self._engine.connect() as conn:
+            found = await self._load(conn, requests.c.id == request_id)
+        return found[0] if found else None
+
+    async def transition(
+        self,
+        request_id: str,
+        expected: Status,
+        new: Status,
+        changes: dict[str, Any],
+        event: AuditEvent,
+    ) -> AccessRequest | None:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                requests.update()
+                .where(and_(requests.c.id == request_id, requests.c.status == expected.value))
+                .values(status=new.value, version=requests.c.version + 1, **_columns(changes))
+            )
+            if result.rowcount != 1:
+                return None  # someone else moved it first; nothing was changed
+            await append_event(conn, event)
+            found = await self._load(conn, requests.c.id == request_id)
+        return found[0]
+
+    async def add_approval(
+        self, request_id: str, approver: str, at: datetime, event: AuditEvent | None = None
+    ) -> int | None:
+        try:
+            async with self._engine.begin() as conn:
+                pending = select(requests.c.id).where(
+                    and_(requests.c.id == request_id, requests.c.status == Status.PENDING.value)
+                )
+                if conn.dialect.name == "postgresql":
+                    pending = pending.with_for_update()
+                if (await conn.execute(pending)).first() is None:
+                    return None
+                await conn.execute(
+                    insert(approvals).values(request_id=request_id, approver=approver, at=at)
+                )
+                if event is not None:
+                    await append_event(conn, event)
+                count = await conn.scalar(
+                    select(func.count())
+                    .select_from(approvals)
+                    .where(approvals.c.request_id == request_id)
+                )
+                return int(count or 0)
+        except IntegrityError:
+            return None  # this approver had already approved
+
+    async def update(self, request_id: str, changes: dict[str, Any]) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                requests.update().where(requests.c.id == request_id).values(**_columns(changes))
+            )
+
+    async def by_requester(self, email: str, limit: int = 20) -> list[AccessRequest]:
+        async with self._engine.connect() as conn:
+            return await self._load(conn, requests.c.requester == email, limit=limit)
+
+    async def with_status(self, *statuses: Status) -> list[AccessRequest]:
+        async with self._engine.connect() as conn:
+            return await self._load(conn, requests.c.status.in_([s.value for s in statuses]))
+
+    async def due_to_expire(self, now: datetime) -> list[AccessRequest]:
+        async with self._engine.connect() as conn:
+            return await self._load(
+                conn, and_(requests.c.status == Status.ACTIVE.value, requests.c.expires_at <= now)
+            )
+
+    async def due_to_time_out(self, now: datetime) -> list[AccessRequest]:
+        async with self._engine.connect() as conn:
+            return await self._load(
+                conn, and_(requests.c.status == Status.PENDING.value, requests.c.timeout_at <= now)
+            )
+
+    async def _load(
+        self, conn: AsyncConnection, where: Any, limit: int | None = None
+    ) -> list[AccessRequest]:
+        query = select(requests).where(where).order_by(requests.c.created_at.desc(), requests.c.id)
+        if limit:
+            query = query.limit(limit)
+        rows = (await conn.execute(query)).all()
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        approved: dict[str, list[str]] = {}
+        for a in (
+            await conn.execute(
+                select(approvals).where(approvals.c.request_id.in_(ids)).order_by(approvals.c.at)
+            )
+        ).all():
+            approved.setdefault(a.request_id, []).append(a.approver)
+        return [_request(r, tuple(approved.get(r.id, ()))) for r in rows]
+
+
+def _request(row: Any, approved: tuple[str, ...]) -> AccessRequest:
+    return AccessRequest(
+        id=row.id,
+        resource=row.resource,
+        requester=row.requester,
+        duration=timedelta(seconds=row.duration_seconds),
+        reason=row.reason,
+        status=Status(row.status),
+        created_at=row.created_at,
+        timeout_at=row.timeout_at,
+        approvals=approved,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        decision_note=row.decision_note,
+        granted_at=row.granted_at,
+        expires_at=row.expires_at,
+        ended_at=row.ended_at,
+        evidence=row.evidence or {},
+        message_refs=tuple(tuple(r) for r in row.message_refs or ()),  # type: ignore[misc]
+        version=row.version,
+    )

@@ -1,0 +1,126 @@
+"""The `oncall-access` command line. Each subcommand parses, calls, maps errors to a message and
+an exit code (0 ok, 1 refused or failed, 2 bad usage or configuration); never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot import commands_audit, commands_run
+from bot.settings import Settings
+from core.errors import DomainError
+
+log = logging.getLogger("oncall_access")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="oncall-access",
+        description="On-call-aware just-in-time access from Slack, Teams or a console.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve", help="run the HTTP server (Slack, Teams, health, metrics) and the scheduler"
+    )
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=None, help="default: $PORT or 3000")
+
+    demo = sub.add_parser(
+        "demo", help="console chat on a bundled demo roster and policy (local SQLite)"
+    )
+    demo.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("oncall-access-demo"),
+        help="where the demo keeps its files",
+    )
+
+    console = sub.add_parser("console", help="console chat: one command a line from stdin")
+    console.add_argument(
+        "--as", dest="as_email", required=True, metavar="EMAIL", help="who you are"
+    )
+    console.add_argument(
+        "--tz", default="UTC", help="time zone for times shown (e.g. Europe/Berlin)"
+    )
+
+    sub.add_parser("sync", help="sync every roster provider now and print a summary")
+    sub.add_parser("status", help="provider connections and sync health")
+
+    audit = sub.add_parser("audit", help="export or verify the audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    export = audit_sub.add_parser("export", help="write every event, oldest first")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
+    audit_sub.add_parser("verify", help="check the hash chain; exit 1 naming the first bad event")
+
+    policy = sub.add_parser("policy", help="check a policy file")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
+    check = policy_sub.add_parser("check", help="validate FILE; report groups no provider has")
+    check.add_argument("file", type=Path)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", help="migrate the database to this release's schema")
+    return p
+
+
+def _handler(args: argparse.Namespace) -> Callable[[Settings, argparse.Namespace], Awaitable[int]]:
+    match args.command:
+        case "serve":
+            return commands_run.serve
+        case "demo":
+            return commands_run.demo
+        case "console":
+            return commands_run.console
+        case "sync":
+            return commands_run.sync
+        case "status":
+            return commands_run.status
+        case "audit":
+            return (
+                commands_audit.export if args.audit_command == "export" else commands_audit.verify
+            )
+        case "policy":
+            return commands_audit.policy_check
+        case "db":
+            return commands_audit.db_upgrade
+    raise AssertionError(args.command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for err in exc.errors():
+            print(
+                f"oncall-access: invalid setting: {err['msg'].removeprefix('Value error, ')}",
+                file=sys.stderr,
+            )
+        return 2
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("alembic").setLevel(
+        logging.WARNING
+    )  # migrations report through our own lines
+    try:
+        return asyncio.run(_handler(args)(settings, args))
+    except DomainError as exc:
+        print(f"oncall-access: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""CLI commands that run the bot: serve, demo, console, sync, status."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+from adapters.console.notifier import ConsoleNotifier
+from adapters.console.repl import run_console
+from bot.clock import SystemClock
+from bot.demo import INTRO, demo_files
+from bot.http import make_app
+from bot.scheduler import Scheduler
+from bot.settings import Settings
+from bot.wiring import Bot, build
+from core.identity import Actor
+from core.timefmt import show_age
+
+log = logging.getLogger(__name__)
+
+
+def _write(line: str) -> None:
+    print(line, flush=True)
+
+
+async def _console_session(bot: Bot, actor: Actor) -> int:
+    scheduler = Scheduler(bot)
+    for outcome in await scheduler.sync_if_stale():
+        if not outcome.ok:
+            _write(f"Roster sync failed: {outcome.error}")
+    stop = asyncio.Event()
+    background = asyncio.create_task(scheduler.run(stop))
+    try:
+        await run_console(bot.dispatcher, actor, write=_write, before_each=scheduler.run_lifecycle)
+        return 0
+    finally:
+        stop.set()
+        await background
+
+
+async def console(settings: Settings, args: argparse.Namespace) -> int:
+    bot = await build(settings, notifiers=[ConsoleNotifier(_write)])
+    try:
+        return await _console_session(bot, Actor(args.as_email, surface="console", tz=args.tz))
+    finally:
+        await bot.close()
+
+
+async def demo(settings: Settings, args: argparse.Namespace) -> int:
+    folder = args.dir
+    policy, roster = demo_files(folder, SystemClock().now())
+    db = folder / "demo.db"
+    demo_settings = settings.model_copy(
+        update={
+            "database_url": f"sqlite+aiosqlite:///{db}",
+            "policy_file": policy,
+            "roster_file": roster,
+            "admins_text": "lead@example.com",
+        }
+    )
+    bot = await build(demo_settings, notifiers=[ConsoleNotifier(_write)])
+    try:
+        outcome = await bot.syncer.sync(bot.providers[0])  # the rota was just rewritten around now
+        if not outcome.ok:
+            _write(f"Demo roster sync failed: {outcome.error}")
+            return 1
+        _write(INTRO.format(db=db))
+        return await _console_session(bot, Actor("alice@example.com", surface="console"))
+    finally:
+        await bot.close()
+
+
+async def sync(settings: Settings, args: argparse.Namespace) -> int:
+    bot = await build(settings)
+    try:
+        if not bot.providers:
+            print(
+                "No roster provider is configured (set ONCALL_ACCESS_ROSTER_FILE or connect one).",
+                file=sys.stderr,
+            )
+            return 1
+        outcomes = await bot.syncer.sync_all()
+        for outcome in outcomes:
+            print(outcome.summary())
+        return 0 if all(o.ok for o in outcomes) else 1
+    finally:
+        await bot.close()
+
+
+async def status(settings: Settings, args: argparse.Namespace) -> int:
+    bot = await build(settings)
+    try:
+        now = bot.clock.now()
+        health = {h.provider: h for h in await bot.rosters.health()}
+        if not bot.providers and not health:
+            print("No roster provider is configured.")
+        for provider in {p.provider for p in bot.providers} | set(health):
+            h = health.get(provider)
+            if h is None or h.last_success is None:
+                line = f"{provider.display}: never synced"
+            else:
+                line = f"{provider.display}: last good sync {show_age(h.last_success, now)}, counts {h.counts}"
+            if h and h.consecutive_failures:
+                line += f"; {h.consecutive_failures} failed in a row, last error: {h.last_error}"
+            print(line)
+        return 0
+    finally:
+        await bot.close()
+
+
+async def serve(settings: Settings, args: argparse.Namespace) -> int:
+    bot = await build(settings)
+    scheduler = Scheduler(bot)
+    bot.dispatcher._next_sync = scheduler.next_sync_at
+    app = make_app(bot)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = args.port or settings.port
+    site = web.TCPSite(runner, args.host, port)
+    await site.start()
+    log.info("serving on %s:%s", args.host, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        for outcome in await scheduler.sync_if_stale():
+            (log.info if outcome.ok else log.warning)("%s", outcome.summary())
+        await scheduler.run(stop)
+        return 0
+    finally:
+        await runner.cleanup()
+        await bot.close()

@@ -1,0 +1,96 @@
+"""Settings from the environment (and `.env`), read once by the composition root.
+
+Names are a contract with users (see the README's settings table); nothing reads the environment
+anywhere else.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from croniter import croniter
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.durations import parse_duration
+from core.errors import CommandError
+from core.identity import normalize_email
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(
+        "sqlite+aiosqlite:///./oncall-access.db",
+        validation_alias=_env("ONCALL_ACCESS_DATABASE_URL"),
+    )
+    secret_key: str | None = Field(None, validation_alias=_env("ONCALL_ACCESS_SECRET_KEY"))
+    policy_file: Path | None = Field(None, validation_alias=_env("ONCALL_ACCESS_POLICY_FILE"))
+    roster_file: Path | None = Field(None, validation_alias=_env("ONCALL_ACCESS_ROSTER_FILE"))
+    admins_text: str = Field("", validation_alias=_env("ONCALL_ACCESS_ADMINS"))
+    sync_schedule: str = Field("5,35 * * * *", validation_alias=_env("ONCALL_ACCESS_SYNC_SCHEDULE"))
+    roster_max_age_text: str = Field("45m", validation_alias=_env("ONCALL_ACCESS_ROSTER_MAX_AGE"))
+    tick_seconds: float = Field(5.0, validation_alias=_env("ONCALL_ACCESS_TICK_SECONDS"))
+    port: int = Field(3000, validation_alias=_env("PORT"))
+    log_level: str = Field("INFO", validation_alias=_env("ONCALL_ACCESS_LOG_LEVEL"))
+
+    slack_bot_token: str | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: str | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
+    slack_app_token: str | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_api_url: str | None = Field(None, validation_alias=_env("SLACK_API_URL"))
+    slack_team_id: str | None = Field(None, validation_alias=_env("ONCALL_ACCESS_SLACK_TEAM_ID"))
+    slack_approvals_channel: str | None = Field(
+        None, validation_alias=_env("ONCALL_ACCESS_SLACK_APPROVALS_CHANNEL")
+    )
+
+    microsoft_app_id: str | None = Field(None, validation_alias=_env("MICROSOFT_APP_ID"))
+    microsoft_app_password: str | None = Field(
+        None, validation_alias=_env("MICROSOFT_APP_PASSWORD")
+    )
+    microsoft_app_tenant_id: str | None = Field(
+        None, validation_alias=_env("MICROSOFT_APP_TENANT_ID")
+    )
+    microsoft_app_type: str = Field("MultiTenant", validation_alias=_env("MICROSOFT_APP_TYPE"))
+    microsoft_openid_metadata_url: str | None = Field(
+        None, validation_alias=_env("MICROSOFT_OPENID_METADATA_URL")
+    )
+    microsoft_token_issuer: str | None = Field(
+        None, validation_alias=_env("MICROSOFT_TOKEN_ISSUER")
+    )
+    microsoft_login_url: str | None = Field(None, validation_alias=_env("MICROSOFT_LOGIN_URL"))
+    teams_dev_no_auth: bool = Field(False, validation_alias=_env("ONCALL_ACCESS_TEAMS_DEV_NO_AUTH"))
+
+    pagerduty_api_url: str | None = Field(None, validation_alias=_env("PAGERDUTY_API_URL"))
+    opsgenie_api_url: str | None = Field(None, validation_alias=_env("OPSGENIE_API_URL"))
+    jsm_api_url: str | None = Field(None, validation_alias=_env("JSM_API_URL"))
+
+    @field_validator("sync_schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if not croniter.is_valid(value):
+            raise ValueError(f"ONCALL_ACCESS_SYNC_SCHEDULE {value!r} is not a cron expression")
+        return value
+
+    @field_validator("roster_max_age_text")
+    @classmethod
+    def _age(cls, value: str) -> str:
+        try:
+            parse_duration(value)
+        except CommandError as exc:
+            raise ValueError(f"ONCALL_ACCESS_ROSTER_MAX_AGE: {exc.message}") from None
+        return value
+
+    @property
+    def admins(self) -> frozenset[str]:
+        return frozenset(
+            normalize_email(a) for a in self.admins_text.replace(";", ",").split(",") if a.strip()
+        )
+
+    @property
+    def roster_max_age(self) -> timedelta:
+        return parse_duration(self.roster_max_age_text)

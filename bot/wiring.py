@@ -1,0 +1,136 @@
+"""The composition root: builds every part from Settings, once, and nothing at import time.
+
+Tests build the same graph with a controllable clock, fake servers' URLs and their own notifiers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.grants.record import RecordGranter
+from adapters.rosterfile.provider import FileRosterProvider
+from adapters.storage.audit import SqlAuditLog
+from adapters.storage.engine import make_engine
+from adapters.storage.kv import SqlKeyValues
+from adapters.storage.leases import SqlJobLeases
+from adapters.storage.migrate import upgrade
+from adapters.storage.requests import SqlRequestStore
+from adapters.storage.roster import SqlRosterStore
+from bot.clock import SystemClock
+from bot.notify import FanOutNotifier, SurfaceNotifier
+from bot.policy_source import PolicySource, load_policy
+from bot.settings import Settings
+from core.dispatcher import Dispatcher
+from core.errors import PolicyError
+from core.policy import Policy
+from core.ports import Clock, Granter, RosterProvider
+from core.service import AccessService, AccessSettings, RosterCache
+from core.sync import RosterSyncer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Bot:
+    settings: Settings
+    engine: AsyncEngine
+    clock: Clock
+    policy: PolicySource
+    requests: SqlRequestStore
+    audit: SqlAuditLog
+    rosters: SqlRosterStore
+    leases: SqlJobLeases
+    kv: SqlKeyValues
+    notifier: FanOutNotifier
+    service: AccessService
+    syncer: RosterSyncer
+    dispatcher: Dispatcher
+    providers: list[RosterProvider] = field(default_factory=list)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def policy_from(settings: Settings) -> PolicySource:
+    if settings.policy_file is None:
+        raise PolicyError(
+            [
+                "ONCALL_ACCESS_POLICY_FILE is not set: point it at your policy file (see the README); "
+                "`oncall-access demo` runs with a bundled one"
+            ]
+        )
+    return PolicySource(load_policy(settings.policy_file), settings.policy_file)
+
+
+async def build(
+    settings: Settings,
+    *,
+    policy: PolicySource | Policy | None = None,
+    clock: Clock | None = None,
+    notifiers: Sequence[SurfaceNotifier] = (),
+    providers: Sequence[RosterProvider] | None = None,
+    granters: dict[str, Granter] | None = None,
+    migrate: bool = True,
+) -> Bot:
+    clock = clock or SystemClock()
+    source = (
+        policy
+        if isinstance(policy, PolicySource)
+        else PolicySource(policy)
+        if policy
+        else policy_from(settings)
+    )
+    engine = make_engine(settings.database_url)
+    try:
+        if migrate:
+            await upgrade(engine)
+    except Exception:
+        await engine.dispose()
+        raise
+    requests, audit = SqlRequestStore(engine), SqlAuditLog(engine)
+    rosters, leases, kv = SqlRosterStore(engine), SqlJobLeases(engine), SqlKeyValues(engine)
+    notifier = FanOutNotifier(notifiers)
+    if providers is None:
+        providers = _providers_from(settings, clock)
+    chosen_granters: dict[str, Granter] = {"record": RecordGranter(), **(granters or {})}
+    service = AccessService(
+        policy=source,
+        store=requests,
+        audit=audit,
+        roster=RosterCache(rosters),
+        granters=chosen_granters,
+        notifier=notifier,
+        clock=clock,
+        settings=AccessSettings(roster_max_age=settings.roster_max_age, admins=settings.admins),
+    )
+    provider_list = list(providers)
+    syncer = RosterSyncer(lambda: provider_list, rosters, notifier, clock, source)
+    dispatcher = Dispatcher(service, syncer)
+    return Bot(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        policy=source,
+        requests=requests,
+        audit=audit,
+        rosters=rosters,
+        leases=leases,
+        kv=kv,
+        notifier=notifier,
+        service=service,
+        syncer=syncer,
+        dispatcher=dispatcher,
+        providers=provider_list,
+    )
+
+
+def _providers_from(settings: Settings, clock: Clock) -> list[RosterProvider]:
+    found: list[RosterProvider] = []
+    if settings.roster_file is not None:
+        found.append(FileRosterProvider(Path(settings.roster_file), clock.now))
+    return found

@@ -1,0 +1,238 @@
+"""One command grammar for every surface (console, Slack `/access`, Teams `access`).
+
+Surfaces strip their own prefix and hand the rest to `parse`; a text that does not follow the
+grammar raises CommandError with one sentence saying what to type instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shlex
+from dataclasses import dataclass
+from datetime import timedelta
+
+from core.durations import looks_like_duration, parse_duration
+from core.errors import CommandError
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    resource: str | None
+    duration: timedelta | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Approve:
+    request_id: str
+    comment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Deny:
+    request_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Extend:
+    request_id: str
+    duration: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Revoke:
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListResources:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Mine:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class OnCall:
+    group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Sync:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    provider: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    topic: str | None = None
+
+
+Command = (
+    Request
+    | Approve
+    | Deny
+    | Extend
+    | Revoke
+    | Cancel
+    | ListResources
+    | Mine
+    | Pending
+    | OnCall
+    | Status
+    | Sync
+    | Connect
+    | Disconnect
+    | Help
+)
+
+VERBS = (
+    "request",
+    "approve",
+    "deny",
+    "list",
+    "mine",
+    "pending",
+    "extend",
+    "revoke",
+    "cancel",
+    "oncall",
+    "status",
+    "sync",
+    "connect",
+    "disconnect",
+    "help",
+)
+
+USAGE = {
+    "request": "request RESOURCE [DURATION] [REASON...]",
+    "approve": "approve ID [COMMENT...]",
+    "deny": "deny ID [REASON...]",
+    "extend": "extend ID DURATION",
+    "revoke": "revoke ID",
+    "cancel": "cancel ID",
+}
+
+HELP_TEXT = """\
+Commands (the same in the console, Slack `/access ...` and Teams `access ...`):
+  request RESOURCE [DURATION] [REASON...]  ask for access, e.g. request prod-db 2h "INC-4411 failover"
+  list                                     what you may request right now, and why or why not
+  mine                                     your requests and active grants, with time left
+  pending                                  requests waiting for your approval
+  approve ID [COMMENT...]                  approve a request (what the Approve button does)
+  deny ID [REASON...]                      deny a request
+  extend ID DURATION                       more time on an active grant, e.g. extend r7k2m9p 30m
+  revoke ID                                give back access early (admins: take it away)
+  cancel ID                                withdraw a pending request
+  oncall [GROUP]                           who is on call now, and until when
+  status, sync, connect, disconnect        admins: provider health, sync now, connect, disconnect
+  help                                     this text
+Durations: 45s, 30m, 2h, 1h30m, 1d."""
+
+
+def strip_prefix(text: str, *prefixes: str) -> str:
+    """Drop a leading `/access` or `access` (or any given prefix) that a surface passes through."""
+    stripped = text.strip()
+    for prefix in (*prefixes, "/access", "access"):
+        if stripped.lower() == prefix:
+            return ""
+        if stripped.lower().startswith(prefix + " "):
+            return stripped[len(prefix) + 1 :].strip()
+    return stripped
+
+
+def _split(text: str) -> list[str]:
+    # Slack and Teams clients turn straight quotes into typographic ones.
+    normalized = text.replace("“", '"').replace("”", '"').replace("‘", "'").replace("’", "'")
+    try:
+        return shlex.split(normalized)
+    except ValueError:
+        raise CommandError("A quote in your command is not closed.") from None
+
+
+def _need_id(verb: str, args: list[str]) -> str:
+    if not args:
+        raise CommandError(f"`{verb}` needs a request id: `{USAGE[verb]}`.")
+    return args[0].lower()
+
+
+def parse(text: str) -> Command:
+    words = _split(strip_prefix(text))
+    if not words:
+        return Help()
+    verb, args = words[0].lower(), words[1:]
+    match verb:
+        case "request":
+            return _parse_request(args)
+        case "approve":
+            return Approve(_need_id(verb, args), " ".join(args[1:]))
+        case "deny":
+            return Deny(_need_id(verb, args), " ".join(args[1:]))
+        case "extend":
+            request_id = _need_id(verb, args)
+            if len(args) < 2:
+                raise CommandError(f"`extend` needs a duration: `{USAGE['extend']}`.")
+            return Extend(request_id, parse_duration(args[1]))
+        case "revoke":
+            return Revoke(_need_id(verb, args))
+        case "cancel":
+            return Cancel(_need_id(verb, args))
+        case "list":
+            return ListResources()
+        case "mine":
+            return Mine()
+        case "pending":
+            return Pending()
+        case "oncall":
+            return OnCall(" ".join(args) or None)
+        case "status":
+            return Status()
+        case "sync":
+            return Sync()
+        case "connect":
+            return Connect(tuple(args))
+        case "disconnect":
+            return Disconnect(args[0].lower() if args else None)
+        case "help":
+            return Help(args[0].lower() if args else None)
+    guess = difflib.get_close_matches(verb, VERBS, n=1)
+    hint = f" Did you mean `{guess[0]}`?" if guess else ""
+    raise CommandError(f"I don't know `{words[0]}`.{hint} Type `help` for the commands.")
+
+
+def _parse_request(args: list[str]) -> Request:
+    if not args:
+        return Request(None)
+    resource, rest = args[0], args[1:]
+    duration = None
+    if rest and looks_like_duration(rest[0]):
+        duration = parse_duration(rest[0])
+        rest = rest[1:]
+    return Request(resource, duration, " ".join(rest).strip())

@@ -1,0 +1,265 @@
+"""One dispatcher for every surface: parse the text, call the workflow, answer with a Reply.
+
+A DomainError becomes its one-sentence message; anything else is logged with a correlation id
+and answered with a generic message carrying that id, never with exception text.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from core import commands as c
+from core.durations import format_duration
+from core.errors import DomainError
+from core.groups import GroupRef
+from core.identity import Actor
+from core.replies import Reply, describe_request
+from core.requests import Status
+from core.rules import may_approve
+from core.service import AccessService
+from core.sync import RosterSyncer
+from core.timefmt import show_age, show_time
+
+log = logging.getLogger(__name__)
+
+
+class Connections(Protocol):
+    """Provider connection management as the admin surfaces need it (the bot wires it)."""
+
+    async def status_lines(self) -> list[str]: ...
+
+    async def disconnect(self, provider: str, actor: str) -> str: ...
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        service: AccessService,
+        syncer: RosterSyncer,
+        connections: Connections | None = None,
+        next_sync: Callable[[], datetime | None] = lambda: None,
+    ) -> None:
+        self.service = service
+        self._syncer = syncer
+        self._connections = connections
+        self._next_sync = next_sync
+
+    async def handle(self, actor: Actor, text: str) -> Reply:
+        try:
+            return await self._route(actor, c.parse(text))
+        except DomainError as exc:
+            return Reply(exc.message, ok=False)
+        except Exception:
+            return self.internal_error(actor, text)
+
+    def internal_error(self, actor: Actor, what: str) -> Reply:
+        incident = secrets.token_hex(4)
+        log.exception("unexpected error [%s] for %s handling %r", incident, actor.email, what[:80])
+        return Reply(
+            f"Something went wrong on our side (error id {incident}); an admin can look it up.",
+            ok=False,
+        )
+
+    async def run(self, actor: Actor, action: Callable[[], Awaitable[Reply]]) -> Reply:
+        """Run a surface's own action (a button, a form) with the same error mapping."""
+        try:
+            return await action()
+        except DomainError as exc:
+            return Reply(exc.message, ok=False)
+        except Exception:
+            return self.internal_error(actor, getattr(action, "__name__", "action"))
+
+    async def _route(self, actor: Actor, cmd: c.Command) -> Reply:
+        s = self.service
+        match cmd:
+            case c.Request(resource=None):
+                return Reply(
+                    "Which resource? `request RESOURCE [DURATION] [REASON]`; `list` shows what you may request.",
+                    open_form="request",
+                )
+            case c.Request(resource=str(name), duration=duration, reason=reason):
+                req = await s.request(actor, name, duration, reason)
+                if req.status == Status.ACTIVE:
+                    until = (
+                        show_time(req.expires_at, actor.tz, s.clock.now()) if req.expires_at else ""
+                    )
+                    return Reply(
+                        f"Approved at once (you are on call): {req.resource} is yours until {until} ({req.id}).",
+                        request=req,
+                    )
+                if req.status == Status.APPROVED:
+                    return Reply(
+                        f"{req.id} was approved, but granting it failed; admins are told.",
+                        ok=False,
+                        request=req,
+                    )
+                return Reply(
+                    f"Request {req.id} for {req.resource} ({format_duration(req.duration)}) is waiting for approval.",
+                    request=req,
+                )
+            case c.Approve(request_id=rid, comment=comment):
+                req = await s.approve(actor, rid, comment)
+                if req.status == Status.PENDING:
+                    need = s.resource(req.resource).approve.required
+                    return Reply(
+                        f"Approval recorded for {req.id}: {len(req.approvals)} of {need}.",
+                        request=req,
+                    )
+                return Reply(
+                    f"Approved {req.id}: {req.requester} has {req.resource} for {format_duration(req.duration)}.",
+                    request=req,
+                )
+            case c.Deny(request_id=rid, reason=reason):
+                req = await s.deny(actor, rid, reason)
+                return Reply(f"Denied {req.id} ({req.resource} for {req.requester}).", request=req)
+            case c.Cancel(request_id=rid):
+                req = await s.cancel(actor, rid)
+                return Reply(f"Cancelled {req.id}.", request=req)
+            case c.Revoke(request_id=rid):
+                req = await s.revoke(actor, rid)
+                verb = "Cancelled" if req.status == Status.CANCELLED else "Revoked"
+                return Reply(f"{verb} {req.id} ({req.resource} for {req.requester}).", request=req)
+            case c.Extend(request_id=rid, duration=more):
+                req = await s.extend(actor, rid, more)
+                until = show_time(req.expires_at, actor.tz, s.clock.now()) if req.expires_at else ""
+                return Reply(f"Extended {req.id}: {req.resource} until {until}.", request=req)
+            case c.ListResources():
+                return await self._list(actor)
+            case c.Mine():
+                return await self._mine(actor)
+            case c.Pending():
+                return await self._pending(actor)
+            case c.OnCall(group=group):
+                return await self._oncall(actor, group)
+            case c.Help():
+                return Reply(c.HELP_TEXT)
+            case c.Status():
+                self._require_admin(actor)
+                return await self._status(actor)
+            case c.Sync():
+                self._require_admin(actor)
+                outcomes = await self._syncer.sync_all()
+                if not outcomes:
+                    return Reply("No roster provider is connected.", ok=False)
+                return Reply(
+                    "\n".join(o.summary() for o in outcomes), ok=all(o.ok for o in outcomes)
+                )
+            case c.Connect():
+                self._require_admin(actor)
+                return Reply(
+                    "Connect a provider from the connect form in Slack or Teams, or on the server: "
+                    "`oncall-access connect pagerduty|opsgenie|jsm ...`.",
+                    open_form="connect",
+                )
+            case c.Disconnect(provider=provider):
+                self._require_admin(actor)
+                if not provider:
+                    return Reply("Which provider? `disconnect pagerduty|opsgenie|jsm`.", ok=False)
+                if self._connections is None:
+                    return Reply(
+                        "Disconnect on the server: `oncall-access disconnect PROVIDER`.", ok=False
+                    )
+                return Reply(await self._connections.disconnect(provider, actor.email))
+        raise DomainError("I don't know that command; type `help`.")
+
+    def _require_admin(self, actor: Actor) -> None:
+        if not self.service.settings.is_admin(actor.email):
+            raise DomainError("Only admins can do that (ONCALL_ACCESS_ADMINS).")
+
+    async def _list(self, actor: Actor) -> Reply:
+        lines = []
+        now = self.service.clock.now()
+        for res in self.service.policy.resources.values():
+            verdict = await self.service.verdict_for(actor, res)
+            mark = "✓" if verdict.allowed else "✗"
+            desc = f" ({res.description})" if res.description else ""
+            lines.append(f"{mark} {res.name}{desc}: {verdict.sentence(actor.tz, now)}")
+        if not lines:
+            return Reply("The policy defines no resources.")
+        return Reply("Resources (✓ you may request now):", lines=tuple(lines))
+
+    async def _mine(self, actor: Actor) -> Reply:
+        now = self.service.clock.now()
+        requests = await self.service.store.by_requester(actor.email)
+        if not requests:
+            return Reply("You have no requests. `list` shows what you may request.")
+        lines = []
+        for r in requests:
+            if r.status == Status.ACTIVE:
+                state = f"active, {format_duration(_to_minute(r.time_left(now)))} left"
+            else:
+                state = r.status.value.replace("_", " ")
+            lines.append(f"{r.id}  {r.resource}  {format_duration(r.duration)}  {state}")
+        return Reply("Your requests, newest first:", lines=tuple(lines))
+
+    async def _pending(self, actor: Actor) -> Reply:
+        s = self.service
+        roster, now = await s.roster.current(), s.clock.now()
+        lines = []
+        for r in await s.store.with_status(Status.PENDING):
+            res = s.policy.resources.get(r.resource)
+            if (
+                res
+                and may_approve(
+                    res, actor.email, r.requester, roster, now, s.settings.roster_max_age
+                ).allowed
+            ):
+                lines.append(describe_request(r, actor.tz, now))
+        if not lines:
+            return Reply("Nothing is waiting for your approval.")
+        return Reply("Waiting for you (`approve ID` or `deny ID REASON`):", lines=tuple(lines))
+
+    async def _oncall(self, actor: Actor, wanted: str | None) -> Reply:
+        s = self.service
+        roster, now = await s.roster.current(), s.clock.now()
+        groups = roster.all_groups()
+        if wanted:
+            try:
+                ref = GroupRef.parse(wanted)
+                groups = [g for g in groups if g == ref]
+            except ValueError:
+                groups = [g for g in groups if wanted.lower() in g.name.lower()]
+            if not groups:
+                raise DomainError(f"No group matches `{wanted}`; `oncall` lists them all.")
+        if not groups:
+            return Reply("No roster yet: an admin can connect a provider and run `sync`.", ok=False)
+        lines = []
+        for g in groups:
+            snap = roster.snapshot_for(g)
+            group = snap.groups.get(g) if snap else None
+            if group is not None and not group.shifts:
+                if wanted:
+                    lines.append(f"{g.display}: no on-call rota ({len(group.members)} members)")
+                continue
+            shifts = roster.on_call_now(g, now)
+            who = ", ".join(
+                f"{sh.email} until {show_time(sh.end, actor.tz, now) if sh.end else 'further notice'}"
+                for sh in shifts
+            )
+            lines.append(f"{g.display}: {who or 'nobody'}")
+        ages = {
+            snap.provider.display: show_age(snap.taken_at, now)
+            for snap in roster.snapshots.values()
+        }
+        age_text = ", ".join(f"{p} synced {a}" for p, a in ages.items())
+        return Reply(f"On call now ({age_text}):", lines=tuple(lines))
+
+    async def _status(self, actor: Actor) -> Reply:
+        now = self.service.clock.now()
+        lines = []
+        if self._connections:
+            lines.extend(await self._connections.status_lines())
+        nxt = self._next_sync()
+        if nxt:
+            lines.append(f"Next sync: {show_time(nxt, actor.tz, now)}.")
+        return Reply("Provider status:", lines=tuple(lines) or ("No provider connected.",))
+
+
+def _to_minute(delta: timedelta) -> timedelta:
+    """Time left as people read it: whole minutes, rounded up, seconds only in the last one."""
+    seconds = int(delta.total_seconds())
+    return delta if seconds < 60 else timedelta(minutes=-(-seconds // 60))

@@ -1,0 +1,51 @@
+"""Durations as people type them: `45s`, `30m`, `2h`, `1h30m`, `1d`."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from core.errors import CommandError
+
+_PART = re.compile(r"(\d+)([dhms])")
+_WHOLE = re.compile(r"^(?:\d+[dhms])+$")
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_ORDER = "dhms"
+LONGEST = timedelta(days=366)
+
+
+def looks_like_duration(token: str) -> bool:
+    """A token the user probably meant as a duration (so a bad one is an error, not a reason)."""
+    return bool(re.match(r"^[-+]?\d", token.strip()))
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse a positive duration of at most a year; raise CommandError naming the bad text."""
+    token = text.strip().lower()
+    if not _WHOLE.match(token):
+        raise CommandError(
+            f"`{text}` is not a duration; use a number with a unit, like 45s, 30m, 2h, 1h30m or 1d."
+        )
+    units = [unit for _, unit in _PART.findall(token)]
+    if len(set(units)) != len(units) or units != sorted(units, key=_ORDER.index):
+        raise CommandError(f"`{text}` is not a duration; write units largest first, like 1h30m.")
+    seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(token))
+    if seconds <= 0:
+        raise CommandError(f"`{text}` is not a positive duration.")
+    if seconds > LONGEST.total_seconds():
+        raise CommandError(f"`{text}` is too long; the longest duration is 366d.")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(delta: timedelta) -> str:
+    """The shortest exact form, e.g. `1h30m`; negative or zero gives `0s`."""
+    seconds = max(int(delta.total_seconds()), 0)
+    if seconds == 0:
+        return "0s"
+    parts = []
+    for unit in _ORDER:
+        size = _UNIT_SECONDS[unit]
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts)

@@ -1,0 +1,214 @@
+"""The policy file, version 1: who may request what, who approves, for how long, and how access is
+granted. Parsed and validated in full before use; every problem names the file and line.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from core.durations import parse_duration
+from core.errors import CommandError, PolicyError
+from core.groups import GroupRef
+from core.identity import is_email, normalize_email
+from core.yamlpos import line_of
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("must be a duration like 30m, 2h or 1d")
+    try:
+        return parse_duration(str(value) if isinstance(value, str) else f"{value}s")
+    except CommandError as exc:
+        raise ValueError(exc.message.replace("`", "'")) from None
+
+
+def _group(value: Any) -> GroupRef:
+    if isinstance(value, GroupRef):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be a group like 'pagerduty:schedule/Primary SRE'")
+    return GroupRef.parse(value)
+
+
+def _email(value: Any) -> str:
+    if not isinstance(value, str) or not is_email(value):
+        raise ValueError(f"{value!r} is not an email address")
+    return normalize_email(value)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Group = Annotated[GroupRef, BeforeValidator(_group)]
+Email = Annotated[str, BeforeValidator(_email)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class Defaults(_Strict):
+    default_duration: Duration = timedelta(hours=1)
+    max_duration: Duration = timedelta(hours=8)
+    approval_timeout: Duration = timedelta(minutes=30)
+    require_reason: bool = False
+
+
+class RequestRule(_Strict):
+    on_call: tuple[Group, ...] = ()
+    members: tuple[Group, ...] = ()
+    people: tuple[Email, ...] = ()
+
+    @property
+    def open_to_all(self) -> bool:
+        return not (self.on_call or self.members or self.people)
+
+
+class ApproveRule(_Strict):
+    auto_if_on_call: bool = False
+    on_call: tuple[Group, ...] = ()
+    people: tuple[Email, ...] = ()
+    required: int = Field(default=1, ge=1, le=10)
+
+
+class GrantSpec(BaseModel):
+    """`type` picks the Granter; other keys are that granter's options."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: Literal["record", "webhook", "opsgenie-role", "pagerduty-role"] = "record"
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Resource(_Strict):
+    name: str = ""
+    description: str = ""
+    request: RequestRule = RequestRule()
+    approve: ApproveRule = ApproveRule()
+    default_duration: Duration | None = None
+    max_duration: Duration | None = None
+    approval_timeout: Duration | None = None
+    require_reason: bool | None = None
+    grant: GrantSpec = GrantSpec()
+
+    @model_validator(mode="after")
+    def _approvable(self) -> Resource:
+        a = self.approve
+        if not (a.on_call or a.people or a.auto_if_on_call):
+            raise ValueError(
+                "approve names nobody: add approve.on_call, approve.people or auto_if_on_call"
+            )
+        if a.people and not a.on_call and a.required > len(a.people):
+            raise ValueError(
+                f"approve.required is {a.required} but only {len(a.people)} people may approve"
+            )
+        if a.auto_if_on_call and not self.request.on_call:
+            raise ValueError(
+                "auto_if_on_call needs request.on_call groups to check the requester against"
+            )
+        return self
+
+
+class BirthrightRule(_Strict):
+    resource: str
+    on_call: tuple[Group, ...] = Field(min_length=1)
+
+
+class Policy(_Strict):
+    version: Literal[1]
+    defaults: Defaults = Defaults()
+    resources: dict[str, Resource] = Field(default_factory=dict)
+    birthright: tuple[BirthrightRule, ...] = ()
+
+    @field_validator("resources", mode="before")
+    @classmethod
+    def _name_resources(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            named = {}
+            for name, body in value.items():
+                if not isinstance(name, str) or not name.strip() or " " in name:
+                    raise ValueError(f"resource name {name!r} must be one word, like prod-db")
+                named[name] = {**body, "name": name} if isinstance(body, dict) else body
+            return named
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Policy:
+        for res in self.resources.values():
+            default, maximum = self.default_duration(res), self.max_duration(res)
+            if default > maximum:
+                raise ValueError(
+                    f"resources.{res.name}: default_duration is longer than max_duration"
+                )
+        for rule in self.birthright:
+            if rule.resource not in self.resources:
+                raise ValueError(
+                    f"birthright names resource {rule.resource!r}, which is not defined"
+                )
+        return self
+
+    def default_duration(self, res: Resource) -> timedelta:
+        return res.default_duration or self.defaults.default_duration
+
+    def max_duration(self, res: Resource) -> timedelta:
+        return res.max_duration or self.defaults.max_duration
+
+    def approval_timeout(self, res: Resource) -> timedelta:
+        return res.approval_timeout or self.defaults.approval_timeout
+
+    def require_reason(self, res: Resource) -> bool:
+        return self.defaults.require_reason if res.require_reason is None else res.require_reason
+
+    def groups(self) -> set[GroupRef]:
+        """Every group the policy names, to check against what providers have."""
+        found: set[GroupRef] = set()
+        for res in self.resources.values():
+            found.update(res.request.on_call, res.request.members, res.approve.on_call)
+        for rule in self.birthright:
+            found.update(rule.on_call)
+        return found
+
+
+def parse_policy(text: str, filename: str = "policy.yaml") -> Policy:
+    """Parse and validate a policy; raise PolicyError listing every problem as `file:line: ...`."""
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"{mark.line + 1}" if mark else "?"
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise PolicyError([f"{filename}:{line}: {problem}"]) from None
+    if not isinstance(data, dict):
+        raise PolicyError(
+            [f"{filename}:1: a policy is a mapping with `version: 1` and `resources`"]
+        )
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+            line = line_of(root, loc)
+            where = ".".join(str(p) for p in loc)
+            message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+            if err["type"] == "extra_forbidden":
+                message = "unknown key (check the spelling)"
+            elif err["type"] == "literal_error" and loc == ["version"]:
+                message = "only version 1 is supported"
+            problems.append(f"{filename}:{line}: {where + ': ' if where else ''}{message}")
+        raise PolicyError(problems) from None

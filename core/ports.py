@@ -1,0 +1,188 @@
+"""The ports: what the core needs from the world, as Protocols that adapters implement.
+
+Driven ports only; driving adapters (console, Slack, Teams) call `core.dispatcher.Dispatcher`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from core.audit import AuditEvent, AuditRecord
+from core.groups import GroupRef, Provider
+from core.requests import AccessRequest, Status
+from core.roster import RosterSnapshot, Shift
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """A complete roster from one provider, with what it cost to get."""
+
+    snapshot: RosterSnapshot
+    api_calls: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """What connecting with some credentials showed: who we are, what we may do."""
+
+    ok: bool
+    summary: str
+    capabilities: tuple[str, ...] = ()
+
+
+class RosterProvider(Protocol):
+    """An on-call source (PagerDuty, Opsgenie, JSM, roster file)."""
+
+    provider: Provider
+
+    async def fetch(self) -> FetchResult:
+        """The whole roster now; raise on any failure (the previous snapshot stays)."""
+        ...
+
+    async def confirm_on_call(self, email: str, group: GroupRef, now: datetime) -> Shift | None:
+        """Ask the provider live whether `email` is on call for `group`; None when not."""
+        ...
+
+
+class RequestStore(Protocol):
+    """Requests, their approvals, and the audit events of every change, written together."""
+
+    async def create(self, request: AccessRequest, event: AuditEvent) -> None: ...
+
+    async def get(self, request_id: str) -> AccessRequest | None: ...
+
+    async def transition(
+        self,
+        request_id: str,
+        expected: Status,
+        new: Status,
+        changes: dict[str, Any],
+        event: AuditEvent,
+    ) -> AccessRequest | None:
+        """Compare-and-set: apply only while the request is still `expected`; None otherwise."""
+        ...
+
+    async def add_approval(
+        self, request_id: str, approver: str, at: datetime, event: AuditEvent | None = None
+    ) -> int | None:
+        """Record one approver's approval of a pending request (idempotent per approver).
+
+        Returns the number of distinct approvals, or None when the request is no longer pending
+        or this approver had already approved.
+        """
+        ...
+
+    async def update(self, request_id: str, changes: dict[str, Any]) -> None:
+        """Change fields that carry no state (message references, reminder marks)."""
+        ...
+
+    async def by_requester(self, email: str, limit: int = 20) -> list[AccessRequest]: ...
+
+    async def with_status(self, *statuses: Status) -> list[AccessRequest]: ...
+
+    async def due_to_expire(self, now: datetime) -> list[AccessRequest]: ...
+
+    async def due_to_time_out(self, now: datetime) -> list[AccessRequest]: ...
+
+
+class AuditLog(Protocol):
+    async def append(self, event: AuditEvent) -> AuditRecord: ...
+
+    async def records(self) -> list[AuditRecord]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SyncHealth:
+    provider: Provider
+    last_success: datetime | None = None
+    last_attempt: datetime | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class RosterStore(Protocol):
+    async def versions(self) -> dict[Provider, datetime]:
+        """When each provider's latest snapshot was taken: cheap, asked before every decision."""
+        ...
+
+    async def latest(self) -> list[RosterSnapshot]:
+        """The latest good snapshot of every provider."""
+        ...
+
+    async def replace(self, snapshot: RosterSnapshot, event: AuditEvent) -> None:
+        """Atomically make `snapshot` the provider's latest, recording the sync event with it."""
+        ...
+
+    async def record_failure(self, provider: Provider, at: datetime, reason: str) -> int:
+        """Remember a failed sync; returns the number of failures in a row."""
+        ...
+
+    async def health(self) -> list[SyncHealth]: ...
+
+
+class JobLeases(Protocol):
+    async def claim(self, job: str, holder: str, now: datetime, ttl_seconds: float) -> bool:
+        """True when `holder` may run `job` now; at most one holder at a time, across processes."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a Granter needs to give or take back one access."""
+
+    request_id: str
+    resource: str
+    email: str
+    start: datetime
+    end: datetime
+    approvers: tuple[str, ...]
+    reason: str
+    spec: dict[str, Any]
+
+
+class Granter(Protocol):
+    """Makes access real in the world (webhook, provider role, or just a record)."""
+
+    kind: str
+
+    async def grant(self, grant: Grant) -> dict[str, Any]:
+        """Give the access; returns details worth keeping in the audit trail."""
+        ...
+
+    async def revoke(self, grant: Grant) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """A sent message that may be updated later; opaque to the core, owned by its surface."""
+
+    surface: str
+    ref: str
+
+
+class Notifier(Protocol):
+    """The chat side as a driven port: approval messages, updates, personal notices, alerts."""
+
+    async def ask_approvers(
+        self, request: AccessRequest, approvers: Sequence[str], summary: str
+    ) -> list[MessageRef]:
+        """Send the approval message with Approve / Deny to each approver; return the copies."""
+        ...
+
+    async def request_changed(self, request: AccessRequest, refs: Sequence[MessageRef]) -> None:
+        """Update every copy of the approval message so no stale button stays live."""
+        ...
+
+    async def tell(self, email: str, text: str, request: AccessRequest | None = None) -> None: ...
+
+    async def alert_admins(self, text: str) -> None: ...

@@ -1,0 +1,52 @@
+"""Platform-neutral replies: what to say, not how a surface draws it.
+
+Console prints `text`; Slack and Teams render the same Reply (and the request it is about, if
+any) as Block Kit or an Adaptive Card with pure functions of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.durations import format_duration
+from core.groups import GroupRef
+from core.requests import AccessRequest
+from core.timefmt import show_time
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    ok: bool = True
+    request: AccessRequest | None = None
+    lines: tuple[str, ...] = field(default_factory=tuple)
+    open_form: str | None = None  # a surface with forms opens this one (e.g. "request", "connect")
+
+    @property
+    def full_text(self) -> str:
+        return "\n".join((self.text, *self.lines)) if self.lines else self.text
+
+
+def evidence_sentence(request: AccessRequest, tz: str = "UTC", now: datetime | None = None) -> str:
+    """`on call for Primary SRE (PagerDuty) until 18:00 CET`, or how else the requester qualified."""
+    ev = request.evidence
+    rule = ev.get("rule", "")
+    group = GroupRef.parse(ev["group"]).display if ev.get("group") else ""
+    if rule.endswith("on_call") and group:
+        end = ev.get("shift_end")
+        until = f" until {show_time(datetime.fromisoformat(end), tz, now)}" if end else " (no end)"
+        return f"on call for {group}{until}"
+    if rule == "request.members" and group:
+        return f"member of {group}"
+    if rule == "request.people":
+        return "named in the policy"
+    return "anyone may request it"
+
+
+def describe_request(request: AccessRequest, tz: str = "UTC", now: datetime | None = None) -> str:
+    reason = f' "{request.reason}"' if request.reason else ""
+    return (
+        f"{request.requester} requests {request.resource} for {format_duration(request.duration)}{reason} "
+        f"({request.id}); {evidence_sentence(request, tz, now)}."
+    )

@@ -1,0 +1,88 @@
+"""Access requests and the one state machine they move through.
+
+    pending -> approved -> active -> expired | revoked
+    pending -> denied | cancelled | timed_out
+
+Every move is a compare-and-set in the store, so two approvers clicking at once, or a retried
+webhook, produce exactly one decision.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from core.errors import DomainError
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    DENIED = "denied"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL
+
+
+FINAL = frozenset(
+    {Status.EXPIRED, Status.REVOKED, Status.DENIED, Status.CANCELLED, Status.TIMED_OUT}
+)
+
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.PENDING: frozenset({Status.APPROVED, Status.DENIED, Status.CANCELLED, Status.TIMED_OUT}),
+    Status.APPROVED: frozenset({Status.ACTIVE, Status.REVOKED}),
+    Status.ACTIVE: frozenset({Status.EXPIRED, Status.REVOKED}),
+}
+
+
+class InvalidTransition(DomainError):
+    """A move the state machine does not allow (e.g. approving a denied request)."""
+
+
+def check_transition(current: Status, new: Status) -> None:
+    if new not in TRANSITIONS.get(current, frozenset()):
+        raise InvalidTransition(f"A request that is {current.value} cannot become {new.value}.")
+
+
+_ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: ids are typed by hand
+
+
+def new_request_id() -> str:
+    return "r" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(6))
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequest:
+    id: str
+    resource: str
+    requester: str
+    duration: timedelta
+    reason: str
+    status: Status
+    created_at: datetime
+    timeout_at: datetime
+    approvals: tuple[str, ...] = ()
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_note: str = ""
+    granted_at: datetime | None = None
+    expires_at: datetime | None = None
+    ended_at: datetime | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    message_refs: tuple[tuple[str, str], ...] = ()
+    version: int = 0
+
+    def with_changes(self, **changes: Any) -> AccessRequest:
+        return replace(self, **changes)
+
+    def time_left(self, now: datetime) -> timedelta:
+        return max(self.expires_at - now, timedelta(0)) if self.expires_at else timedelta(0)
