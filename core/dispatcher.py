@@ -10,9 +10,9 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from core import commands as c
+from core.connections import ProviderAdmin
 from core.durations import format_duration
 from core.errors import DomainError
 from core.groups import GroupRef
@@ -27,20 +27,12 @@ from core.timefmt import show_age, show_time
 log = logging.getLogger(__name__)
 
 
-class Connections(Protocol):
-    """Provider connection management as the admin surfaces need it (the bot wires it)."""
-
-    async def status_lines(self) -> list[str]: ...
-
-    async def disconnect(self, provider: str, actor: str) -> str: ...
-
-
 class Dispatcher:
     def __init__(
         self,
         service: AccessService,
         syncer: RosterSyncer,
-        connections: Connections | None = None,
+        connections: ProviderAdmin | None = None,
         next_sync: Callable[[], datetime | None] = lambda: None,
     ) -> None:
         self.service = service

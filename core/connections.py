@@ -1,0 +1,51 @@
+"""Connecting on-call providers, as every admin surface (CLI, Slack modal, Teams dialog) asks for
+it. The bot implements `ProviderAdmin`; surfaces only fill in a ConnectForm and show the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+ProviderName = Literal["pagerduty", "opsgenie", "jsm"]
+AuthKind = Literal["api_key", "oauth_client", "oauth_user"]
+
+
+@dataclass(frozen=True)
+class ConnectForm:
+    """What an admin typed; secrets are never echoed back or logged (see __repr__)."""
+
+    provider: ProviderName
+    region: Literal["us", "eu"] = "us"
+    auth: AuthKind = "api_key"
+    api_key: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    subdomain: str = ""
+    site: str = ""  # JSM: SITE.atlassian.net
+    email: str = ""  # JSM: the Atlassian account
+    api_token: str = ""  # JSM
+
+    def __repr__(self) -> str:
+        return (
+            f"ConnectForm(provider={self.provider!r}, region={self.region!r}, auth={self.auth!r})"
+        )
+
+
+@dataclass(frozen=True)
+class ConnectResult:
+    ok: bool
+    message: str
+    field: str | None = None  # the form field a failure belongs to, for inline errors
+    sync_summary: str = ""
+    authorize_url: str | None = None  # the OAuth user flow continues in the browser
+    capabilities: tuple[str, ...] = ()
+
+
+class ProviderAdmin(Protocol):
+    async def connect(self, form: ConnectForm, actor: str) -> ConnectResult:
+        """Verify live, store encrypted, run the first sync; never raise for bad credentials."""
+        ...
+
+    async def disconnect(self, provider: str, actor: str) -> str: ...
+
+    async def status_lines(self) -> list[str]: ...
