@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot import commands_audit, commands_run
+from bot import commands_audit, commands_connect, commands_run
 from bot.settings import Settings
 from core.errors import DomainError
 
@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("sync", help="sync every roster provider now and print a summary")
     sub.add_parser("status", help="provider connections and sync health")
+    commands_connect.add_parsers(sub)
 
     audit = sub.add_parser("audit", help="export or verify the audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
@@ -82,7 +83,13 @@ def _handler(args: argparse.Namespace) -> Callable[[Settings, argparse.Namespace
         case "sync":
             return commands_run.sync
         case "status":
-            return commands_run.status
+            return commands_connect.status
+        case "connect":
+            return commands_connect.connect
+        case "disconnect":
+            return commands_connect.disconnect
+        case "secret-key":
+            return commands_connect.secret_key
         case "audit":
             return (
                 commands_audit.export if args.audit_command == "export" else commands_audit.verify

@@ -20,7 +20,6 @@ from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.wiring import Bot, build
 from core.identity import Actor
-from core.timefmt import show_age
 
 log = logging.getLogger(__name__)
 
@@ -89,27 +88,6 @@ async def sync(settings: Settings, args: argparse.Namespace) -> int:
         for outcome in outcomes:
             print(outcome.summary())
         return 0 if all(o.ok for o in outcomes) else 1
-    finally:
-        await bot.close()
-
-
-async def status(settings: Settings, args: argparse.Namespace) -> int:
-    bot = await build(settings)
-    try:
-        now = bot.clock.now()
-        health = {h.provider: h for h in await bot.rosters.health()}
-        if not bot.providers and not health:
-            print("No roster provider is configured.")
-        for provider in {p.provider for p in bot.providers} | set(health):
-            h = health.get(provider)
-            if h is None or h.last_success is None:
-                line = f"{provider.display}: never synced"
-            else:
-                line = f"{provider.display}: last good sync {show_age(h.last_success, now)}, counts {h.counts}"
-            if h and h.consecutive_failures:
-                line += f"; {h.consecutive_failures} failed in a row, last error: {h.last_error}"
-            print(line)
-        return 0
     finally:
         await bot.close()
 

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.grants.record import RecordGranter
 from adapters.rosterfile.provider import FileRosterProvider
 from adapters.storage.audit import SqlAuditLog
+from adapters.storage.connections import SqlConnectionStore
+from adapters.storage.crypto import SecretBox
 from adapters.storage.engine import make_engine
 from adapters.storage.kv import SqlKeyValues
 from adapters.storage.leases import SqlJobLeases
@@ -22,6 +24,7 @@ from adapters.storage.migrate import upgrade
 from adapters.storage.requests import SqlRequestStore
 from adapters.storage.roster import SqlRosterStore
 from bot.clock import SystemClock
+from bot.connections import BotProviderAdmin
 from bot.notify import FanOutNotifier, SurfaceNotifier
 from bot.policy_source import PolicySource, load_policy
 from bot.settings import Settings
@@ -51,8 +54,13 @@ class Bot:
     syncer: RosterSyncer
     dispatcher: Dispatcher
     providers: list[RosterProvider] = field(default_factory=list)
+    admin: BotProviderAdmin | None = None  # provider connections, for the admin surfaces
 
     async def close(self) -> None:
+        for provider in self.providers:
+            close = getattr(provider, "aclose", None)
+            if close:
+                await close()
         await self.engine.dispose()
 
 
@@ -76,6 +84,7 @@ async def build(
     providers: Sequence[RosterProvider] | None = None,
     granters: dict[str, Granter] | None = None,
     migrate: bool = True,
+    load_connections: bool = True,
 ) -> Bot:
     clock = clock or SystemClock()
     source = (
@@ -97,6 +106,7 @@ async def build(
     notifier = FanOutNotifier(notifiers)
     if providers is None:
         providers = _providers_from(settings, clock)
+    provider_list = list(providers)
     chosen_granters: dict[str, Granter] = {"record": RecordGranter(), **(granters or {})}
     service = AccessService(
         policy=source,
@@ -107,10 +117,21 @@ async def build(
         notifier=notifier,
         clock=clock,
         settings=AccessSettings(roster_max_age=settings.roster_max_age, admins=settings.admins),
+        providers=lambda: provider_list,
     )
-    provider_list = list(providers)
     syncer = RosterSyncer(lambda: provider_list, rosters, notifier, clock, source)
-    dispatcher = Dispatcher(service, syncer)
+    admin = BotProviderAdmin(
+        settings=settings,
+        store=SqlConnectionStore(engine, SecretBox(settings.secret_key)),
+        rosters=rosters,
+        syncer=syncer,
+        providers=provider_list,
+        clock=clock,
+    )
+    if load_connections:
+        for problem in await admin.load():
+            log.warning("%s", problem)
+    dispatcher = Dispatcher(service, syncer, connections=admin)
     return Bot(
         settings=settings,
         engine=engine,
@@ -126,6 +147,7 @@ async def build(
         syncer=syncer,
         dispatcher=dispatcher,
         providers=provider_list,
+        admin=admin,
     )
 
 

@@ -7,6 +7,7 @@ grammar raises CommandError with one sentence saying what to type instead.
 from __future__ import annotations
 
 import difflib
+import re
 import shlex
 from dataclasses import dataclass
 from datetime import timedelta
@@ -168,11 +169,22 @@ def strip_prefix(text: str, *prefixes: str) -> str:
     return stripped
 
 
+_SINGLE_QUOTED = re.compile(r"(^|\s)['‘]([^'‘’\"]*)['’](?=\s|$)")
+
+
 def _split(text: str) -> list[str]:
-    # Slack and Teams clients turn straight quotes into typographic ones.
-    normalized = text.replace("“", '"').replace("”", '"').replace("‘", "'").replace("’", "'")
+    """Words, with double quotes grouping; apostrophes (`can't`) and backslashes stay as typed."""
+    # Slack and Teams clients turn straight quotes into typographic ones; single quotes group
+    # words only around them (`'INC-1 failover'`), never inside a word (`can't`).
+    normalized = text.replace("“", '"').replace("”", '"')
+    normalized = _SINGLE_QUOTED.sub(lambda m: m.group(1) + '"' + m.group(2) + '"', normalized)
+    lexer = shlex.shlex(normalized, posix=True)
+    lexer.whitespace_split = True
+    lexer.quotes = '"'
+    lexer.escape = ""
+    lexer.commenters = ""
     try:
-        return shlex.split(normalized)
+        return list(lexer)
     except ValueError:
         raise CommandError("A quote in your command is not closed.") from None
 

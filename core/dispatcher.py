@@ -95,6 +95,12 @@ class Dispatcher:
                 )
             case c.Approve(request_id=rid, comment=comment):
                 req = await s.approve(actor, rid, comment)
+                if req.status == Status.APPROVED:
+                    return Reply(
+                        f"Approved {req.id}, but granting it failed; admins are told.",
+                        ok=False,
+                        request=req,
+                    )
                 if req.status == Status.PENDING:
                     need = s.resource(req.resource).approve.required
                     return Reply(

@@ -16,7 +16,7 @@ LONGEST = timedelta(days=366)
 
 def looks_like_duration(token: str) -> bool:
     """A token the user probably meant as a duration (so a bad one is an error, not a reason)."""
-    return bool(re.match(r"^[-+]?\d", token.strip()))
+    return bool(re.match(r"^[-+]?\d+[a-zA-Z]", token.strip()))
 
 
 def parse_duration(text: str) -> timedelta:
@@ -27,7 +27,9 @@ def parse_duration(text: str) -> timedelta:
             f"`{text}` is not a duration; use a number with a unit, like 45s, 30m, 2h, 1h30m or 1d."
         )
     units = [unit for _, unit in _PART.findall(token)]
-    if len(set(units)) != len(units) or units != sorted(units, key=_ORDER.index):
+    if len(set(units)) != len(units):
+        raise CommandError(f"`{text}` is not a duration; use each unit once, like 1h30m.")
+    if units != sorted(units, key=_ORDER.index):
         raise CommandError(f"`{text}` is not a duration; write units largest first, like 1h30m.")
     seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(token))
     if seconds <= 0:

@@ -15,7 +15,6 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from core.durations import parse_duration
@@ -82,6 +81,11 @@ class ApproveRule(_Strict):
     people: tuple[Email, ...] = ()
     required: int = Field(default=1, ge=1, le=10)
 
+    @field_validator("people", "on_call")
+    @classmethod
+    def _distinct(cls, value: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(dict.fromkeys(value))  # the same approver twice still counts once
+
 
 class GrantSpec(BaseModel):
     """`type` picks the Granter; other keys are that granter's options."""
@@ -105,23 +109,6 @@ class Resource(_Strict):
     require_reason: bool | None = None
     grant: GrantSpec = GrantSpec()
 
-    @model_validator(mode="after")
-    def _approvable(self) -> Resource:
-        a = self.approve
-        if not (a.on_call or a.people or a.auto_if_on_call):
-            raise ValueError(
-                "approve names nobody: add approve.on_call, approve.people or auto_if_on_call"
-            )
-        if a.people and not a.on_call and a.required > len(a.people):
-            raise ValueError(
-                f"approve.required is {a.required} but only {len(a.people)} people may approve"
-            )
-        if a.auto_if_on_call and not self.request.on_call:
-            raise ValueError(
-                "auto_if_on_call needs request.on_call groups to check the requester against"
-            )
-        return self
-
 
 class BirthrightRule(_Strict):
     resource: str
@@ -138,28 +125,11 @@ class Policy(_Strict):
     @classmethod
     def _name_resources(cls, value: Any) -> Any:
         if isinstance(value, dict):
-            named = {}
-            for name, body in value.items():
-                if not isinstance(name, str) or not name.strip() or " " in name:
-                    raise ValueError(f"resource name {name!r} must be one word, like prod-db")
-                named[name] = {**body, "name": name} if isinstance(body, dict) else body
-            return named
+            return {
+                str(name): {**body, "name": str(name)} if isinstance(body, dict) else body
+                for name, body in value.items()
+            }
         return value
-
-    @model_validator(mode="after")
-    def _coherent(self) -> Policy:
-        for res in self.resources.values():
-            default, maximum = self.default_duration(res), self.max_duration(res)
-            if default > maximum:
-                raise ValueError(
-                    f"resources.{res.name}: default_duration is longer than max_duration"
-                )
-        for rule in self.birthright:
-            if rule.resource not in self.resources:
-                raise ValueError(
-                    f"birthright names resource {rule.resource!r}, which is not defined"
-                )
-        return self
 
     def default_duration(self, res: Resource) -> timedelta:
         return res.default_duration or self.defaults.default_duration
@@ -183,6 +153,54 @@ class Policy(_Strict):
         return found
 
 
+def _coherence(policy: Policy) -> list[tuple[list[Any], str, str]]:
+    """Checks across fields: (path of the line to change, where, what is wrong)."""
+    problems: list[tuple[list[Any], str, str]] = []
+    for name, res in policy.resources.items():
+        at, where = ["resources", name], f"resources.{name}"
+        if not name.strip() or any(c.isspace() for c in name):
+            problems.append((at, where, "a resource name must be one word, like prod-db"))
+        a = res.approve
+        if not (a.on_call or a.people or a.auto_if_on_call):
+            problems.append(
+                (
+                    [*at, "approve"],
+                    where,
+                    "approve names nobody: add approve.on_call, approve.people or auto_if_on_call",
+                )
+            )
+        if a.people and not a.on_call and a.required > len(a.people):
+            problems.append(
+                (
+                    [*at, "approve"],
+                    where,
+                    f"approve.required is {a.required} but only {len(a.people)} people may approve",
+                )
+            )
+        if a.auto_if_on_call and not res.request.on_call:
+            problems.append(
+                (
+                    [*at, "approve"],
+                    where,
+                    "auto_if_on_call needs request.on_call groups to check the requester against",
+                )
+            )
+        if policy.default_duration(res) > policy.max_duration(res):
+            key = "default_duration" if res.default_duration else "max_duration"
+            line = [*at, key] if res.default_duration or res.max_duration else ["defaults"]
+            problems.append((line, where, "default_duration is longer than max_duration"))
+    for i, rule in enumerate(policy.birthright):
+        if rule.resource not in policy.resources:
+            problems.append(
+                (
+                    ["birthright", i, "resource"],
+                    f"birthright.{i}",
+                    f"birthright names resource {rule.resource!r}, which is not defined",
+                )
+            )
+    return problems
+
+
 def parse_policy(text: str, filename: str = "policy.yaml") -> Policy:
     """Parse and validate a policy; raise PolicyError listing every problem as `file:line: ...`."""
     try:
@@ -198,7 +216,7 @@ def parse_policy(text: str, filename: str = "policy.yaml") -> Policy:
             [f"{filename}:1: a policy is a mapping with `version: 1` and `resources`"]
         )
     try:
-        return Policy.model_validate(data)
+        policy = Policy.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -212,3 +230,9 @@ def parse_policy(text: str, filename: str = "policy.yaml") -> Policy:
                 message = "only version 1 is supported"
             problems.append(f"{filename}:{line}: {where + ': ' if where else ''}{message}")
         raise PolicyError(problems) from None
+    coherence = _coherence(policy)
+    if coherence:
+        raise PolicyError(
+            [f"{filename}:{line_of(root, path)}: {where}: {msg}" for path, where, msg in coherence]
+        )
+    return policy

@@ -41,6 +41,8 @@ def evidence_sentence(request: AccessRequest, tz: str = "UTC", now: datetime | N
         return f"member of {group}"
     if rule == "request.people":
         return "named in the policy"
+    if rule == "fallback.provider_disconnected":
+        return "not checked: the on-call provider is disconnected, so named approvers decide"
     return "anyone may request it"
 
 

@@ -2,6 +2,7 @@
 
     pending -> approved -> active -> expired | revoked
     pending -> denied | cancelled | timed_out
+    active -> active (extended)
 
 Every move is a compare-and-set in the store, so two approvers clicking at once, or a retried
 webhook, produce exactly one decision.
@@ -40,7 +41,9 @@ FINAL = frozenset(
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PENDING: frozenset({Status.APPROVED, Status.DENIED, Status.CANCELLED, Status.TIMED_OUT}),
     Status.APPROVED: frozenset({Status.ACTIVE, Status.REVOKED}),
-    Status.ACTIVE: frozenset({Status.EXPIRED, Status.REVOKED}),
+    Status.ACTIVE: frozenset(
+        {Status.ACTIVE, Status.EXPIRED, Status.REVOKED}
+    ),  # active->active: extend
 }
 
 

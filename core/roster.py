@@ -39,6 +39,9 @@ class Group:
     members: frozenset[str] = frozenset()
     shifts: tuple[Shift, ...] = ()
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "members", frozenset(normalize_email(m) for m in self.members))
+
 
 @dataclass(frozen=True)
 class RosterSnapshot:

@@ -24,6 +24,8 @@ class Reason(StrEnum):
     MEMBER = "member"
     OPEN = "open_to_all"
     NOT_ON_CALL = "not_on_call"
+    NOT_MEMBER = "not_member"
+    NOT_NAMED = "not_named"
     SHIFT_ENDED = "shift_ended"
     SHIFT_NOT_STARTED = "shift_not_started"
     ROSTER_STALE = "roster_stale"
@@ -50,6 +52,8 @@ class Verdict:
             Reason.MEMBER: f"You are a member of {g}.",
             Reason.OPEN: "Anyone may request it.",
             Reason.NOT_ON_CALL: f"You are not on call for {g}.",
+            Reason.NOT_MEMBER: f"You are not a member of {g}.",
+            Reason.NOT_NAMED: "Only people named in the policy may request it.",
             Reason.SHIFT_ENDED: f"Your shift for {g} ended at {when}.",
             Reason.SHIFT_NOT_STARTED: f"Your shift for {g} starts at {when}.",
             Reason.ROSTER_STALE: (
@@ -57,7 +61,7 @@ class Verdict:
                 + (f", {show_age(self.at, now)}" if self.at and now else "")
                 + "); an admin can run `sync`."
             ),
-            Reason.SELF_APPROVAL: "You cannot approve your own request.",
+            Reason.SELF_APPROVAL: "You cannot decide your own request; `cancel ID` withdraws it.",
             Reason.NOT_APPROVER: f"You may not approve this: you are not on call for {g} and not a named approver.",
             Reason.AUTO_DISABLED: "This resource is never approved automatically.",
         }[self.reason]
@@ -114,7 +118,13 @@ def _on_call_among(
     return _most_telling(refusals)
 
 
-_TELLING = [Reason.SHIFT_ENDED, Reason.SHIFT_NOT_STARTED, Reason.NOT_ON_CALL, Reason.ROSTER_STALE]
+_TELLING = [
+    Reason.SHIFT_ENDED,
+    Reason.SHIFT_NOT_STARTED,
+    Reason.NOT_ON_CALL,
+    Reason.NOT_MEMBER,
+    Reason.ROSTER_STALE,
+]
 
 
 def _most_telling(refusals: list[Verdict]) -> Verdict | None:
@@ -146,11 +156,11 @@ def may_request(
     member_refusals = [
         Verdict(False, Reason.ROSTER_STALE, group=g, at=roster.taken_at(g))
         if not roster.is_fresh(g, now, max_age)
-        else Verdict(False, Reason.NOT_ON_CALL, group=g)
+        else Verdict(False, Reason.NOT_MEMBER, group=g)
         for g in rule.members
     ]
     found = _most_telling(([on_call] if on_call else []) + member_refusals)
-    return found or Verdict(False, Reason.NOT_ON_CALL)
+    return found or Verdict(False, Reason.NOT_NAMED)
 
 
 def may_approve(

@@ -6,6 +6,7 @@ concurrent clicks, retries and several replicas all yield exactly one decision.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -16,6 +17,7 @@ from typing import Any
 from core.audit import AuditEvent
 from core.durations import format_duration
 from core.errors import DomainError, NotFound
+from core.groups import GroupRef
 from core.identity import SYSTEM, Actor, normalize_email
 from core.policy import Policy, Resource
 from core.ports import (
@@ -26,20 +28,25 @@ from core.ports import (
     MessageRef,
     Notifier,
     RequestStore,
+    RosterProvider,
     RosterStore,
 )
 from core.replies import describe_request
 from core.requests import AccessRequest, Status, new_request_id
-from core.roster import Roster, RosterSnapshot
-from core.rules import Verdict, approvers_now, auto_approves, may_approve, may_request
+from core.roster import Roster, RosterSnapshot, Shift
+from core.rules import Reason, Verdict, approvers_now, auto_approves, may_approve, may_request
 
 log = logging.getLogger(__name__)
+
+
+LIVE_CONFIRM_DEADLINE = 1.5  # seconds: a provider that is down never delays a reply past this
 
 
 @dataclass
 class AccessSettings:
     roster_max_age: timedelta = timedelta(minutes=45)
     admins: frozenset[str] = field(default_factory=frozenset)
+    live_confirm_deadline: float = LIVE_CONFIRM_DEADLINE
 
     def is_admin(self, email: str) -> bool:
         return normalize_email(email) in self.admins
@@ -77,7 +84,9 @@ class AccessService:
         notifier: Notifier,
         clock: Clock,
         settings: AccessSettings,
+        providers: Callable[[], Sequence[RosterProvider]] = lambda: (),
     ) -> None:
+        self._providers = providers
         self._policy = policy
         self.store = store
         self.audit = audit
@@ -136,6 +145,9 @@ class AccessService:
         max_age = self.settings.roster_max_age
         verdict = may_request(res, actor.email, roster, now, max_age)
         if not verdict.allowed:
+            verdict = await self._confirm_live(res, actor.email, verdict)
+        fallback = not verdict.allowed and self._falls_back_to_people(res, roster)
+        if not verdict.allowed and not fallback:
             raise DomainError(verdict.sentence(actor.tz, now))
         for open_request in await self.store.by_requester(actor.email):
             if open_request.resource == res.name and open_request.status in (
@@ -147,7 +159,16 @@ class AccessService:
                     f"You already have request {open_request.id} for {res.name}, {verb}; see `mine`."
                 )
         auto = auto_approves(res, actor.email, roster, now, max_age)
-        approvers = [] if auto.allowed else approvers_now(res, actor.email, roster, now, max_age)
+        if verdict.evidence.get("live_confirm") and res.approve.auto_if_on_call:
+            auto = verdict  # the provider confirmed the on-call shift the snapshot had missed
+        if fallback:
+            auto = Verdict(False, Reason.AUTO_DISABLED)
+            verdict = Verdict(True, Reason.NAMED, self._fallback_evidence(res))
+            approvers = [p for p in res.approve.people if p != actor.email]
+        else:
+            approvers = (
+                [] if auto.allowed else approvers_now(res, actor.email, roster, now, max_age)
+            )
         if not auto.allowed and not approvers:
             raise DomainError(
                 f"Nobody can approve {res.name} right now: no approver is on call or named."
@@ -179,12 +200,69 @@ class AccessService:
             )
             assert approved is not None, "a request nobody else has seen cannot be decided twice"
             return await self._activate(approved, SYSTEM)
-        refs = await self._notifier.ask_approvers(request, approvers, describe_request(request))
+        refs = await self._notifier.ask_approvers(
+            request, approvers, describe_request(request, now=now)
+        )
         if refs:
             await self.store.update(
                 request.id, {"message_refs": tuple((r.surface, r.ref) for r in refs)}
             )
         return await self.get(request.id)
+
+    async def _confirm_live(self, res: Resource, email: str, refused: Verdict) -> Verdict:
+        """Ask the providers about this one person, so an override made after the last sync is
+        honoured; the answer is recorded as evidence. Bounded by a short deadline."""
+        if refused.reason == Reason.ROSTER_STALE or not res.request.on_call:
+            return refused
+        live = {p.provider: p for p in self._providers()}
+        now = self.clock.now()
+        groups = [g for g in res.request.on_call if g.provider in live]
+        if not groups:
+            return refused
+
+        async def ask(group: GroupRef) -> tuple[GroupRef, Shift | None]:
+            return group, await live[group.provider].confirm_on_call(email, group, now)
+
+        try:
+            async with asyncio.timeout(self.settings.live_confirm_deadline):
+                answers = await asyncio.gather(*(ask(g) for g in groups), return_exceptions=True)
+        except TimeoutError:
+            log.info(
+                "live on-call confirm for %s timed out; the snapshot's answer stands", res.name
+            )
+            return refused
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                log.info("live on-call confirm failed: %s", type(answer).__name__)
+                continue
+            group, shift = answer
+            if shift is not None and shift.covers(now):
+                evidence = {
+                    "rule": "request.on_call",
+                    "group": str(group),
+                    "provider": group.provider.value,
+                    "shift_start": shift.start.isoformat() if shift.start else None,
+                    "shift_end": shift.end.isoformat() if shift.end else None,
+                    "live_confirm": True,
+                    "confirmed_at": now.isoformat(),
+                }
+                return Verdict(True, Reason.ON_CALL, evidence, group, shift.end)
+        return refused
+
+    def _falls_back_to_people(self, res: Resource, roster: Roster) -> bool:
+        """Groups of a provider that was disconnected (no connection, no roster) cannot vouch for
+        anyone: such requests go to the people the policy names as approvers, instead of failing.
+        A provider that is connected, or whose roster is still stored, never falls back."""
+        groups = [*res.request.on_call, *res.request.members]
+        connected = {p.provider for p in self._providers()}
+        return bool(groups and res.approve.people) and all(
+            g.provider not in connected and g.provider not in roster.snapshots for g in groups
+        )
+
+    @staticmethod
+    def _fallback_evidence(res: Resource) -> dict[str, Any]:
+        groups = [str(g) for g in (*res.request.on_call, *res.request.members)]
+        return {"rule": "fallback.provider_disconnected", "groups": groups}
 
     # -- decisions -----------------------------------------------------------------------------
 

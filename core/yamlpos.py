@@ -13,12 +13,13 @@ def line_of(node: yaml.Node | None, path: Sequence[Any]) -> int:
     line = node.start_mark.line + 1 if node else 1
     for key in path:
         if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == str(key)), None)
+            pair = next(((k, v) for k, v in node.value if k.value == str(key)), None)
+            if pair is None:
+                break
+            line, node = pair[0].start_mark.line + 1, pair[1]  # the key's line: what people edit
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
             node = node.value[key]
+            line = node.start_mark.line + 1
         else:
-            node = None
-        if node is None:
             break
-        line = node.start_mark.line + 1
     return line

@@ -37,8 +37,13 @@ def iso(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
 
-def roster_yaml(now: datetime, *, primary: str = "alice@example.com", secondary: str = "bob@example.com",
-                extra_secondary: tuple[str, ...] = ()) -> str:
+def roster_yaml(
+    now: datetime,
+    *,
+    primary: str = "alice@example.com",
+    secondary: str = "bob@example.com",
+    extra_secondary: tuple[str, ...] = (),
+) -> str:
     start, end = iso(now - timedelta(hours=1)), iso(now + timedelta(hours=7))
     lines = [
         "groups:",

@@ -36,7 +36,9 @@ async def test_only_one_of_many_replicas_claims_a_job(database_url: str, clock: 
 def _snapshot(clock: FakeClock, email: str) -> RosterSnapshot:
     ref = GroupRef.parse("file:schedule/Primary SRE")
     shift = Shift(email, clock.now() - timedelta(hours=1), clock.now() + timedelta(hours=1))
-    return RosterSnapshot(Provider.FILE, clock.now(), {ref: Group(ref, frozenset({email}), (shift,))})
+    return RosterSnapshot(
+        Provider.FILE, clock.now(), {ref: Group(ref, frozenset({email}), (shift,))}
+    )
 
 
 async def test_roster_replace_swaps_the_whole_snapshot_and_records_the_sync(
@@ -62,22 +64,30 @@ async def test_roster_replace_swaps_the_whole_snapshot_and_records_the_sync(
         await engine.dispose()
 
 
-async def test_failed_syncs_are_counted_and_reset_by_a_good_one(database_url: str, clock: FakeClock) -> None:
+async def test_failed_syncs_are_counted_and_reset_by_a_good_one(
+    database_url: str, clock: FakeClock
+) -> None:
     engine = make_engine(database_url)
     try:
         await upgrade(engine)
         store = SqlRosterStore(engine)
-        assert [await store.record_failure(Provider.FILE, clock.now(), "boom") for _ in range(3)] == [1, 2, 3]
+        assert [
+            await store.record_failure(Provider.FILE, clock.now(), "boom") for _ in range(3)
+        ] == [1, 2, 3]
         [health] = await store.health()
         assert health.consecutive_failures == 3 and health.last_error == "boom"
-        await store.replace(_snapshot(clock, "a@example.com"), AuditEvent("roster.synced", clock.now(), "system"))
+        await store.replace(
+            _snapshot(clock, "a@example.com"), AuditEvent("roster.synced", clock.now(), "system")
+        )
         [health] = await store.health()
         assert health.consecutive_failures == 0 and health.last_success == clock.now()
     finally:
         await engine.dispose()
 
 
-async def test_audit_verify_finds_rows_edited_or_removed_in_the_database(database_url: str, clock: FakeClock) -> None:
+async def test_audit_verify_finds_rows_edited_or_removed_in_the_database(
+    database_url: str, clock: FakeClock
+) -> None:
     from sqlalchemy import text
 
     engine = make_engine(database_url)
@@ -94,7 +104,9 @@ async def test_audit_verify_finds_rows_edited_or_removed_in_the_database(databas
         assert broken is not None and broken.seq == 5
 
         async with engine.begin() as conn:
-            await conn.execute(text("""UPDATE audit_events SET detail = '{"i": 99}' WHERE seq = 2"""))
+            await conn.execute(
+                text("""UPDATE audit_events SET detail = '{"i": 99}' WHERE seq = 2""")
+            )
         broken = verify_chain(await audit.records(), await audit.head())
         assert broken is not None and broken.seq == 2 and "altered" in broken.problem
     finally:

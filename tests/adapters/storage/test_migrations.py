@@ -30,6 +30,8 @@ async def test_database_from_a_newer_release_is_refused_and_not_altered(database
         with pytest.raises(DatabaseTooNew, match="newer oncall-access"):
             await upgrade(engine)
         async with engine.connect() as conn:
-            assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar() == "0099"
+            assert (
+                await conn.execute(text("SELECT version_num FROM alembic_version"))
+            ).scalar() == "0099"
     finally:
         await engine.dispose()

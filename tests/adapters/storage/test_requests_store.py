@@ -47,19 +47,26 @@ async def test_concurrent_appends_keep_one_linear_chain(
         from core.audit import AuditEvent
 
         await asyncio.gather(
-            *(bot.audit.append(AuditEvent("test.event", clock.now(), "system", detail={"i": i})) for i in range(40))
+            *(
+                bot.audit.append(AuditEvent("test.event", clock.now(), "system", detail={"i": i}))
+                for i in range(40)
+            )
         )
         records = await bot.audit.records()
         prev_hashes = [r.prev_hash for r in records]
         assert len(prev_hashes) == len(set(prev_hashes))
         assert [r.seq for r in records] == list(range(1, len(records) + 1))
-        assert sorted(r.detail.get("i") for r in records if r.event == "test.event") == list(range(40))
+        assert sorted(r.detail.get("i") for r in records if r.event == "test.event") == list(
+            range(40)
+        )
         assert verify_chain(records, await bot.audit.head()) is None
     finally:
         await bot.close()
 
 
-async def test_a_stale_transition_changes_nothing(tmp_path: Path, database_url: str, clock: FakeClock) -> None:
+async def test_a_stale_transition_changes_nothing(
+    tmp_path: Path, database_url: str, clock: FakeClock
+) -> None:
     bot = await make_bot(tmp_path, database_url, clock)
     try:
         request = await bot.service.request(Actor("alice@example.com"), "prod-db", None, "INC-2")

@@ -1,0 +1,184 @@
+"""Opsgenie as a RosterProvider: full roster syncs, live on-call checks, credential checks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from adapters.opsgenie.client import OpsgenieClient, Region
+from adapters.opsgenie.mapping import Directory, RawOrg, build, shift_for, timeline_periods
+from adapters.providerhttp import Forbidden, NotFound, ProviderError, Unauthorized
+from adapters.providerhttp.builder import RosterBuilder
+from core.groups import GroupKind, GroupRef, Provider
+from core.identity import normalize_email
+from core.ports import FetchResult, Verification
+from core.roster import Shift
+
+CONFIRM_DEADLINE = 1.5
+TIMELINE_LOOKBACK = timedelta(weeks=1)
+NEEDS_RIGHTS = "The Opsgenie API key needs Read and Configuration Access."
+PROBES = (
+    ("/v2/users", [("limit", 1)], "users"),
+    ("/v2/schedules", [], "schedules"),
+    ("/v2/schedules/on-calls", [("flat", "true")], "on-calls"),
+    ("/v2/teams", [], "teams"),
+    ("/v2/roles", [], "custom roles"),
+)
+
+
+def og_time(value: datetime) -> str:
+    """Opsgenie's `yyyy-MM-dd'T'HH:mm:ssZ` form, in UTC."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+class OpsgenieRosterProvider:
+    """Roster from Opsgenie schedules and teams (see `mapping`)."""
+
+    provider = Provider.OPSGENIE
+
+    def __init__(
+        self,
+        client: OpsgenieClient,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        confirm_deadline: float = CONFIRM_DEADLINE,
+    ) -> None:
+        self.client = client
+        self.directory = Directory()
+        self._now = now
+        self._confirm_deadline = confirm_deadline
+
+    @classmethod
+    def from_settings(
+        cls,
+        *,
+        api_key: str,
+        region: Region | str = Region.US,
+        base_url: str | None = None,
+        **client_options: Any,
+    ) -> OpsgenieRosterProvider:
+        return cls(OpsgenieClient(api_key=api_key, region=region, base_url=base_url,
+                                  **client_options))  # fmt: skip
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def fetch(self) -> FetchResult:
+        now = self._now()
+        before = self.client.calls
+        builder = RosterBuilder(Provider.OPSGENIE, now)
+        users, roles, teams, schedules, oncalls = await asyncio.gather(
+            self.client.list_followed("/v2/users"),
+            self.client.data("/v2/roles"),
+            self.client.data("/v2/teams"),
+            self.client.data("/v2/schedules", [("expand", "rotation")]),
+            self.client.data("/v2/schedules/on-calls", [("flat", "true"), ("date", og_time(now))]),
+        )
+        org = RawOrg(users=users, custom_roles=_dicts(roles), schedules=_dicts(schedules))
+        for entry in _dicts(oncalls):
+            parent = entry.get("_parent") if isinstance(entry.get("_parent"), dict) else {}
+            recipients = entry.get("onCallRecipients")
+            if parent.get("id") and isinstance(recipients, list) and recipients:
+                org.oncalls[str(parent["id"])] = [str(r) for r in recipients]
+        details, timelines = await asyncio.gather(
+            asyncio.gather(*(self._team(t, builder) for t in _dicts(teams))),
+            asyncio.gather(*(self._timeline(sid, now, builder, org) for sid in org.oncalls)),
+        )
+        org.teams = [team for team in details if team is not None]
+        org.timelines = {sid: t for sid, t in zip(org.oncalls, timelines, strict=True) if t}
+        self.directory = build(org, builder, now)
+        return FetchResult(snapshot=builder.build(), api_calls=self.client.calls - before)
+
+    async def _team(self, team: dict[str, Any], builder: RosterBuilder) -> dict[str, Any] | None:
+        if isinstance(team.get("members"), list):
+            return team
+        try:
+            found = await self.client.data(f"/v2/teams/{quote(str(team.get('id')), safe='')}")
+        except NotFound:
+            builder.warn(f"Opsgenie team '{team.get('name')}' vanished during the sync; skipped.")
+            return None
+        return found if isinstance(found, dict) else None
+
+    async def _timeline(
+        self, sid: str, now: datetime, builder: RosterBuilder, org: RawOrg
+    ) -> dict[str, Any] | None:
+        try:
+            found = await self.client.data(f"/v2/schedules/{quote(sid, safe='')}/timeline",
+                                           _timeline_window(now))  # fmt: skip
+        except NotFound:
+            name = next((s.get("name") for s in org.schedules if s.get("id") == sid), sid)
+            builder.warn(
+                f"Opsgenie schedule '{name}' vanished during the sync; skipped its shifts."
+            )
+            org.oncalls.pop(sid, None)
+            return None
+        return found if isinstance(found, dict) else None
+
+    async def confirm_on_call(self, email: str, group: GroupRef, now: datetime) -> Shift | None:
+        """Live who-is-on-call for the schedule (with its timeline for the end), within ~1.5 s."""
+        if group.provider is not Provider.OPSGENIE or group.kind is not GroupKind.SCHEDULE:
+            return None
+        email = normalize_email(email)
+        sid = self.directory.schedule_ids.get(group.name)
+        ident, kind = (sid, "id") if sid else (group.name, "name")
+        path = f"/v2/schedules/{quote(ident, safe='')}"
+        oncall, timeline = await asyncio.gather(
+            self.client.data(
+                f"{path}/on-calls",
+                [("scheduleIdentifierType", kind), ("flat", "true"), ("date", og_time(now))],
+                deadline=self._confirm_deadline,
+            ),
+            self.client.data(
+                f"{path}/timeline",
+                [("identifierType", kind), *_timeline_window(now)],
+                deadline=self._confirm_deadline,
+            ),
+        )
+        recipients = oncall.get("onCallRecipients") if isinstance(oncall, dict) else None
+        if not any(normalize_email(str(r)) == email for r in recipients or ()):
+            return None
+        timeline = timeline if isinstance(timeline, dict) else {}
+        end = timeline.get("endDate")
+        window_end = datetime.fromisoformat(end.replace("Z", "+00:00")) if end else None
+        emails = {v: k for k, v in self.directory.user_ids.items()}
+        return shift_for(email, timeline_periods(timeline, emails), now, window_end)
+
+    async def verify(self) -> Verification:
+        """One cheap read per roster endpoint; a 403 means the key lacks the needed rights."""
+        where = f"Opsgenie ({self.client.region.value.upper()}, {self.client.base_url})"
+
+        async def probe(path: str, params: list[tuple[str, Any]]) -> ProviderError | None:
+            try:
+                await self.client.get(path, params)
+            except ProviderError as error:
+                return error
+            return None
+
+        results = await asyncio.gather(*(probe(path, params) for path, params, _ in PROBES))
+        for error in results:
+            if isinstance(error, Unauthorized):
+                return Verification(False, f"{where}: {error}")
+        refused = [what for (_, _, what), e in zip(PROBES, results, strict=True) if e]
+        can = tuple(what for (_, _, what), e in zip(PROBES, results, strict=True) if e is None)
+        if any(isinstance(e, Forbidden) for e in results):
+            return Verification(
+                False, f"{NEEDS_RIGHTS} {where} refused: {', '.join(refused)}.", can
+            )
+        if refused:
+            failed = "; ".join(str(e) for e in results if e)
+            return Verification(
+                False, f"{where}: could not read {', '.join(refused)} ({failed})", can
+            )
+        return Verification(True, f"{where}: can read {', '.join(can)}.", can)
+
+
+def _timeline_window(now: datetime) -> list[tuple[str, Any]]:
+    """Two weeks around now: shifts that started up to a week ago keep their real start."""
+    return [("date", og_time(now - TIMELINE_LOOKBACK)), ("interval", 2), ("intervalUnit", "weeks")]
+
+
+def _dicts(value: object) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []

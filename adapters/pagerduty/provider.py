@@ -1,0 +1,279 @@
+"""PagerDuty as a RosterProvider: full roster syncs, live on-call checks, credential checks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from adapters.pagerduty.client import OffsetCapReached, PagerDutyClient, Params, Region
+from adapters.pagerduty.mapping import Directory, RawOrg, build, unused_schedule_ids
+from adapters.pagerduty.oauth import ROSTER_SCOPES, ClientCredentialsAuth
+from adapters.providerhttp import (
+    Forbidden,
+    NotFound,
+    ProviderError,
+    RequestRejected,
+    Unauthorized,
+)
+from adapters.providerhttp.builder import RosterBuilder, iso, parse_time
+from core.groups import GroupKind, GroupRef, Provider
+from core.identity import normalize_email
+from core.ports import FetchResult, Verification
+from core.roster import Shift
+
+CONFIRM_DEADLINE = 1.5
+POLICY_BATCH = 20  # escalation_policy_ids[] per /oncalls query when one query exceeds 10,000
+
+# (path, list key, scope it needs, what it lets us say)
+PROBES = (
+    ("/users", "users", "users.read", "users"),
+    ("/schedules", "schedules", "schedules.read", "schedules"),
+    ("/escalation_policies", "escalation_policies", "escalation_policies.read",
+     "escalation policies"),
+    ("/oncalls", "oncalls", "oncalls.read", "on-calls"),
+    ("/teams", "teams", "teams.read", "teams"),
+)  # fmt: skip
+
+
+class PagerDutyRosterProvider:
+    """Roster from PagerDuty schedules, escalation policies and teams (see `mapping`)."""
+
+    provider = Provider.PAGERDUTY
+
+    def __init__(
+        self,
+        client: PagerDutyClient,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        confirm_deadline: float = CONFIRM_DEADLINE,
+    ) -> None:
+        self.client = client
+        self.directory = Directory()
+        self._now = now
+        self._confirm_deadline = confirm_deadline
+
+    @classmethod
+    def from_settings(
+        cls,
+        *,
+        api_key: str | None = None,
+        oauth_client_id: str | None = None,
+        oauth_client_secret: str | None = None,
+        subdomain: str | None = None,
+        region: Region | str = Region.US,
+        base_url: str | None = None,
+        identity_url: str | None = None,
+        **client_options: Any,
+    ) -> PagerDutyRosterProvider:
+        """An API key, or a Scoped OAuth app (client id + secret + account subdomain)."""
+        if api_key:
+            return cls(PagerDutyClient(api_key=api_key, region=region, base_url=base_url,
+                                       **client_options))  # fmt: skip
+        if not (oauth_client_id and oauth_client_secret and subdomain):
+            raise ValueError(
+                "PagerDuty needs an API key, or an OAuth client id, secret and subdomain"
+            )
+        auth = ClientCredentialsAuth(
+            oauth_client_id,
+            oauth_client_secret,
+            subdomain,
+            region=region,
+            **({"identity_url": identity_url} if identity_url else {}),
+        )
+        return cls(PagerDutyClient(auth=auth, region=region, base_url=base_url, **client_options))
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        auth = self.client.http.auth
+        if isinstance(auth, ClientCredentialsAuth):
+            await auth.aclose()
+
+    async def fetch(self) -> FetchResult:
+        now = self._now()
+        before = self.client.calls
+        builder = RosterBuilder(Provider.PAGERDUTY, now)
+        org = RawOrg()
+        users, schedules, policies, oncalls, teams = await asyncio.gather(
+            self._list("/users", "users", builder, "users"),
+            self._list("/schedules", "schedules", builder, "schedules"),
+            self._list("/escalation_policies", "escalation_policies", builder, "policies"),
+            self._oncalls(None),
+            self._teams(builder),
+            return_exceptions=True,
+        )
+        for result in (users, schedules, policies, teams):
+            if isinstance(result, BaseException):
+                raise result
+        org.users, org.schedules, org.escalation_policies = users, schedules, policies  # type: ignore[assignment]
+        if isinstance(oncalls, OffsetCapReached):
+            oncalls = await self._oncalls_by_policy(org.escalation_policies)
+        elif isinstance(oncalls, BaseException):
+            raise oncalls
+        org.oncalls = oncalls
+        members, details = await asyncio.gather(
+            self._team_members(teams, builder),  # type: ignore[arg-type]
+            self._schedule_details(unused_schedule_ids(org), org, now, builder),
+        )
+        org.teams, org.schedule_details = members, details
+        self.directory = build(org, builder)
+        snapshot = builder.build()
+        return FetchResult(snapshot=snapshot, api_calls=self.client.calls - before)
+
+    async def _list(
+        self, path: str, key: str, builder: RosterBuilder, what: str, params: Params | None = None
+    ) -> list[dict[str, Any]]:
+        try:
+            return await self.client.list_all(path, key, params)
+        except OffsetCapReached as capped:
+            builder.warn(
+                f"PagerDuty lists at most 10,000 {what} per query; {capped.total or 'some'} exist, "
+                f"so only the first {len(capped.items)} were read."
+            )
+            return capped.items
+
+    async def _oncalls(self, policy_ids: Iterable[str] | None) -> list[dict[str, Any]]:
+        params: Params = [("include[]", "users")]
+        params += [("escalation_policy_ids[]", pid) for pid in policy_ids or ()]
+        return await self.client.list_all("/oncalls", "oncalls", params)
+
+    async def _oncalls_by_policy(self, policies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Past 10,000 entries one query cannot page on: ask per batch of escalation policies."""
+        ids = [str(p["id"]) for p in policies if p.get("id")]
+        batches = [ids[i : i + POLICY_BATCH] for i in range(0, len(ids), POLICY_BATCH)]
+        pages = await asyncio.gather(*(self._oncalls(batch) for batch in batches))
+        return [entry for page in pages for entry in page]
+
+    async def _teams(self, builder: RosterBuilder) -> list[dict[str, Any]]:
+        try:
+            return await self._list("/teams", "teams", builder, "teams")
+        except (Forbidden, RequestRejected) as error:  # 402: account without the teams ability
+            builder.warn(f"PagerDuty teams were not synced: {error}")
+            return []
+
+    async def _team_members(
+        self, teams: list[dict[str, Any]], builder: RosterBuilder
+    ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        async def one(team: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+            path = f"/teams/{team.get('id')}/members"
+            try:
+                members = await self._list(
+                    path, "members", builder, "members", [("include[]", "users")]
+                )
+            except NotFound:
+                builder.warn(
+                    f"PagerDuty team '{team.get('name')}' vanished during the sync; skipped."
+                )
+                return None
+            return team, members
+
+        found = await asyncio.gather(*(one(t) for t in teams if t.get("id")))
+        return [pair for pair in found if pair is not None]
+
+    async def _schedule_details(
+        self, ids: list[str], org: RawOrg, now: datetime, builder: RosterBuilder
+    ) -> dict[str, dict[str, Any]]:
+        """Who is on an unused schedule now: its final schedule around now, shifts untruncated."""
+        names = {str(s.get("id")): s.get("name") for s in org.schedules}
+        window = [("since", iso(now)), ("until", iso(now + timedelta(minutes=1))),
+                  ("overflow", "true"), ("time_zone", "UTC")]  # fmt: skip
+
+        async def one(sid: str) -> tuple[str, dict[str, Any]] | None:
+            try:
+                body = await self.client.get(f"/schedules/{sid}", window)
+            except NotFound:
+                builder.warn(
+                    f"PagerDuty schedule '{names.get(sid)}' ({sid}) vanished during the sync; "
+                    "skipped its shifts."
+                )
+                return None
+            schedule = body.get("schedule")
+            return (sid, schedule) if isinstance(schedule, dict) else None
+
+        found = await asyncio.gather(*(one(sid) for sid in ids))
+        return dict(pair for pair in found if pair is not None)
+
+    async def confirm_on_call(self, email: str, group: GroupRef, now: datetime) -> Shift | None:
+        """Live `/oncalls?user_ids[]=` for one person, answered within ~1.5 s or raising."""
+        if group.provider is not Provider.PAGERDUTY or group.kind is GroupKind.TEAM:
+            return None
+        clock = self.client.http.clock
+        end = clock() + self._confirm_deadline
+        email = normalize_email(email)
+        user_id = self.directory.user_ids.get(email) or await self._user_id(email, end - clock())
+        if user_id is None:
+            return None
+        params: Params = [("user_ids[]", user_id), ("since", iso(now)), ("until", iso(now)),
+                          ("limit", 100)]  # fmt: skip
+        if group.kind is GroupKind.SCHEDULE and group.name in self.directory.schedule_ids:
+            params.append(("schedule_ids[]", self.directory.schedule_ids[group.name]))
+        elif group.kind is GroupKind.ESCALATION_POLICY and group.name in self.directory.policy_ids:
+            params.append(("escalation_policy_ids[]", self.directory.policy_ids[group.name]))
+        body = await self.client.get("/oncalls", params, deadline=end - clock())
+        shifts = [s for s in _matching(body.get("oncalls"), email, group) if s.covers(now)]
+        if not shifts:
+            return None
+        return max(shifts, key=lambda s: s.end or datetime.max.replace(tzinfo=UTC))
+
+    async def _user_id(self, email: str, deadline: float) -> str | None:
+        body = await self.client.get("/users", [("query", email), ("limit", 25)], deadline=deadline)
+        for user in body.get("users") or ():
+            if isinstance(user, dict) and normalize_email(str(user.get("email") or "")) == email:
+                return str(user.get("id"))
+        return None
+
+    async def verify(self) -> Verification:
+        """One cheap read per roster endpoint: says which work, and why the others do not."""
+        where = f"PagerDuty ({self.client.region.value.upper()}, {self.client.base_url})"
+
+        async def probe(path: str, key: str) -> ProviderError | None:
+            try:
+                await self.client.get(path, [("limit", 1)])
+            except ProviderError as error:
+                return error
+            return None
+
+        results = await asyncio.gather(*(probe(path, key) for path, key, _, _ in PROBES))
+        for error in results:
+            if isinstance(error, Unauthorized):
+                return Verification(False, f"{where}: {error}")
+        can = [p for p, e in zip(PROBES, results, strict=True) if e is None]
+        cannot = [(p, e) for p, e in zip(PROBES, results, strict=True) if e is not None]
+        summary = f"{where}: can read {_join(p[3] for p in can) or 'nothing'}"
+        if cannot:
+            summary += "; cannot read " + _join(f"{p[3]} ({e.status or e})" for p, e in cannot)
+        auth = self.client.http.auth
+        if isinstance(auth, ClientCredentialsAuth) and auth.missing_scopes:
+            summary += "; the OAuth app was not granted " + _join(auth.missing_scopes)
+        essential = {"users.read", "schedules.read", "escalation_policies.read", "oncalls.read"}
+        ok = essential <= {p[2] for p in can}
+        summary += ". Read-only checks: write access was not tested."
+        return Verification(ok, summary, tuple(p[2] for p in can))
+
+
+def _matching(entries: object, email: str, group: GroupRef) -> list[Shift]:
+    found: list[Shift] = []
+    for entry in entries if isinstance(entries, list) else ():
+        if not isinstance(entry, dict):
+            continue
+        if group.kind is GroupKind.SCHEDULE:
+            target, level = entry.get("schedule"), None
+        else:
+            target, level = entry.get("escalation_policy"), entry.get("escalation_level")
+        if not isinstance(target, dict) or target.get("summary") != group.name:
+            continue
+        try:
+            start, end = parse_time(entry.get("start")), parse_time(entry.get("end"))
+        except ValueError:
+            continue
+        found.append(Shift(email, start, end, level if isinstance(level, int) else None))
+    return found
+
+
+def _join(items: Iterable[str]) -> str:
+    listed = list(items)
+    return ", ".join(listed[:-1]) + f" and {listed[-1]}" if len(listed) > 1 else "".join(listed)
+
+
+__all__ = ["ROSTER_SCOPES", "PagerDutyRosterProvider"]

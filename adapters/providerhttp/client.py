@@ -1,0 +1,269 @@
+"""The one HTTP layer every provider adapter uses, on httpx.AsyncClient.
+
+It owns what each adapter would otherwise get subtly wrong on its own: credentials in a header
+that never leaks into an error, a client-side token bucket under the provider's budget, bounded
+concurrency, retries with full-jitter backoff for 5xx / 429 / timeouts (never for other 4xx),
+429 wait hints honoured for every concurrent caller, explicit timeouts, optional per-call
+deadlines, and a count of the calls made (the cost figure `FetchResult.api_calls` reports).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+
+from adapters.providerhttp.errors import (
+    BadResponse,
+    ProviderError,
+    ProviderUnavailable,
+    error_for_status,
+)
+from adapters.providerhttp.limiter import MonotonicClock, RateLimit, Sleep, TokenBucket
+from adapters.providerhttp.retry import RetryPolicy, retry_after
+
+QueryParams = Mapping[str, Any] | Sequence[tuple[str, Any]]
+
+DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+
+class Auth(Protocol):
+    """Supplies the Authorization header; may renew a token when the provider says 401."""
+
+    async def authorization(self) -> str: ...
+
+    def invalidate(self) -> bool:
+        """Forget a cached token; True when a fresh one can be had (so a 401 is worth a retry)."""
+        ...
+
+
+class StaticAuth:
+    """A fixed header value, e.g. `Token token=…` or `GenieKey …`; kept out of repr."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    async def authorization(self) -> str:
+        return self._value
+
+    def invalidate(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "StaticAuth(***)"
+
+
+@dataclass(slots=True)
+class CallStats:
+    calls: int = 0
+    retries: int = 0
+    throttled: int = 0
+    failures: int = 0
+
+
+class ProviderHTTP:
+    """JSON over HTTP to one provider host; every call goes through limits, retries and mapping."""
+
+    def __init__(
+        self,
+        provider: str,
+        base_url: str,
+        *,
+        auth: Auth,
+        headers: Mapping[str, str] | None = None,
+        rate_limit: RateLimit | None = None,
+        max_concurrency: int = 4,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        clock: MonotonicClock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self.stats = CallStats()
+        self.auth = auth
+        self._auth = auth
+        self.clock = clock
+        self._clock = clock
+        self._sleep = sleep
+        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self.bucket = TokenBucket(rate_limit, clock=clock, sleep=sleep) if rate_limit else None
+        self._origin = _origin(self.base_url)
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=dict(headers or {}),
+            timeout=self._timeout,
+            transport=transport,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=max_concurrency),
+        )
+
+    @property
+    def calls(self) -> int:
+        """HTTP requests actually sent, retries included."""
+        return self.stats.calls
+
+    async def __aenter__(self) -> ProviderHTTP:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def get(
+        self,
+        path: str,
+        params: QueryParams | None = None,
+        *,
+        deadline: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Any:
+        """GET `path` (relative to the base URL, or a same-origin absolute URL) as JSON."""
+        return await self.request("GET", path, params=params, deadline=deadline, retry=retry)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: QueryParams | None = None,
+        data: Mapping[str, str] | None = None,
+        deadline: float | None = None,
+        retry: RetryPolicy | None = None,
+        authorize: bool = True,
+    ) -> Any:
+        """One logical call: retried as the policy allows, raising a ProviderError on failure.
+
+        `deadline` (seconds from now) bounds the whole call, waits and retries included.
+        """
+        self._check_origin(path)
+        policy = retry or self.retry
+        end = None if deadline is None else self._clock() + deadline
+        attempt = 0
+        renewed = False
+        while True:
+            remaining = None if end is None else end - self._clock()
+            if remaining is not None and remaining <= 0:
+                raise self._late()
+            response, error = await self._send(method, path, params, data, end, authorize)
+            hint: float | None = None
+            if response is not None:
+                if response.is_success:
+                    return self._json(response)
+                status = response.status_code
+                if status == 401 and authorize and not renewed and self._auth.invalidate():
+                    renewed = True
+                    continue
+                if response.status_code == 429:
+                    self.stats.throttled += 1
+                    hint = retry_after(response.headers)
+                    if hint is not None and self.bucket is not None:
+                        self.bucket.pause(hint)
+                error = error_for_status(
+                    response.status_code,
+                    self.provider,
+                    code=_error_code(response),
+                    retry_after=hint,
+                )
+            assert error is not None
+            attempt += 1
+            delay = hint if hint is not None else policy.backoff(attempt - 1)
+            if (
+                not error.retryable
+                or attempt >= policy.attempts
+                or delay > policy.max_retry_after
+                or (end is not None and self._clock() + delay >= end)
+            ):
+                self.stats.failures += 1
+                raise error
+            self.stats.retries += 1
+            if hint is None or self.bucket is None:  # a paused bucket already holds us
+                await self._sleep(delay)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: QueryParams | None,
+        data: Mapping[str, str] | None,
+        end: float | None,
+        authorize: bool,
+    ) -> tuple[httpx.Response | None, ProviderError | None]:
+        async with self._semaphore:
+            if self.bucket is not None:
+                max_wait = None if end is None else end - self._clock()
+                if not await self.bucket.acquire(max_wait=max_wait):
+                    raise self._late()
+            headers = {"Authorization": await self._auth.authorization()} if authorize else {}
+            timeout = self._timeout
+            if end is not None:
+                remaining = end - self._clock()
+                if remaining <= 0:
+                    raise self._late()
+                timeout = httpx.Timeout(min(remaining, self._timeout.read or remaining))
+            self.stats.calls += 1
+            try:
+                response = await self._client.request(
+                    method, path, params=params, data=data, headers=headers, timeout=timeout
+                )
+            except httpx.TimeoutException:
+                return None, ProviderUnavailable(
+                    f"{self.provider} did not answer in time.", provider=self.provider
+                )
+            except httpx.TransportError:
+                return None, ProviderUnavailable(
+                    f"{self.provider} could not be reached (connection failed).",
+                    provider=self.provider,
+                )
+            return response, None
+
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise BadResponse(
+                f"{self.provider} answered {response.status_code} with a body that is not JSON.",
+                provider=self.provider,
+                status=response.status_code,
+            ) from None
+
+    def _late(self) -> ProviderUnavailable:
+        return ProviderUnavailable(
+            f"{self.provider} did not answer within the time allowed.", provider=self.provider
+        )
+
+    def _check_origin(self, path: str) -> None:
+        """Never send credentials to another host, e.g. via a paging link the provider returned."""
+        if "://" in path and _origin(path) != self._origin:
+            raise BadResponse(
+                f"{self.provider} pointed us to a URL outside its API; not following it.",
+                provider=self.provider,
+            )
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+
+
+def _error_code(response: httpx.Response) -> int | None:
+    """The provider's numeric error code, if the body has one (PagerDuty nests it)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    code = body.get("error", {}).get("code") if isinstance(body.get("error"), dict) else None
+    code = body.get("code") if code is None else code
+    return code if isinstance(code, int) else None

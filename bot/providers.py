@@ -1,0 +1,56 @@
+"""Builds roster providers from stored connections and settings (base URL overrides, regions)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from adapters.opsgenie.provider import OpsgenieRosterProvider
+from adapters.pagerduty.provider import PagerDutyRosterProvider
+from bot.settings import Settings
+from core.connections import ConnectForm
+from core.ports import RosterProvider
+
+
+def config_and_secrets(form: ConnectForm) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split a form into what may be shown (config) and what is sealed (secrets)."""
+    config: dict[str, Any] = {"region": form.region, "auth": form.auth}
+    secrets: dict[str, Any] = {}
+    if form.provider == "pagerduty" and form.auth != "api_key":
+        config.update(client_id=form.client_id, subdomain=form.subdomain)
+        secrets["client_secret"] = form.client_secret
+    elif form.provider == "jsm":
+        config.update(site=form.site, email=form.email)
+        secrets["api_token"] = form.api_token
+    else:
+        secrets["api_key"] = form.api_key
+    return config, secrets
+
+
+def make_provider(
+    provider: str,
+    config: dict[str, Any],
+    secrets: dict[str, Any],
+    settings: Settings,
+    now: Callable[[], datetime],
+) -> RosterProvider:
+    region = config.get("region", "us")
+    if provider == "pagerduty":
+        built = PagerDutyRosterProvider.from_settings(
+            api_key=secrets.get("api_key"),
+            oauth_client_id=config.get("client_id"),
+            oauth_client_secret=secrets.get("client_secret"),
+            subdomain=config.get("subdomain"),
+            region=region,
+            base_url=settings.pagerduty_api_url,
+        )
+        built._now = now
+        return built
+    if provider == "opsgenie":
+        og = OpsgenieRosterProvider.from_settings(
+            api_key=secrets["api_key"], region=region, base_url=settings.opsgenie_api_url
+        )
+        og._now = now
+        return og
+    raise ValueError(f"unknown provider {provider!r}")
