@@ -107,10 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings()
     except ValidationError as exc:
         for err in exc.errors():
-            print(
-                f"oncall-access: invalid setting: {err['msg'].removeprefix('Value error, ')}",
-                file=sys.stderr,
-            )
+            message = err["msg"].removeprefix("Value error, ")
+            name = str(err["loc"][0]).upper() if err["loc"] else ""
+            if name and name not in message:
+                message = f"{name}: {message}"
+            print(f"oncall-access: invalid setting: {message}", file=sys.stderr)
         return 2
     logging.basicConfig(
         level=getattr(logging, settings.log_level.upper(), logging.INFO),

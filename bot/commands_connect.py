@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from adapters.storage.crypto import new_key
+from bot.policy_source import policy_or_empty
 from bot.settings import Settings
 from bot.wiring import build
 from core.connections import ConnectForm
@@ -76,7 +77,7 @@ async def connect(settings: Settings, args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"oncall-access: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 1
-    bot = await build(settings, policy=_policy_or_empty(settings))
+    bot = await build(settings, policy=policy_or_empty(settings.policy_file))
     try:
         assert bot.admin is not None
         result = await bot.admin.connect(form, _actor(args))
@@ -93,7 +94,9 @@ async def connect(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def disconnect(settings: Settings, args: argparse.Namespace) -> int:
-    bot = await build(settings, policy=_policy_or_empty(settings), load_connections=False)
+    bot = await build(
+        settings, policy=policy_or_empty(settings.policy_file), load_connections=False
+    )
     try:
         assert bot.admin is not None
         print(await bot.admin.disconnect(args.provider, _actor(args)))
@@ -103,7 +106,9 @@ async def disconnect(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def status(settings: Settings, args: argparse.Namespace) -> int:
-    bot = await build(settings, policy=_policy_or_empty(settings), load_connections=False)
+    bot = await build(
+        settings, policy=policy_or_empty(settings.policy_file), load_connections=False
+    )
     try:
         assert bot.admin is not None
         for line in await bot.admin.status_lines():
@@ -116,13 +121,3 @@ async def status(settings: Settings, args: argparse.Namespace) -> int:
 async def secret_key(settings: Settings, args: argparse.Namespace) -> int:
     print(new_key())
     return 0
-
-
-def _policy_or_empty(settings: Settings):  # type: ignore[no-untyped-def]
-    """Admin commands work before a policy exists; the real one is used when configured."""
-    from bot.policy_source import PolicySource, load_policy
-    from core.policy import Policy
-
-    if settings.policy_file is not None:
-        return PolicySource(load_policy(settings.policy_file), settings.policy_file)
-    return PolicySource(Policy(version=1))

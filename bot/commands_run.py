@@ -16,6 +16,7 @@ from adapters.console.repl import run_console
 from bot.clock import SystemClock
 from bot.demo import INTRO, demo_files
 from bot.http import make_app
+from bot.policy_source import policy_or_empty
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.wiring import Bot, build
@@ -76,7 +77,7 @@ async def demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def sync(settings: Settings, args: argparse.Namespace) -> int:
-    bot = await build(settings)
+    bot = await build(settings, policy=policy_or_empty(settings.policy_file))
     try:
         if not bot.providers:
             print(

@@ -30,3 +30,10 @@ class PolicySource:
             return self._policy
         self._policy = load_policy(self.path)
         return self._policy
+
+
+def policy_or_empty(path: Path | None) -> PolicySource:
+    """Admin and sync commands work before a policy exists; the real one is used when set."""
+    if path is not None:
+        return PolicySource(load_policy(path), path)
+    return PolicySource(Policy(version=1))

@@ -158,8 +158,6 @@ def _coherence(policy: Policy) -> list[tuple[list[Any], str, str]]:
     problems: list[tuple[list[Any], str, str]] = []
     for name, res in policy.resources.items():
         at, where = ["resources", name], f"resources.{name}"
-        if not name.strip() or any(c.isspace() for c in name):
-            problems.append((at, where, "a resource name must be one word, like prod-db"))
         a = res.approve
         if not (a.on_call or a.people or a.auto_if_on_call):
             problems.append(
@@ -201,6 +199,18 @@ def _coherence(policy: Policy) -> list[tuple[list[Any], str, str]]:
     return problems
 
 
+def _name_problems(root: yaml.Node | None, data: dict[str, Any], filename: str) -> list[str]:
+    """Resource names are typed in chat, so each must be one word; checked with every other problem."""
+    resources = data.get("resources")
+    if not isinstance(resources, dict):
+        return []
+    return [
+        f"{filename}:{line_of(root, ['resources', name])}: resources.{name}: a resource name must be one word, like prod-db"
+        for name in resources
+        if not str(name).strip() or any(c.isspace() for c in str(name))
+    ]
+
+
 def parse_policy(text: str, filename: str = "policy.yaml") -> Policy:
     """Parse and validate a policy; raise PolicyError listing every problem as `file:line: ...`."""
     try:
@@ -215,10 +225,11 @@ def parse_policy(text: str, filename: str = "policy.yaml") -> Policy:
         raise PolicyError(
             [f"{filename}:1: a policy is a mapping with `version: 1` and `resources`"]
         )
+    names = _name_problems(root, data, filename)
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
-        problems = []
+        problems = list(names)
         for err in exc.errors():
             loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
             line = line_of(root, loc)
@@ -230,6 +241,8 @@ def parse_policy(text: str, filename: str = "policy.yaml") -> Policy:
                 message = "only version 1 is supported"
             problems.append(f"{filename}:{line}: {where + ': ' if where else ''}{message}")
         raise PolicyError(problems) from None
+    if names:
+        raise PolicyError(names)
     coherence = _coherence(policy)
     if coherence:
         raise PolicyError(
