@@ -21,6 +21,11 @@ from core.roster import Roster
 
 
 async def export(settings: Settings, args: argparse.Namespace) -> int:
+    if args.out is not None and not args.out.parent.is_dir():
+        print(
+            f"{args.out}: cannot write (folder {args.out.parent} does not exist)", file=sys.stderr
+        )
+        return 1
     engine = make_engine(settings.database_url)
     try:
         await upgrade(engine)

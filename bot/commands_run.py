@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 import sys
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
@@ -20,7 +21,7 @@ from bot.policy_source import policy_or_empty
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.wiring import Bot, build
-from core.identity import Actor
+from core.identity import Actor, is_email
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,19 @@ async def _console_session(bot: Bot, actor: Actor) -> int:
 
 
 async def console(settings: Settings, args: argparse.Namespace) -> int:
+    if not is_email(args.as_email):
+        print(
+            f"oncall-access: --as needs an email address, not `{args.as_email}`.", file=sys.stderr
+        )
+        return 2
+    try:
+        ZoneInfo(args.tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        print(
+            f"oncall-access: `{args.tz}` is not a time zone (e.g. Europe/Berlin, UTC).",
+            file=sys.stderr,
+        )
+        return 2
     bot = await build(settings, notifiers=[ConsoleNotifier(_write)])
     try:
         return await _console_session(bot, Actor(args.as_email, surface="console", tz=args.tz))
@@ -54,7 +68,11 @@ async def console(settings: Settings, args: argparse.Namespace) -> int:
 
 async def demo(settings: Settings, args: argparse.Namespace) -> int:
     folder = args.dir
-    policy, roster = demo_files(folder, SystemClock().now())
+    try:
+        policy, roster = demo_files(folder, SystemClock().now())
+    except OSError as exc:
+        print(f"oncall-access: cannot use {folder} for the demo: {exc.strerror}.", file=sys.stderr)
+        return 1
     db = folder / "demo.db"
     demo_settings = settings.model_copy(
         update={
@@ -100,15 +118,25 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
     app = make_app(bot)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    port = args.port or settings.port
-    site = web.TCPSite(runner, args.host, port)
-    await site.start()
+    port = args.port if args.port is not None else settings.port
+    try:
+        site = web.TCPSite(runner, args.host, port)
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        await bot.close()
+        print(
+            f"oncall-access: cannot listen on {args.host}:{port}: {exc.strerror}.", file=sys.stderr
+        )
+        return 1
     log.info("serving on %s:%s", args.host, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    with contextlib.suppress(NotImplementedError, AttributeError):
+        loop.add_signal_handler(signal.SIGHUP, scheduler.reload_policy)
     try:
         for outcome in await scheduler.sync_if_stale():
             (log.info if outcome.ok else log.warning)("%s", outcome.summary())

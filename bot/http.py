@@ -36,6 +36,8 @@ class Metrics:
 
     async def collect(self, bot: Bot) -> bytes:
         now = bot.clock.now()
+        self.roster_age.clear()  # a disconnected provider's last age must not linger
+        self.sync_failures.clear()
         for provider, taken in (await bot.rosters.versions()).items():
             self.roster_age.labels(provider.value).set((now - taken).total_seconds())
         for health in await bot.rosters.health():

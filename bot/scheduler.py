@@ -17,6 +17,9 @@ from datetime import datetime
 from croniter import croniter
 
 from bot.wiring import Bot
+from core.birthright import reconcile_birthright
+from core.errors import DomainError
+from core.lifecycle import Lifecycle
 from core.sync import SyncOutcome
 
 log = logging.getLogger(__name__)
@@ -27,6 +30,8 @@ class Scheduler:
         self._bot = bot
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._next_sync: datetime | None = None
+        self._policy_mtime: int | None = None
+        self.policy_error: str | None = None
 
     def next_sync_at(self) -> datetime:
         if self._next_sync is None:
@@ -61,22 +66,57 @@ class Scheduler:
             (log.info if o.ok else log.warning)("%s", o.summary())
         return outcomes
 
-    async def run_lifecycle(self) -> tuple[int, int]:
-        """Expire grants past their end and time out undecided requests; (expired, timed out)."""
+    async def run_lifecycle(self) -> dict[str, int]:
+        """Birthright, expiry, grant retries, reminders, escalations, timeouts, reviews."""
         now = self._bot.clock.now()
-        if not await self._bot.leases.claim("lifecycle", self.holder, now, 30):
-            return (0, 0)
+        if not await self._bot.leases.claim("lifecycle", self.holder, now, 60):
+            return {}
         try:
-            return (
-                await self._bot.service.expire_due_grants(),
-                await self._bot.service.time_out_pending(),
-            )
+            counts = {
+                f"birthright_{k}": v
+                for k, v in (await reconcile_birthright(self._bot.service)).items()
+            }
+            counts.update(await Lifecycle(self._bot.service).run_all())
+            return counts
         finally:
             await self._bot.leases.release("lifecycle", self.holder)
 
+    def reload_policy_if_changed(self) -> bool:
+        """Re-read the policy file when it changed on disk; an invalid file keeps the old policy."""
+        source = self._bot.policy
+        if source.path is None:
+            return False
+        try:
+            mtime = source.path.stat().st_mtime_ns
+        except OSError:
+            return False
+        if self._policy_mtime is None:
+            self._policy_mtime = mtime
+            return False
+        if mtime == self._policy_mtime:
+            return False
+        self._policy_mtime = mtime
+        return self.reload_policy()
+
+    def reload_policy(self) -> bool:
+        try:
+            policy = self._bot.policy.reload()
+        except DomainError as exc:
+            log.error(
+                "the new policy file was refused; the previous policy stays in force: %s",
+                exc.message,
+            )
+            self.policy_error = exc.message
+            return False
+        self.policy_error = None
+        log.info("policy reloaded: %d resources", len(policy.resources))
+        return True
+
     async def tick(self) -> None:
+        self.reload_policy_if_changed()
         await self.run_lifecycle()
-        await self.sync_if_due()
+        if await self.sync_if_due():
+            await self.run_lifecycle()  # reconcile birthright with the new roster at once
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until `stop` is set; one failing tick is logged and the next one runs."""

@@ -21,6 +21,14 @@ class Request:
     resource: str | None
     duration: timedelta | None = None
     reason: str = ""
+    break_glass: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    request_id: str
+    verdict: str  # ok | flag
+    comment: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +120,7 @@ Command = (
     | Connect
     | Disconnect
     | Help
+    | Review
 )
 
 VERBS = (
@@ -130,6 +139,7 @@ VERBS = (
     "connect",
     "disconnect",
     "help",
+    "review",
 )
 
 USAGE = {
@@ -139,6 +149,7 @@ USAGE = {
     "extend": "extend ID DURATION",
     "revoke": "revoke ID",
     "cancel": "cancel ID",
+    "review": "review ID ok|flag [COMMENT...]",
 }
 
 HELP_TEXT = """\
@@ -153,6 +164,8 @@ Commands (the same in the console, Slack `/access ...` and Teams `access ...`):
   revoke ID                                give back access early (admins: take it away)
   cancel ID                                withdraw a pending request
   oncall [GROUP]                           who is on call now, and until when
+  request RESOURCE DURATION --break-glass REASON   emergency access at once, reviewed afterwards
+  review ID ok|flag [COMMENT...]           close the review of a break-glass access
   status, sync, connect, disconnect        admins: provider health, sync now, connect, disconnect
   help                                     this text
 Durations: 45s, 30m, 2h, 1h30m, 1d."""
@@ -216,6 +229,12 @@ def parse(text: str) -> Command:
             return Revoke(_need_id(verb, args))
         case "cancel":
             return Cancel(_need_id(verb, args))
+        case "review":
+            request_id = _need_id(verb, args)
+            verdict = args[1].lower() if len(args) > 1 else ""
+            if verdict not in ("ok", "flag"):
+                raise CommandError(f"`review` needs ok or flag: `{USAGE['review']}`.")
+            return Review(request_id, verdict, " ".join(args[2:]))
         case "list":
             return ListResources()
         case "mine":
@@ -242,9 +261,13 @@ def parse(text: str) -> Command:
 def _parse_request(args: list[str]) -> Request:
     if not args:
         return Request(None)
+    break_glass = any(a.lower() in ("--break-glass", "--breakglass") for a in args)
+    args = [a for a in args if a.lower() not in ("--break-glass", "--breakglass")]
+    if not args:
+        raise CommandError("Which resource? `request RESOURCE DURATION --break-glass REASON`.")
     resource, rest = args[0], args[1:]
     duration = None
     if rest and looks_like_duration(rest[0]):
         duration = parse_duration(rest[0])
         rest = rest[1:]
-    return Request(resource, duration, " ".join(rest).strip())
+    return Request(resource, duration, " ".join(rest).strip(), break_glass)

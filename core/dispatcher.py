@@ -73,6 +73,17 @@ class Dispatcher:
                     "Which resource? `request RESOURCE [DURATION] [REASON]`; `list` shows what you may request.",
                     open_form="request",
                 )
+            case c.Request(resource=str(name), duration=duration, reason=reason, break_glass=True):
+                req = await s.request(actor, name, duration, reason, break_glass=True)
+                until = show_time(req.expires_at, actor.tz, s.clock.now()) if req.expires_at else ""
+                return Reply(
+                    f"Break-glass: {req.resource} is yours until {until} ({req.id}). Every approver was told; "
+                    "this access will be reviewed.",
+                    request=req,
+                )
+            case c.Review(request_id=rid, verdict=verdict, comment=comment):
+                req = await s.review(actor, rid, verdict, comment)
+                return Reply(f"Review of {req.id} closed: {verdict}.", request=req)
             case c.Request(resource=str(name), duration=duration, reason=reason):
                 req = await s.request(actor, name, duration, reason)
                 if req.status == Status.ACTIVE:
@@ -95,6 +106,11 @@ class Dispatcher:
                 )
             case c.Approve(request_id=rid, comment=comment):
                 req = await s.approve(actor, rid, comment)
+                if req.kind == "extension" and req.status == Status.APPROVED:
+                    return Reply(
+                        f"Approved extension {req.id}: {req.extends} lasts {format_duration(req.duration)} longer.",
+                        request=req,
+                    )
                 if req.status == Status.APPROVED:
                     return Reply(
                         f"Approved {req.id}, but granting it failed; admins are told.",
@@ -123,6 +139,11 @@ class Dispatcher:
                 return Reply(f"{verb} {req.id} ({req.resource} for {req.requester}).", request=req)
             case c.Extend(request_id=rid, duration=more):
                 req = await s.extend(actor, rid, more)
+                if req.kind == "extension":
+                    return Reply(
+                        f"Extension {req.id} of {req.extends} by {format_duration(more)} is waiting for approval.",
+                        request=req,
+                    )
                 until = show_time(req.expires_at, actor.tz, s.clock.now()) if req.expires_at else ""
                 return Reply(f"Extended {req.id}: {req.resource} until {until}.", request=req)
             case c.ListResources():

@@ -80,8 +80,9 @@ class ApproveRule(_Strict):
     on_call: tuple[Group, ...] = ()
     people: tuple[Email, ...] = ()
     required: int = Field(default=1, ge=1, le=10)
+    escalate_to: tuple[Group, ...] = ()  # asked too when nobody answered by 3/4 of the timeout
 
-    @field_validator("people", "on_call")
+    @field_validator("people", "on_call", "escalate_to")
     @classmethod
     def _distinct(cls, value: tuple[Any, ...]) -> tuple[Any, ...]:
         return tuple(dict.fromkeys(value))  # the same approver twice still counts once
@@ -98,6 +99,12 @@ class GrantSpec(BaseModel):
         return dict(self.model_extra or {})
 
 
+class BreakGlass(_Strict):
+    """Access at once without approval, for emergencies; every use opens a review."""
+
+    max_duration: Duration = timedelta(hours=1)
+
+
 class Resource(_Strict):
     name: str = ""
     description: str = ""
@@ -108,6 +115,7 @@ class Resource(_Strict):
     approval_timeout: Duration | None = None
     require_reason: bool | None = None
     grant: GrantSpec = GrantSpec()
+    break_glass: BreakGlass | None = None
 
 
 class BirthrightRule(_Strict):
@@ -147,7 +155,12 @@ class Policy(_Strict):
         """Every group the policy names, to check against what providers have."""
         found: set[GroupRef] = set()
         for res in self.resources.values():
-            found.update(res.request.on_call, res.request.members, res.approve.on_call)
+            found.update(
+                res.request.on_call,
+                res.request.members,
+                res.approve.on_call,
+                res.approve.escalate_to,
+            )
         for rule in self.birthright:
             found.update(rule.on_call)
         return found

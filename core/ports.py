@@ -85,6 +85,22 @@ class RequestStore(Protocol):
         """Change fields that carry no state (message references, reminder marks)."""
         ...
 
+    async def update_if(
+        self,
+        request_id: str,
+        expected: dict[str, Any],
+        changes: dict[str, Any],
+        event: AuditEvent | None = None,
+    ) -> AccessRequest | None:
+        """Compare-and-set on any fields (e.g. claim a reminder: `reminded_at` still None)."""
+        ...
+
+    async def due_to_grant(self, now: datetime) -> list[AccessRequest]:
+        """Approved requests whose grant failed and whose next attempt is due."""
+        ...
+
+    async def of_kind(self, kind: str, *statuses: Status) -> list[AccessRequest]: ...
+
     async def by_requester(self, email: str, limit: int = 20) -> list[AccessRequest]: ...
 
     async def with_status(self, *statuses: Status) -> list[AccessRequest]: ...
@@ -148,6 +164,7 @@ class Grant:
     approvers: tuple[str, ...]
     reason: str
     spec: dict[str, Any]
+    receipt: dict[str, Any] = field(default_factory=dict)  # what grant() returned, for revoke()
 
 
 class Granter(Protocol):

@@ -19,6 +19,13 @@ from typing import Any
 from core.errors import DomainError
 
 
+class Kind(StrEnum):
+    REQUEST = "request"
+    EXTENSION = "extension"
+    BIRTHRIGHT = "birthright"
+    BREAK_GLASS = "break_glass"
+
+
 class Status(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
@@ -83,6 +90,17 @@ class AccessRequest:
     evidence: dict[str, Any] = field(default_factory=dict)
     message_refs: tuple[tuple[str, str], ...] = ()
     version: int = 0
+    kind: str = "request"  # request | extension | birthright | break_glass
+    extends: str | None = None  # an extension's original request
+    grant_receipt: dict[str, Any] | None = None  # what the granter returned, to undo it exactly
+    attempts: int = 0  # failed grant or revoke attempts in a row
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    end_as: str | None = None  # "revoked" when a manual revoke is being retried
+    reminded_at: datetime | None = None
+    escalated_at: datetime | None = None
+    review: str | None = None  # break-glass: open | ok | flag
+    review_note: str | None = None
 
     def with_changes(self, **changes: Any) -> AccessRequest:
         return replace(self, **changes)

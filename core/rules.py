@@ -180,6 +180,9 @@ def may_approve(
     on_call = _on_call_among(approver, rule.on_call, roster, now, max_age, "approve.on_call")
     if on_call and on_call.allowed:
         return on_call
+    backup = _on_call_among(approver, rule.escalate_to, roster, now, max_age, "approve.escalate_to")
+    if backup and backup.allowed:
+        return backup
     if on_call and on_call.reason == Reason.ROSTER_STALE:
         return on_call
     group = rule.on_call[0] if rule.on_call else None

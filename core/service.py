@@ -32,13 +32,14 @@ from core.ports import (
     RosterStore,
 )
 from core.replies import describe_request
-from core.requests import AccessRequest, Status, new_request_id
+from core.requests import AccessRequest, Kind, Status, new_request_id
 from core.roster import Roster, RosterSnapshot, Shift
 from core.rules import Reason, Verdict, approvers_now, auto_approves, may_approve, may_request
 
 log = logging.getLogger(__name__)
 
 
+REVOKE_ALERT_AFTER = 5  # failed revokes in a row before admins are told again
 LIVE_CONFIRM_DEADLINE = 1.5  # seconds: a provider that is down never delays a reply past this
 
 
@@ -92,7 +93,7 @@ class AccessService:
         self.audit = audit
         self.roster = roster
         self._granters = granters
-        self._notifier = notifier
+        self.notifier = notifier
         self.clock = clock
         self.settings = settings
 
@@ -126,11 +127,19 @@ class AccessService:
     # -- request -------------------------------------------------------------------------------
 
     async def request(
-        self, actor: Actor, resource_name: str, duration: timedelta | None, reason: str
+        self,
+        actor: Actor,
+        resource_name: str,
+        duration: timedelta | None,
+        reason: str,
+        *,
+        break_glass: bool = False,
     ) -> AccessRequest:
         """Create a request, approved at once where policy allows; refuse with one sentence."""
         policy, now = self.policy, self.clock.now()
         res = self.resource(resource_name)
+        if break_glass:
+            return await self._break_glass(actor, res, duration, reason)
         duration = duration or policy.default_duration(res)
         maximum = policy.max_duration(res)
         if duration > maximum:
@@ -149,15 +158,7 @@ class AccessService:
         fallback = not verdict.allowed and self._falls_back_to_people(res, roster)
         if not verdict.allowed and not fallback:
             raise DomainError(verdict.sentence(actor.tz, now))
-        for open_request in await self.store.by_requester(actor.email):
-            if open_request.resource == res.name and open_request.status in (
-                Status.PENDING,
-                Status.ACTIVE,
-            ):
-                verb = "waiting for approval" if open_request.status == Status.PENDING else "active"
-                raise DomainError(
-                    f"You already have request {open_request.id} for {res.name}, {verb}; see `mine`."
-                )
+        await self._refuse_duplicate(actor, res)
         auto = auto_approves(res, actor.email, roster, now, max_age)
         if verdict.evidence.get("live_confirm") and res.approve.auto_if_on_call:
             auto = verdict  # the provider confirmed the on-call shift the snapshot had missed
@@ -173,20 +174,10 @@ class AccessService:
             raise DomainError(
                 f"Nobody can approve {res.name} right now: no approver is on call or named."
             )
-        request = AccessRequest(
-            id=new_request_id(),
-            resource=res.name,
-            requester=actor.email,
-            duration=duration,
-            reason=reason.strip(),
-            status=Status.PENDING,
-            created_at=now,
-            timeout_at=now + policy.approval_timeout(res),
-            evidence=verdict.evidence,
-        )
+        request = self.new_request(actor, res, duration, reason, verdict)
         await self.store.create(
             request,
-            self._event("request.created", request, actor.email, {"surface": actor.surface}),
+            self.event("request.created", request, actor.email, {"surface": actor.surface}),
         )
         if auto.allowed:
             approved = await self.store.transition(
@@ -194,13 +185,13 @@ class AccessService:
                 Status.PENDING,
                 Status.APPROVED,
                 {"decided_by": SYSTEM, "decided_at": now, "decision_note": "auto_if_on_call"},
-                self._event(
+                self.event(
                     "request.approved", request, SYSTEM, {"auto": True, "evidence": auto.evidence}
                 ),
             )
             assert approved is not None, "a request nobody else has seen cannot be decided twice"
-            return await self._activate(approved, SYSTEM)
-        refs = await self._notifier.ask_approvers(
+            return await self.activate(approved, SYSTEM)
+        refs = await self.notifier.ask_approvers(
             request, approvers, describe_request(request, now=now)
         )
         if refs:
@@ -208,6 +199,138 @@ class AccessService:
                 request.id, {"message_refs": tuple((r.surface, r.ref) for r in refs)}
             )
         return await self.get(request.id)
+
+    async def _break_glass(
+        self, actor: Actor, res: Resource, duration: timedelta | None, reason: str
+    ) -> AccessRequest:
+        """Emergency access: at once, without approval, announced to every approver, reviewed."""
+        if res.break_glass is None:
+            raise DomainError(
+                f"{res.name} has no break-glass access; ask for it with `request {res.name}`."
+            )
+        now = self.clock.now()
+        duration = duration or res.break_glass.max_duration
+        if duration > res.break_glass.max_duration:
+            raise DomainError(
+                f"Break-glass access to {res.name} lasts at most {format_duration(res.break_glass.max_duration)}."
+            )
+        if not reason.strip():
+            raise DomainError(
+                f"Break-glass needs a reason: `request {res.name} {format_duration(duration)} --break-glass REASON`."
+            )
+        roster = await self.roster.current()
+        verdict = may_request(res, actor.email, roster, now, self.settings.roster_max_age)
+        if not verdict.allowed:
+            verdict = await self._confirm_live(res, actor.email, verdict)
+        if not verdict.allowed:
+            raise DomainError(verdict.sentence(actor.tz, now))
+        await self._refuse_duplicate(actor, res)
+        request = self.new_request(
+            actor, res, duration, reason, verdict, kind=Kind.BREAK_GLASS, review="open"
+        )
+        await self.store.create(
+            request,
+            self.event(
+                "request.created",
+                request,
+                actor.email,
+                {"surface": actor.surface, "break_glass": True},
+            ),
+        )
+        approved = await self.store.transition(
+            request.id,
+            Status.PENDING,
+            Status.APPROVED,
+            {"decided_by": SYSTEM, "decided_at": now, "decision_note": "break-glass"},
+            self.event(
+                "request.approved",
+                request,
+                SYSTEM,
+                {"break_glass": True, "evidence": verdict.evidence},
+            ),
+        )
+        assert approved is not None, "a request nobody else has seen cannot be decided twice"
+        active = await self.activate(approved, SYSTEM)
+        approvers = set(approvers_now(res, actor.email, roster, now, self.settings.roster_max_age))
+        approvers.update(p for p in res.approve.people if p != actor.email)
+        text = (
+            f"🚨 BREAK-GLASS: {actor.email} took {res.name} for {format_duration(duration)} without approval: "
+            f'"{reason.strip()}" ({request.id}). Review it with `review {request.id} ok` or `review {request.id} flag COMMENT`.'
+        )
+        for email in sorted(approvers):
+            await self.notifier.tell(email, text, active)
+        await self.notifier.alert_admins(text)
+        return active
+
+    async def review(
+        self, actor: Actor, request_id: str, verdict: str, comment: str = ""
+    ) -> AccessRequest:
+        """Close the review of a break-glass access; approvers only, never the requester."""
+        request = await self.get(request_id)
+        if request.kind != Kind.BREAK_GLASS:
+            raise DomainError(f"{request.id} is not a break-glass access; only those are reviewed.")
+        if request.review != "open":
+            raise DomainError(f"The review of {request.id} is already closed ({request.review}).")
+        res = self.resource(request.resource)
+        await self._may_decide(actor, request, res)
+        reviewed = await self.store.update_if(
+            request.id,
+            {"review": "open"},
+            {"review": verdict, "review_note": comment},
+            self.event(
+                "review.closed", request, actor.email, {"verdict": verdict, "comment": comment}
+            ),
+        )
+        if reviewed is None:
+            raise DomainError(f"The review of {request.id} was closed by someone else just now.")
+        word = "approved" if verdict == "ok" else "flagged"
+        await self.notifier.tell(
+            request.requester,
+            f"{actor.email} {word} the review of your break-glass access {request.id}.",
+        )
+        if verdict == "flag":
+            await self.notifier.alert_admins(
+                f"{actor.email} flagged break-glass access {request.id} ({request.resource} by {request.requester}): {comment}"
+            )
+        return reviewed
+
+    def new_request(
+        self,
+        actor: Actor,
+        res: Resource,
+        duration: timedelta,
+        reason: str,
+        verdict: Verdict,
+        *,
+        kind: str = Kind.REQUEST,
+        extends: str | None = None,
+        review: str | None = None,
+    ) -> AccessRequest:
+        now = self.clock.now()
+        return AccessRequest(
+            id=new_request_id(),
+            resource=res.name,
+            requester=actor.email,
+            duration=duration,
+            reason=reason.strip(),
+            status=Status.PENDING,
+            created_at=now,
+            timeout_at=now + self.policy.approval_timeout(res),
+            evidence=verdict.evidence,
+            kind=str(kind),
+            extends=extends,
+            review=review,
+        )
+
+    async def _refuse_duplicate(self, actor: Actor, res: Resource) -> None:
+        for open_request in await self.store.by_requester(actor.email):
+            if open_request.resource != res.name or open_request.kind == Kind.EXTENSION:
+                continue
+            if open_request.status in (Status.PENDING, Status.ACTIVE):
+                verb = "waiting for approval" if open_request.status == Status.PENDING else "active"
+                raise DomainError(
+                    f"You already have request {open_request.id} for {res.name}, {verb}; see `mine`."
+                )
 
     async def _confirm_live(self, res: Resource, email: str, refused: Verdict) -> Verdict:
         """Ask the providers about this one person, so an override made after the last sync is
@@ -275,7 +398,7 @@ class AccessService:
         required = res.approve.required
         detail = {"comment": comment, "evidence": verdict.evidence}
         partial = (
-            self._event("request.approval_added", request, actor.email, detail)
+            self.event("request.approval_added", request, actor.email, detail)
             if required > 1
             else None
         )
@@ -288,7 +411,7 @@ class AccessService:
                 )
             raise DomainError(self._state_sentence(current))
         if count < required:
-            await self._notifier.tell(
+            await self.notifier.tell(
                 request.requester,
                 f"{actor.email} approved {request.id} ({count} of {required} approvals).",
             )
@@ -298,11 +421,30 @@ class AccessService:
             Status.PENDING,
             Status.APPROVED,
             {"decided_by": actor.email, "decided_at": now, "decision_note": comment},
-            self._event("request.approved", request, actor.email, {**detail, "approvals": count}),
+            self.event("request.approved", request, actor.email, {**detail, "approvals": count}),
         )
         if approved is None:
             raise DomainError(self._state_sentence(await self.get(request.id)))
-        return await self._activate(approved, actor.email)
+        if approved.kind == Kind.EXTENSION and approved.extends:
+            return await self._approve_extension(approved, actor.email)
+        return await self.activate(approved, actor.email)
+
+    async def _approve_extension(self, extension: AccessRequest, actor: str) -> AccessRequest:
+        """An approved extension moves the original grant's end; the extension stays `approved`."""
+        assert extension.extends is not None
+        original = await self.get(extension.extends)
+        res = self.resource(original.resource)
+        if original.status != Status.ACTIVE:
+            await self.after_change(
+                extension, f"{original.id} ended before its extension was approved."
+            )
+            return extension
+        self._check_extension_fits(original, res, extension.duration)
+        await self._apply_extension(
+            original, extension.duration, actor, {"extension": extension.id}
+        )
+        await self.notifier.request_changed(extension, _refs(extension))
+        return extension
 
     async def deny(self, actor: Actor, request_id: str, reason: str = "") -> AccessRequest:
         request = await self.get(request_id)
@@ -313,7 +455,7 @@ class AccessService:
             Status.PENDING,
             Status.DENIED,
             {"decided_by": actor.email, "decided_at": self.clock.now(), "decision_note": reason},
-            self._event(
+            self.event(
                 "request.denied",
                 request,
                 actor.email,
@@ -323,7 +465,7 @@ class AccessService:
         if denied is None:
             raise DomainError(self._state_sentence(await self.get(request.id)))
         because = f": {reason}" if reason else "."
-        await self._after_change(
+        await self.after_change(
             denied,
             f"Your request {denied.id} for {denied.resource} was denied by {actor.email}{because}",
         )
@@ -339,15 +481,18 @@ class AccessService:
             Status.PENDING,
             Status.CANCELLED,
             {"decided_by": actor.email, "decided_at": self.clock.now()},
-            self._event("request.cancelled", request, actor.email, {}),
+            self.event("request.cancelled", request, actor.email, {}),
         )
         if cancelled is None:
             raise DomainError(self._state_sentence(await self.get(request.id)))
-        await self._notifier.request_changed(cancelled, _refs(cancelled))
+        await self.notifier.request_changed(cancelled, _refs(cancelled))
         return cancelled
 
     async def revoke(self, actor: Actor, request_id: str) -> AccessRequest:
-        """Give back early (the requester) or take away (an admin); a pending request is cancelled."""
+        """Give back early (the requester) or take away (an admin); a pending request is cancelled.
+
+        If the grant target does not acknowledge, the access is marked to be revoked and the
+        scheduler retries until it does: a revoke is never lost."""
         request = await self.get(request_id)
         if actor.email != request.requester and not self.settings.is_admin(actor.email):
             raise DomainError(f"Only {request.requester} or an admin can revoke {request.id}.")
@@ -355,28 +500,41 @@ class AccessService:
             return await self.cancel(actor, request_id)
         if request.status not in (Status.APPROVED, Status.ACTIVE):
             raise DomainError(self._state_sentence(request))
-        receipt = await self._revoke_in_world(request) if request.status == Status.ACTIVE else {}
+        now = self.clock.now()
+        receipt: dict[str, Any] = {}
+        if request.status == Status.ACTIVE:
+            try:
+                receipt = await self.take_back(request)
+            except Exception as exc:
+                await self.revoke_failed(request, exc, end_as=Status.REVOKED)
+                raise DomainError(
+                    f"Taking back {request.resource} ({request.id}) did not succeed yet; it is retried "
+                    "until it does, and admins are told."
+                ) from None
         revoked = await self.store.transition(
             request.id,
             request.status,
             Status.REVOKED,
-            {"ended_at": self.clock.now()},
-            self._event("access.revoked", request, actor.email, {"granter": receipt}),
+            {"ended_at": now, "next_attempt_at": None},
+            self.event("access.revoked", request, actor.email, {"granter": receipt}),
         )
         if revoked is None:
             raise DomainError(self._state_sentence(await self.get(request.id)))
         who = "you" if actor.email == request.requester else actor.email
-        await self._after_change(
+        await self.after_change(
             revoked, f"Your access to {revoked.resource} ({revoked.id}) was revoked by {who}."
         )
         return revoked
 
     async def extend(self, actor: Actor, request_id: str, more: timedelta) -> AccessRequest:
-        """More time on an active grant: at once when the requester is on call and auto-approval
-        applies, or when an admin extends it; never beyond the resource's maximum."""
+        """More time on an active grant, never beyond the resource's maximum: at once when
+        auto-approval applies (the requester is on call) or an admin extends it, otherwise as an
+        extension request that goes through the same approval as a request."""
         request = await self.get(request_id)
         if actor.email != request.requester and not self.settings.is_admin(actor.email):
             raise DomainError(f"Only {request.requester} or an admin can extend {request.id}.")
+        if request.kind == Kind.BIRTHRIGHT:
+            raise DomainError(f"{request.id} lasts as long as the shift; it cannot be extended.")
         if (
             request.status != Status.ACTIVE
             or request.expires_at is None
@@ -384,87 +542,80 @@ class AccessService:
         ):
             raise DomainError(self._state_sentence(request))
         res, now = self.resource(request.resource), self.clock.now()
-        new_end = request.expires_at + more
+        self._check_extension_fits(request, res, more)
+        roster = await self.roster.current()
+        max_age = self.settings.roster_max_age
+        auto = auto_approves(res, request.requester, roster, now, max_age)
+        if auto.allowed or self.settings.is_admin(actor.email):
+            return await self._apply_extension(request, more, actor.email, auto.evidence)
+        for other in await self.store.by_requester(request.requester):
+            if (
+                other.kind == Kind.EXTENSION
+                and other.extends == request.id
+                and other.status == Status.PENDING
+            ):
+                raise DomainError(
+                    f"An extension of {request.id} is already waiting for approval ({other.id})."
+                )
+        approvers = approvers_now(res, request.requester, roster, now, max_age)
+        if not approvers:
+            raise DomainError(
+                f"Nobody can approve extending {res.name} right now: no approver is on call or named."
+            )
+        verdict = Verdict(True, Reason.NAMED, {**request.evidence, "extends": request.id})
+        extension = self.new_request(
+            actor,
+            res,
+            more,
+            f"extend {request.id}: {request.reason}",
+            verdict,
+            kind=Kind.EXTENSION,
+            extends=request.id,
+        )
+        await self.store.create(
+            extension,
+            self.event("request.created", extension, actor.email, {"extends": request.id}),
+        )
+        refs = await self.notifier.ask_approvers(
+            extension, approvers, describe_request(extension, now=now)
+        )
+        if refs:
+            await self.store.update(
+                extension.id, {"message_refs": tuple((r.surface, r.ref) for r in refs)}
+            )
+        return await self.get(extension.id)
+
+    def _check_extension_fits(self, request: AccessRequest, res: Resource, more: timedelta) -> None:
+        assert request.expires_at is not None and request.granted_at is not None
         maximum = self.policy.max_duration(res)
-        if new_end - request.granted_at > maximum:
+        if request.expires_at + more - request.granted_at > maximum:
             raise DomainError(
                 f"That would make {request.id} longer than the {format_duration(maximum)} maximum for {res.name}."
             )
-        roster = await self.roster.current()
-        auto = auto_approves(res, request.requester, roster, now, self.settings.roster_max_age)
-        if not auto.allowed and not self.settings.is_admin(actor.email):
-            raise DomainError(
-                f"Extending {res.name} needs approval: {auto.sentence(actor.tz, now)} Ask again with `request {res.name}` when this one ends, or ask an admin."
-            )
-        extended = await self.store.transition(
+
+    async def _apply_extension(
+        self, request: AccessRequest, more: timedelta, actor: str, evidence: dict[str, Any]
+    ) -> AccessRequest:
+        assert request.expires_at is not None and request.granted_at is not None
+        new_end = request.expires_at + more
+        extended = await self.store.update_if(
             request.id,
-            Status.ACTIVE,
-            Status.ACTIVE,
+            {"status": Status.ACTIVE, "expires_at": request.expires_at},
             {"expires_at": new_end, "duration": new_end - request.granted_at},
-            self._event(
+            self.event(
                 "access.extended",
                 request,
-                actor.email,
-                {
-                    "by": format_duration(more),
-                    "new_end": new_end.isoformat(),
-                    "evidence": auto.evidence,
-                },
+                actor,
+                {"by": format_duration(more), "new_end": new_end.isoformat(), "evidence": evidence},
             ),
         )
         if extended is None:
             raise DomainError(self._state_sentence(await self.get(request.id)))
-        await self._after_change(
+        await self.after_change(
             extended,
-            f"Your access to {res.name} ({request.id}) now lasts {format_duration(more)} longer.",
+            f"Your access to {request.resource} ({request.id}) now lasts {format_duration(more)} longer.",
         )
         return extended
-
-    # -- scheduled work ------------------------------------------------------------------------
-
-    async def expire_due_grants(self) -> int:
-        """Take back every grant whose time is up; returns how many ended."""
-        ended = 0
-        for request in await self.store.due_to_expire(self.clock.now()):
-            try:
-                receipt = await self._revoke_in_world(request)
-            except Exception:
-                log.exception("revoke of %s failed; it will be retried", request.id)
-                continue
-            expired = await self.store.transition(
-                request.id,
-                Status.ACTIVE,
-                Status.EXPIRED,
-                {"ended_at": self.clock.now()},
-                self._event("access.expired", request, SYSTEM, {"granter": receipt}),
-            )
-            if expired:
-                ended += 1
-                await self._after_change(
-                    expired, f"Your access to {expired.resource} ({expired.id}) has expired."
-                )
-        return ended
-
-    async def time_out_pending(self) -> int:
-        """Pending requests nobody decided within the approval timeout become timed_out."""
-        count = 0
-        for request in await self.store.due_to_time_out(self.clock.now()):
-            timed_out = await self.store.transition(
-                request.id,
-                Status.PENDING,
-                Status.TIMED_OUT,
-                {"decided_by": SYSTEM, "decided_at": self.clock.now()},
-                self._event("request.timed_out", request, SYSTEM, {}),
-            )
-            if timed_out:
-                count += 1
-                await self._after_change(
-                    timed_out,
-                    f"Nobody decided your request {timed_out.id} for {timed_out.resource} in time; it timed out.",
-                )
-        return count
-
-    # -- helpers -------------------------------------------------------------------------------
 
     async def _may_decide(self, actor: Actor, request: AccessRequest, res: Resource) -> Verdict:
         roster = await self.roster.current()
@@ -476,57 +627,124 @@ class AccessService:
             raise DomainError(verdict.sentence(actor.tz, now))
         return verdict
 
-    async def _activate(self, approved: AccessRequest, actor: str) -> AccessRequest:
-        """Make the access real; a failed grant leaves the request approved and says so."""
+    async def activate(self, approved: AccessRequest, actor: str) -> AccessRequest:
+        """Make the access real. A failed grant leaves the request approved, tells the requester
+        and the admins, and is retried with backoff by the scheduler."""
         res = self.resource(approved.resource)
         now = self.clock.now()
-        grant = self._grant_of(approved, res, now, now + approved.duration)
+        end = now + approved.duration
         try:
-            receipt = await self._granter(res).grant(grant)
+            receipt = await self._granter(res).grant(self._grant_of(approved, res, now, end))
         except Exception as exc:
-            log.exception("grant of %s failed", approved.id)
-            await self.audit.append(
-                self._event("access.grant_failed", approved, SYSTEM, {"error": type(exc).__name__})
+            log.warning("grant of %s failed: %s", approved.id, type(exc).__name__)
+            attempts = approved.attempts + 1
+            await self.store.update_if(
+                approved.id,
+                {"status": Status.APPROVED},
+                {
+                    "attempts": attempts,
+                    "next_attempt_at": now + backoff(attempts),
+                    "last_error": _describe(exc),
+                },
+                self.event(
+                    "access.grant_failed",
+                    approved,
+                    SYSTEM,
+                    {"error": _describe(exc), "attempt": attempts},
+                ),
             )
-            await self._after_change(
-                approved,
-                f"Your request {approved.id} was approved, but granting it failed; admins are told.",
-            )
-            await self._notifier.alert_admins(
-                f"Granting {approved.id} ({approved.resource} for {approved.requester}) failed."
-            )
-            return approved
+            if attempts == 1:
+                await self.after_change(
+                    approved,
+                    f"Your request {approved.id} was approved, but granting {approved.resource} failed; "
+                    "it is retried and admins are told.",
+                )
+                await self.notifier.alert_admins(
+                    f"Granting {approved.id} ({approved.resource} for {approved.requester}) failed: {_describe(exc)}. Retrying."
+                )
+            return await self.get(approved.id)
         active = await self.store.transition(
             approved.id,
             Status.APPROVED,
             Status.ACTIVE,
-            {"granted_at": now, "expires_at": now + approved.duration},
-            self._event(
+            {
+                "granted_at": now,
+                "expires_at": end,
+                "grant_receipt": receipt,
+                "attempts": 0,
+                "next_attempt_at": None,
+                "last_error": None,
+            },
+            self.event(
                 "access.granted",
                 approved,
                 actor,
                 {
                     "duration": format_duration(approved.duration),
-                    "until": (now + approved.duration).isoformat(),
+                    "until": end.isoformat(),
                     "granter": receipt,
                 },
             ),
         )
         if active is None:
             return await self.get(approved.id)
-        by = "automatically (you are on call)" if actor == SYSTEM else f"by {actor}"
-        await self._after_change(
-            active,
-            f"Your request {active.id} for {active.resource} was approved {by}; access for {format_duration(active.duration)}.",
-        )
+        if active.kind == Kind.BIRTHRIGHT:
+            text = f"You have {active.resource} while you are on call ({active.id})."
+        elif active.kind == Kind.BREAK_GLASS:
+            text = f"Break-glass access to {active.resource} granted for {format_duration(active.duration)} ({active.id}); approvers are told and will review it."
+        else:
+            by = "automatically (you are on call)" if actor == SYSTEM else f"by {actor}"
+            text = f"Your request {active.id} for {active.resource} was approved {by}; access for {format_duration(active.duration)}."
+        await self.after_change(active, text)
         return active
 
-    async def _revoke_in_world(self, request: AccessRequest) -> dict[str, Any]:
+    async def take_back(self, request: AccessRequest) -> dict[str, Any]:
+        """Revoke in the world; a granter that sees the access changed by hand says so."""
         res = self.policy.resources.get(request.resource)
         granter = self._granter(res) if res else self._granters["record"]
         start = request.granted_at or request.created_at
         end = request.expires_at or self.clock.now()
-        return await granter.revoke(self._grant_of(request, res, start, end))
+        receipt = await granter.revoke(self._grant_of(request, res, start, end))
+        if receipt.get("manual_change"):
+            await self.notifier.alert_admins(
+                f"Revoking {request.id} ({request.resource} for {request.requester}) left a manual change alone: "
+                f"{receipt['manual_change']}"
+            )
+        return receipt
+
+    async def revoke_failed(
+        self, request: AccessRequest, exc: Exception, *, end_as: Status | None = None
+    ) -> None:
+        """Remember a revoke that did not go through; it is retried with backoff, and after a few
+        failures the admins are told (and `status` lists it)."""
+        now = self.clock.now()
+        attempts = request.attempts + 1
+        changes: dict[str, Any] = {
+            "attempts": attempts,
+            "next_attempt_at": now + backoff(attempts),
+            "last_error": _describe(exc),
+        }
+        if end_as is not None:
+            changes.update(end_as=end_as.value, expires_at=min(request.expires_at or now, now))
+        log.warning(
+            "revoke of %s failed (attempt %d): %s", request.id, attempts, type(exc).__name__
+        )
+        await self.store.update_if(
+            request.id,
+            {"status": Status.ACTIVE},
+            changes,
+            self.event(
+                "access.revoke_failed",
+                request,
+                SYSTEM,
+                {"error": _describe(exc), "attempt": attempts},
+            ),
+        )
+        if attempts in (1, REVOKE_ALERT_AFTER):
+            await self.notifier.alert_admins(
+                f"Revoking {request.id} ({request.resource} for {request.requester}) failed {attempts} time(s): "
+                f"{_describe(exc)}. It is retried until it succeeds."
+            )
 
     def _grant_of(
         self, request: AccessRequest, res: Resource | None, start: datetime, end: datetime
@@ -540,6 +758,7 @@ class AccessService:
             approvers=request.approvals or ((request.decided_by,) if request.decided_by else ()),
             reason=request.reason,
             spec=res.grant.model_dump() if res else {"type": "record"},
+            receipt=request.grant_receipt or {},
         )
 
     def _granter(self, res: Resource) -> Granter:
@@ -550,9 +769,9 @@ class AccessService:
             )
         return granter
 
-    async def _after_change(self, request: AccessRequest, requester_text: str) -> None:
-        await self._notifier.request_changed(request, _refs(request))
-        await self._notifier.tell(request.requester, requester_text, request)
+    async def after_change(self, request: AccessRequest, requester_text: str) -> None:
+        await self.notifier.request_changed(request, _refs(request))
+        await self.notifier.tell(request.requester, requester_text, request)
 
     def _require_pending(self, request: AccessRequest) -> None:
         if request.status != Status.PENDING:
@@ -572,7 +791,7 @@ class AccessService:
             Status.TIMED_OUT: f"Request {request.id} timed out before anyone decided.",
         }[request.status]
 
-    def _event(
+    def event(
         self, name: str, request: AccessRequest, actor: str, detail: dict[str, Any]
     ) -> AuditEvent:
         base = {
@@ -593,3 +812,14 @@ class AccessService:
 
 def _refs(request: AccessRequest) -> list[MessageRef]:
     return [MessageRef(surface, ref) for surface, ref in request.message_refs]
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 m, 2 m, 4 m, ... at most 15 m between attempts at a grant or a revoke."""
+    return timedelta(seconds=min(30 * 2 ** (attempts - 1), 900))
+
+
+def _describe(exc: Exception) -> str:
+    """What failed, safe to store and show: a DomainError's sentence, else the error's kind."""
+    message = getattr(exc, "message", None)
+    return message if isinstance(message, str) and message else type(exc).__name__

@@ -73,16 +73,33 @@ def parse_roster(text: str, filename: str, taken_at: datetime) -> RosterSnapshot
     if not isinstance(raw_groups, dict):
         problem(["groups"], "`groups` maps `KIND/NAME` to members and on_call")
         raw_groups = {}
+    seen: dict[GroupRef, str] = {}
     for key, body in raw_groups.items():
+        _, slash, name = str(key).partition("/")
+        if not slash or not name.strip():
+            problem(["groups", key], f"group `{key}`: write KIND/NAME, like schedule/Primary SRE")
+            continue
         try:
             ref = GroupRef.local(Provider.FILE, str(key))
         except ValueError as exc:
             problem(["groups", key], f"group `{key}`: {exc}")
             continue
+        if ref in seen:
+            problem(
+                ["groups", key], f"group `{key}` is the same group as `{seen[ref]}`, written twice"
+            )
+            continue
+        seen[ref] = str(key)
         body = body or {}
         if not isinstance(body, dict):
             problem(["groups", key], f"group `{key}` needs `members` and/or `on_call`")
             continue
+        for extra in sorted(set(body) - {"members", "on_call"}):
+            problem(["groups", key, extra], f"unknown key `{extra}` (expected members, on_call)")
+        for listed in ("members", "on_call"):
+            if body.get(listed) is not None and not isinstance(body.get(listed), list):
+                problem(["groups", key, listed], f"`{listed}` is a list")
+                body = {**body, listed: []}
         members = set()
         for j, m in enumerate(body.get("members") or []):
             if not is_email(str(m)):
@@ -94,6 +111,10 @@ def parse_roster(text: str, filename: str, taken_at: datetime) -> RosterSnapshot
             where = ["groups", key, "on_call", j]
             if not isinstance(entry, dict) or not is_email(str(entry.get("email", ""))):
                 problem(where, "each on_call entry needs an `email`")
+                continue
+            extra = sorted(set(entry) - {"email", "start", "end", "level"})
+            if extra:
+                problem(where, f"unknown key `{extra[0]}` (expected email, start, end, level)")
                 continue
             try:
                 start, end = _time(entry.get("start")), _time(entry.get("end"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -25,7 +25,23 @@ _FIELDS = {
     "evidence",
     "message_refs",
     "reason",
+    "kind",
+    "extends",
+    "grant_receipt",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+    "end_as",
+    "reminded_at",
+    "escalated_at",
+    "review",
+    "review_note",
+    "status",
 }
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Status) else value
 
 
 def _columns(changes: dict[str, Any]) -> dict[str, Any]:
@@ -35,6 +51,8 @@ def _columns(changes: dict[str, Any]) -> dict[str, Any]:
             values["duration_seconds"] = int(value.total_seconds())
         elif key == "message_refs":
             values["message_refs"] = [list(r) for r in value]
+        elif key == "status":
+            values["status"] = str(value)
         elif key in _FIELDS:
             values[key] = value
         else:
@@ -62,6 +80,10 @@ class SqlRequestStore:
                     evidence=request.evidence,
                     message_refs=[list(r) for r in request.message_refs],
                     version=0,
+                    kind=request.kind,
+                    extends=request.extends,
+                    review=request.review,
+                    attempts=0,
                 )
             )
             await append_event(conn, event)
@@ -79,15 +101,31 @@ class SqlRequestStore:
         changes: dict[str, Any],
         event: AuditEvent,
     ) -> AccessRequest | None:
+        return await self.update_if(
+            request_id, {"status": expected}, {**changes, "status": new}, event
+        )
+
+    async def update_if(
+        self,
+        request_id: str,
+        expected: dict[str, Any],
+        changes: dict[str, Any],
+        event: AuditEvent | None = None,
+    ) -> AccessRequest | None:
+        conditions = [requests.c.id == request_id]
+        for key, value in expected.items():
+            column = requests.c[key]
+            conditions.append(column.is_(None) if value is None else column == _plain(value))
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 requests.update()
-                .where(and_(requests.c.id == request_id, requests.c.status == expected.value))
-                .values(status=new.value, version=requests.c.version + 1, **_columns(changes))
+                .where(and_(*conditions))
+                .values(version=requests.c.version + 1, **_columns(changes))
             )
             if result.rowcount != 1:
                 return None  # someone else moved it first; nothing was changed
-            await append_event(conn, event)
+            if event is not None:
+                await append_event(conn, event)
             found = await self._load(conn, requests.c.id == request_id)
         return found[0]
 
@@ -134,7 +172,32 @@ class SqlRequestStore:
     async def due_to_expire(self, now: datetime) -> list[AccessRequest]:
         async with self._engine.connect() as conn:
             return await self._load(
-                conn, and_(requests.c.status == Status.ACTIVE.value, requests.c.expires_at <= now)
+                conn,
+                and_(
+                    requests.c.status == Status.ACTIVE.value,
+                    requests.c.expires_at <= now,
+                    or_(requests.c.next_attempt_at.is_(None), requests.c.next_attempt_at <= now),
+                ),
+            )
+
+    async def due_to_grant(self, now: datetime) -> list[AccessRequest]:
+        """Approved requests whose grant failed and whose next attempt is due."""
+        async with self._engine.connect() as conn:
+            return await self._load(
+                conn,
+                and_(
+                    requests.c.status == Status.APPROVED.value,
+                    requests.c.kind != "extension",
+                    requests.c.next_attempt_at.is_not(None),
+                    requests.c.next_attempt_at <= now,
+                ),
+            )
+
+    async def of_kind(self, kind: str, *statuses: Status) -> list[AccessRequest]:
+        async with self._engine.connect() as conn:
+            return await self._load(
+                conn,
+                and_(requests.c.kind == kind, requests.c.status.in_([s.value for s in statuses])),
             )
 
     async def due_to_time_out(self, now: datetime) -> list[AccessRequest]:
@@ -183,4 +246,15 @@ def _request(row: Any, approved: tuple[str, ...]) -> AccessRequest:
         evidence=row.evidence or {},
         message_refs=tuple(tuple(r) for r in row.message_refs or ()),  # type: ignore[misc]
         version=row.version,
+        kind=row.kind,
+        extends=row.extends,
+        grant_receipt=row.grant_receipt,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+        end_as=row.end_as,
+        reminded_at=row.reminded_at,
+        escalated_at=row.escalated_at,
+        review=row.review,
+        review_note=row.review_note,
     )

@@ -28,6 +28,17 @@ requests = Table(
     Column("evidence", JSONText, nullable=False),
     Column("message_refs", JSONText, nullable=False),
     Column("version", Integer, nullable=False, default=0),
+    Column("kind", String(16), nullable=False, default="request", index=True),
+    Column("extends", String(16)),
+    Column("grant_receipt", JSONText),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("end_as", String(16)),
+    Column("reminded_at", UTCDateTime),
+    Column("escalated_at", UTCDateTime),
+    Column("review", String(8)),
+    Column("review_note", Text),
 )
 
 approvals = Table(

@@ -91,6 +91,18 @@ class FakeRequestStore(_Failing):
             "message_refs",
             "reason",
             "duration",
+            "status",
+            "kind",
+            "extends",
+            "grant_receipt",
+            "attempts",
+            "next_attempt_at",
+            "last_error",
+            "end_as",
+            "reminded_at",
+            "escalated_at",
+            "review",
+            "review_note",
         }
     )
 
@@ -131,15 +143,30 @@ class FakeRequestStore(_Failing):
         changes: dict[str, Any],
         event: AuditEvent,
     ) -> AccessRequest | None:
-        await _switch()
         self._maybe_fail("transition")
+        return await self.update_if(
+            request_id, {"status": expected}, {**changes, "status": new}, event
+        )
+
+    async def update_if(
+        self,
+        request_id: str,
+        expected: dict[str, Any],
+        changes: dict[str, Any],
+        event: AuditEvent | None = None,
+    ) -> AccessRequest | None:
+        await _switch()
+        self._maybe_fail("update_if")
         self._check(changes)
         current = self._rows.get(request_id)
-        if current is None or current.status != expected:
+        if current is None or any(getattr(current, k) != v for k, v in expected.items()):
             return None
-        updated = current.with_changes(status=new, version=current.version + 1, **changes)
+        if "status" in changes:
+            changes = {**changes, "status": Status(changes["status"])}
+        updated = current.with_changes(version=current.version + 1, **changes)
         self._rows[request_id] = updated
-        await self._audit.append(event)
+        if event is not None:
+            await self._audit.append(event)
         return updated
 
     async def add_approval(
@@ -185,8 +212,30 @@ class FakeRequestStore(_Failing):
             [
                 r
                 for r in self._rows.values()
-                if r.status == Status.ACTIVE and r.expires_at is not None and r.expires_at <= now
+                if r.status == Status.ACTIVE
+                and r.expires_at is not None
+                and r.expires_at <= now
+                and (r.next_attempt_at is None or r.next_attempt_at <= now)
             ]
+        )
+
+    async def due_to_grant(self, now: datetime) -> list[AccessRequest]:
+        await _switch()
+        return _newest_first(
+            [
+                r
+                for r in self._rows.values()
+                if r.status == Status.APPROVED
+                and r.kind != "extension"
+                and r.next_attempt_at is not None
+                and r.next_attempt_at <= now
+            ]
+        )
+
+    async def of_kind(self, kind: str, *statuses: Status) -> list[AccessRequest]:
+        await _switch()
+        return _newest_first(
+            [r for r in self._rows.values() if r.kind == kind and r.status in statuses]
         )
 
     async def due_to_time_out(self, now: datetime) -> list[AccessRequest]:

@@ -20,6 +20,7 @@ from core.commands import HELP_TEXT
 from core.dispatcher import Dispatcher
 from core.groups import Provider
 from core.identity import Actor
+from core.lifecycle import Lifecycle
 from core.policy import parse_policy
 from core.replies import Reply
 from core.requests import AccessRequest, Status
@@ -287,15 +288,15 @@ async def test_request_approved_by_on_call_approver_is_granted_then_expires(worl
     assert mine.lines == (f"{rid}  prod-db  2h  active, 1h30m left",)
 
     world.clock.advance(timedelta(hours=1, minutes=29, seconds=59))
-    assert await world.service.expire_due_grants() == 0
+    assert await Lifecycle(world.service).expire_due_grants() == 0
     assert world.granter.revoked == []
     world.clock.advance(timedelta(seconds=1))
-    assert await world.service.expire_due_grants() == 1
+    assert await Lifecycle(world.service).expire_due_grants() == 1
     expired = await world.stored(rid)
     assert (expired.status, expired.ended_at) == (Status.EXPIRED, at(14, 5))
     assert [g.request_id for g in world.granter.revoked] == [rid]
     assert world.notifier.told_to(ALICE)[-1] == f"Your access to prod-db ({rid}) has expired."
-    assert await world.service.expire_due_grants() == 0
+    assert await Lifecycle(world.service).expire_due_grants() == 0
 
     records = await world.audit.records()
     assert [(r.event, r.actor) for r in records] == [
@@ -345,7 +346,8 @@ async def test_auto_approval_that_cannot_be_granted_says_so(world: World) -> Non
     )
     assert (await world.stored(reply.request.id)).status == Status.APPROVED
     assert world.notifier.alerts == [
-        f"Granting {reply.request.id} (grafana-admin for alice@example.com) failed."
+        f"Granting {reply.request.id} (grafana-admin for alice@example.com) failed: "
+        "PortFailure. Retrying."
     ]
     assert world.audit.events[-1] == "access.grant_failed"
 
@@ -432,9 +434,9 @@ async def test_deny_with_reason_tells_the_requester(world: World) -> None:
 async def test_undecided_request_times_out(world: World) -> None:
     pending = await world.request(ALICE, PROD_DB_REQUEST)
     world.clock.advance(timedelta(minutes=29, seconds=59))
-    assert await world.service.time_out_pending() == 0
+    assert await Lifecycle(world.service).time_out_pending() == 0
     world.clock.advance(timedelta(seconds=1))
-    assert await world.service.time_out_pending() == 1
+    assert await Lifecycle(world.service).time_out_pending() == 1
     assert (await world.stored(pending.id)).status == Status.TIMED_OUT
     assert world.notifier.told_to(ALICE) == [
         f"Nobody decided your request {pending.id} for prod-db in time; it timed out."
@@ -536,12 +538,11 @@ async def test_on_call_requester_extends_auto_approved_grant(world: World) -> No
         ),
         (
             PROD_DB_REQUEST,
-            "1h",
-            "Extending prod-db needs approval: This resource is never approved automatically. "
-            "Ask again with `request prod-db` when this one ends, or ask an admin.",
+            "4h",
+            "That would make {rid} longer than the 4h maximum for prod-db.",
         ),
     ],
-    ids=["beyond-maximum", "needs-approval"],
+    ids=["beyond-maximum", "beyond-maximum-needing-approval"],
 )
 async def test_extension_refused_says_why(
     world: World, request_text: str, extend_by: str, sentence: str
@@ -554,6 +555,28 @@ async def test_extension_refused_says_why(
     assert not reply.ok
     assert reply.text == sentence.format(rid=created.id)
     assert (await world.stored(created.id)).expires_at == before.expires_at
+
+
+async def test_extension_without_auto_approval_goes_through_approval(world: World) -> None:
+    created = await world.request(ALICE, PROD_DB_REQUEST)
+    await world.say(BOB, f"approve {created.id}")
+    before = await world.stored(created.id)
+    assert before.expires_at is not None
+
+    reply = await world.say(ALICE, f"extend {created.id} 1h")
+
+    assert reply.ok and reply.request is not None
+    extension = reply.request
+    assert (extension.kind, extension.extends, extension.status) == (
+        "extension",
+        created.id,
+        Status.PENDING,
+    )
+    assert (await world.stored(created.id)).expires_at == before.expires_at  # nothing moved yet
+    assert (await world.say(BOB, f"approve {extension.id}")).ok
+    after = await world.stored(created.id)
+    assert after.expires_at == before.expires_at + timedelta(hours=1)
+    assert world.audit.of("access.extended")[0].actor == BOB
 
 
 # -- what people ask to see -----------------------------------------------------------------------

@@ -1,0 +1,81 @@
+"""`oncall-access manifest slack|teams --base-url URL --out DIR`: write the chat app manifests
+with this deployment's public URL, ready to paste into Slack's "Create an app" dialog."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from adapters.slack.manifest import slack_manifest
+from bot.settings import Settings
+
+SLACK_HEADER = """\
+# Slack app manifest for oncall-access, written by `oncall-access manifest slack`.
+# Create the app at https://api.slack.com/apps -> Create New App -> From a manifest, paste
+# this file, install it to your workspace, then set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET
+# (or SLACK_APP_TOKEN in Socket Mode). See docs/slack.md.
+"""
+
+
+def add_parser(sub: Any) -> None:
+    """The `manifest` subcommand; one positional platform, so Teams slots in beside Slack."""
+    p = sub.add_parser("manifest", help="write the Slack (or Teams) app manifest for this host")
+    p.add_argument("platform", choices=("slack", "teams"))
+    p.add_argument(
+        "--base-url",
+        default=None,
+        help="the public https URL of `serve`, e.g. https://access.example.com",
+    )
+    p.add_argument("--out", type=Path, default=Path("."), help="directory to write into")
+    p.add_argument(
+        "--socket-mode",
+        action="store_true",
+        help="Slack: no request URLs; events arrive over Socket Mode (SLACK_APP_TOKEN)",
+    )
+
+
+async def manifest(settings: Settings, args: argparse.Namespace) -> int:
+    if args.platform == "slack":
+        return _slack(args)
+    # Teams: render manifest/teams (manifest.json + icons) into a zip here.
+    print("oncall-access: the Teams manifest is not available in this release.", file=sys.stderr)
+    return 2
+
+
+def _slack(args: argparse.Namespace) -> int:
+    if not args.socket_mode and not args.base_url:
+        print(
+            "oncall-access: --base-url is required (or --socket-mode for hosts Slack cannot reach)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        found = slack_manifest(args.base_url, socket_mode=args.socket_mode)
+    except ValueError as exc:
+        print(f"oncall-access: --base-url: {exc}", file=sys.stderr)
+        return 2
+    if args.base_url and not args.socket_mode and not args.base_url.startswith("https://"):
+        print("warning: Slack only sends requests to https:// URLs", file=sys.stderr)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    written = [
+        _write(out / "manifest.yaml", SLACK_HEADER + slack_yaml(found)),
+        _write(out / "manifest.json", json.dumps(found, indent=2) + "\n"),
+    ]
+    for path in written:
+        print(path)
+    return 0
+
+
+def slack_yaml(found: dict[str, Any]) -> str:
+    return yaml.safe_dump(found, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
