@@ -6,6 +6,7 @@ Tests build the same graph with a controllable clock, fake servers' URLs and the
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.grants.record import RecordGranter
+from adapters.grants.webhook import WebhookGranter
 from adapters.rosterfile.provider import FileRosterProvider
 from adapters.storage.audit import SqlAuditLog
 from adapters.storage.connections import SqlConnectionStore
@@ -107,7 +109,11 @@ async def build(
     if providers is None:
         providers = _providers_from(settings, clock)
     provider_list = list(providers)
-    chosen_granters: dict[str, Granter] = {"record": RecordGranter(), **(granters or {})}
+    chosen_granters: dict[str, Granter] = {
+        "record": RecordGranter(),
+        "webhook": WebhookGranter(os.environ),
+        **(granters or {}),
+    }
     service = AccessService(
         policy=source,
         store=requests,

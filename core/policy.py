@@ -196,6 +196,27 @@ def _coherence(policy: Policy) -> list[tuple[list[Any], str, str]]:
                     "auto_if_on_call needs request.on_call groups to check the requester against",
                 )
             )
+        if res.grant.type == "webhook":
+            options = res.grant.options
+            url = str(options.get("url", ""))
+            if not url.startswith(("https://", "http://")):
+                problems.append(([*at, "grant"], where, "a webhook grant needs `url: https://...`"))
+            if not options.get("secret_env"):
+                problems.append(
+                    (
+                        [*at, "grant"],
+                        where,
+                        "a webhook grant needs `secret_env: NAME` (the variable holding the signing secret)",
+                    )
+                )
+        if res.break_glass and res.break_glass.max_duration > policy.max_duration(res):
+            problems.append(
+                (
+                    [*at, "break_glass"],
+                    where,
+                    "break_glass.max_duration is longer than max_duration",
+                )
+            )
         if policy.default_duration(res) > policy.max_duration(res):
             key = "default_duration" if res.default_duration else "max_duration"
             line = [*at, key] if res.default_duration or res.max_duration else ["defaults"]
