@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot import commands_audit, commands_connect, commands_run
+from bot import commands_audit, commands_connect, commands_manifest_teams, commands_run
 from bot.settings import Settings
 from core.errors import DomainError
 
@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("sync", help="sync every roster provider now and print a summary")
     sub.add_parser("status", help="provider connections and sync health")
     commands_connect.add_parsers(sub)
+    manifest = sub.add_parser("manifest", help="write a chat app's manifest / package")
+    manifest_sub = manifest.add_subparsers(
+        dest="manifest_command", required=True, metavar="PLATFORM"
+    )
+    commands_manifest_teams.add_teams_parser(manifest_sub)
 
     audit = sub.add_parser("audit", help="export or verify the audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
@@ -90,6 +95,8 @@ def _handler(args: argparse.Namespace) -> Callable[[Settings, argparse.Namespace
             return commands_connect.disconnect
         case "secret-key":
             return commands_connect.secret_key
+        case "manifest" if args.manifest_command == "teams":
+            return commands_manifest_teams.teams
         case "audit":
             return (
                 commands_audit.export if args.audit_command == "export" else commands_audit.verify

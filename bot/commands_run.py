@@ -20,6 +20,7 @@ from bot.http import make_app
 from bot.policy_source import policy_or_empty
 from bot.scheduler import Scheduler
 from bot.settings import Settings
+from bot.teams_wiring import mount_teams
 from bot.wiring import Bot, build
 from core.identity import Actor, is_email
 
@@ -116,6 +117,12 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
     scheduler = Scheduler(bot)
     bot.dispatcher._next_sync = scheduler.next_sync_at
     app = make_app(bot)
+    try:
+        mount_teams(app, bot)
+    except ValueError as exc:  # e.g. SingleTenant without MICROSOFT_APP_TENANT_ID
+        print(f"oncall-access: invalid Teams settings: {exc}", file=sys.stderr)
+        await bot.close()
+        return 2
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     port = args.port if args.port is not None else settings.port

@@ -218,16 +218,23 @@ class Dispatcher:
     async def _pending(self, actor: Actor) -> Reply:
         s = self.service
         roster, now = await s.roster.current(), s.clock.now()
+        max_age = s.settings.roster_max_age
         lines = []
         for r in await s.store.with_status(Status.PENDING):
             res = s.policy.resources.get(r.resource)
-            if (
-                res
-                and may_approve(
-                    res, actor.email, r.requester, roster, now, s.settings.roster_max_age
-                ).allowed
-            ):
+            if res and may_approve(res, actor.email, r.requester, roster, now, max_age).allowed:
                 lines.append(describe_request(r, actor.tz, now))
+        for r in await s.store.of_kind(
+            "break_glass", Status.ACTIVE, Status.EXPIRED, Status.REVOKED
+        ):
+            res = s.policy.resources.get(r.resource)
+            if r.review != "open" or res is None:
+                continue
+            if may_approve(res, actor.email, r.requester, roster, now, max_age).allowed:
+                lines.append(
+                    f'review {r.id}: break-glass {r.resource} by {r.requester} "{r.reason}" '
+                    f"(`review {r.id} ok` or `review {r.id} flag COMMENT`)"
+                )
         if not lines:
             return Reply("Nothing is waiting for your approval.")
         return Reply("Waiting for you (`approve ID` or `deny ID REASON`):", lines=tuple(lines))
@@ -268,10 +275,21 @@ class Dispatcher:
         return Reply(f"On call now ({age_text}):", lines=tuple(lines))
 
     async def _status(self, actor: Actor) -> Reply:
-        now = self.service.clock.now()
+        s = self.service
+        now = s.clock.now()
         lines = []
         if self._connections:
             lines.extend(await self._connections.status_lines())
+        for r in await s.store.with_status(Status.ACTIVE):
+            if r.attempts and r.expires_at and r.expires_at <= now:
+                lines.append(
+                    f"Revoke failing: {r.id} ({r.resource} for {r.requester}), {r.attempts} attempts, last: {r.last_error}"
+                )
+        for r in await s.store.with_status(Status.APPROVED):
+            if r.next_attempt_at is not None:
+                lines.append(
+                    f"Grant failing: {r.id} ({r.resource} for {r.requester}), {r.attempts} attempts, last: {r.last_error}"
+                )
         nxt = self._next_sync()
         if nxt:
             lines.append(f"Next sync: {show_time(nxt, actor.tz, now)}.")

@@ -39,7 +39,7 @@ resources:
     description: Admin in Grafana
     request: {on_call: ["opsgenie:schedule/Platform"]}
     approve: {auto_if_on_call: true, people: ["Lead@Example.com"]}
-    grant: {type: webhook, url: "https://automation.example.com/grant"}
+    grant: {type: webhook, url: "https://automation.example.com/grant", secret_env: GRANT_HOOK_SECRET}
 birthright:                       # access for as long as someone is on call
   - {resource: grafana-admin, on_call: ["opsgenie:schedule/Platform"]}
 """
@@ -73,7 +73,10 @@ def test_resource_without_its_own_limits_takes_the_defaults() -> None:
 def test_grant_options_and_emails_are_read_as_written_but_emails_lowercased() -> None:
     grafana = parse_policy(DESIGN_EXAMPLE).resources["grafana-admin"]
     assert grafana.grant.type == "webhook"
-    assert grafana.grant.options == {"url": "https://automation.example.com/grant"}
+    assert grafana.grant.options == {
+        "url": "https://automation.example.com/grant",
+        "secret_env": "GRANT_HOOK_SECRET",
+    }
     assert grafana.approve.people == ("lead@example.com",)
 
 

@@ -167,8 +167,17 @@ class _Roster:
 class FakeConnector(ThreadedFake):
     """Bot Connector fake on ``127.0.0.1``; see the module docstring for what it serves."""
 
-    def __init__(self, identity: FakeIdentityProvider, *, path_prefix: str = "/amer") -> None:
+    def __init__(
+        self,
+        identity: FakeIdentityProvider,
+        *,
+        path_prefix: str = "/amer",
+        accept_anonymous: bool = False,
+    ) -> None:
+        """``accept_anonymous``: serve calls without a valid token too (still recorded as
+        unauthorized), as the Bot Framework Emulator does for a bot without an app id."""
         self._identity = identity
+        self._accept_anonymous = accept_anonymous
         self._prefix = "/" + path_prefix.strip("/") if path_prefix.strip("/") else ""
         self._lock = threading.Lock()
         self._roster = _Roster()
@@ -265,7 +274,7 @@ class FakeConnector(ThreadedFake):
         token = _bearer(request)
         authorized = token is not None and self._identity.is_issued_access_token(token)
         self._calls.publish(ConnectorCall(request.method, request.path, authorized))
-        if not authorized:
+        if not authorized and not self._accept_anonymous:
             return _error(401, "Unauthorized", "Authorization has been denied for this request.")
         response: web.StreamResponse = await handler(request)
         return response

@@ -1,0 +1,156 @@
+"""Builds the Teams surface: authentication, ``CloudAdapter``, the activity handler, the
+``POST /api/messages`` route and the proactive notifier, from plain settings and core objects.
+
+The composition root (``bot/teams_wiring.py``) mounts the route and adds the notifier; nothing
+here reads the environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from aiohttp.typedefs import Handler
+from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import ActivityEventNames, ActivityTypes
+from botframework.connector.auth import (
+    BotFrameworkAuthentication,
+    BotFrameworkAuthenticationFactory,
+    PasswordServiceClientCredentialFactory,
+)
+
+from adapters.teams.auth import build_bot_framework_authentication
+from adapters.teams.dialogs import Dialogs
+from adapters.teams.handler import AccessTeamsBot
+from adapters.teams.identity import TeamsIdentity
+from adapters.teams.notifier import TeamsNotifier
+from adapters.teams.references import ConversationReferences, KeyValues
+from adapters.teams.route import AuthMode, messages_route
+from core.connections import ProviderAdmin
+from core.dispatcher import Dispatcher
+
+log = logging.getLogger(__name__)
+
+DEV_NO_AUTH_WARNING = (
+    "ONCALL_ACCESS_TEAMS_DEV_NO_AUTH is on: /api/messages accepts activities WITHOUT checking "
+    "who sent them. Use it only on your own machine with the Bot Framework Emulator; anyone "
+    "who can reach this port can act as anyone."
+)
+
+
+@dataclass(frozen=True)
+class TeamsSettings:
+    app_id: str | None = None
+    app_password: str | None = None
+    app_type: str = "MultiTenant"
+    tenant_id: str | None = None
+    openid_metadata_url: str | None = None
+    token_issuer: str | None = None
+    login_url: str | None = None
+    dev_no_auth: bool = False
+
+    @property
+    def mode(self) -> AuthMode:
+        if self.app_id:
+            return AuthMode.VERIFY
+        return AuthMode.NO_AUTH if self.dev_no_auth else AuthMode.REFUSE_ALL
+
+
+@dataclass
+class TeamsSurface:
+    mode: AuthMode
+    route: Handler
+    adapter: CloudAdapter | None = None
+    handler: AccessTeamsBot | None = None
+    notifier: TeamsNotifier | None = None
+
+
+def build_teams_surface(
+    settings: TeamsSettings,
+    *,
+    dispatcher: Dispatcher,
+    kv: KeyValues,
+    admin: ProviderAdmin | None = None,
+) -> TeamsSurface:
+    mode = settings.mode
+    if mode is AuthMode.REFUSE_ALL:
+        log.info("Teams is not configured (MICROSOFT_APP_ID unset): /api/messages answers 401")
+        return TeamsSurface(mode, messages_route(None, None, mode))
+    if mode is AuthMode.NO_AUTH:
+        log.warning("%s", DEV_NO_AUTH_WARNING)
+    elif settings.dev_no_auth:
+        log.warning("ONCALL_ACCESS_TEAMS_DEV_NO_AUTH is ignored: MICROSOFT_APP_ID is set")
+    if mode is AuthMode.VERIFY and not settings.tenant_id:
+        log.warning(
+            "MICROSOFT_APP_TENANT_ID is not set: Teams users of any Microsoft 365 organisation "
+            "that installs the app are mapped to people by the email their organisation gives "
+            "them; set it to accept your organisation only"
+        )
+    adapter = CloudAdapter(_authentication(settings))
+    adapter.on_turn_error = _on_turn_error
+    references = ConversationReferences(kv)
+    handler = AccessTeamsBot(
+        dispatcher=dispatcher,
+        identity=TeamsIdentity(settings.tenant_id, trust_sender_name=mode is AuthMode.NO_AUTH),
+        references=references,
+        dialogs=Dialogs(dispatcher, admin),
+    )
+    notifier = TeamsNotifier(
+        adapter=adapter,
+        app_id=settings.app_id or None,
+        references=references,
+        service=dispatcher.service,
+    )
+    return TeamsSurface(mode, messages_route(adapter, handler, mode), adapter, handler, notifier)
+
+
+def _authentication(settings: TeamsSettings) -> BotFrameworkAuthentication:
+    if settings.mode is AuthMode.NO_AUTH:
+        # No app id: botbuilder's emulator mode (no inbound token check, anonymous replies).
+        return BotFrameworkAuthenticationFactory.create(
+            credential_factory=PasswordServiceClientCredentialFactory()
+        )
+    assert settings.app_id
+    return build_bot_framework_authentication(
+        settings.app_id,
+        settings.app_password,
+        settings.app_type,
+        settings.tenant_id,
+        openid_metadata_url=settings.openid_metadata_url,
+        token_issuer=settings.token_issuer,
+        login_url=settings.login_url,
+    )
+
+
+_PROACTIVE = frozenset(
+    {ActivityEventNames.continue_conversation.value, ActivityEventNames.create_conversation.value}
+)
+
+
+async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
+    """Log with an error id and tell the person only that id; never the exception text.
+
+    Proactive turns re-raise so the notifier learns the message was not delivered; a
+    ``PermissionError`` (the bot's own credentials refused) re-raises so Teams gets a 401.
+    """
+    activity = turn_context.activity
+    if activity.type == ActivityTypes.event and activity.name in _PROACTIVE:
+        raise error
+    if isinstance(error, PermissionError):
+        log.error("Teams refused the bot's credentials: check MICROSOFT_APP_ID/PASSWORD/TYPE")
+        raise error
+    incident = secrets.token_hex(4)
+    log.error(
+        "unexpected error [%s] handling a Teams %s activity",
+        incident,
+        activity.type,
+        exc_info=error,
+    )
+    try:
+        await turn_context.send_activity(
+            f"Something went wrong on our side (error id {incident}); an admin can look it up."
+        )
+    except Exception:
+        log.warning("could not tell the sender about error [%s]", incident)

@@ -1,0 +1,328 @@
+"""Teams activities in, core calls out: the ``TeamsActivityHandler`` of the bot.
+
+Typed commands (personal chat, ``/access`` slash command, @mention in a channel) go to the
+shared ``Dispatcher``; card buttons and dialogs call the same ``AccessService`` methods the
+typed ``approve``/``deny`` do, so the core decides every authorisation question and a refusal
+changes nothing. Every turn first checks the tenant and maps the sender to an email, and keeps
+the conversation reference of personal chats for later proactive messages.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from botbuilder.core import MessageFactory, TurnContext
+from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.schema import (
+    Activity,
+    AdaptiveCardInvokeResponse,
+    AdaptiveCardInvokeValue,
+    ChannelAccount,
+)
+from botbuilder.schema.teams import TaskModuleRequest, TaskModuleResponse, TeamInfo
+
+from adapters.teams import cards
+from adapters.teams.dialogs import Dialogs, close_with
+from adapters.teams.identity import IdentityRefused, TeamsIdentity, TeamsUser, channel_data_of
+from adapters.teams.notifier import card_activity
+from adapters.teams.references import ConversationReferences, copy_reference
+from core.commands import strip_prefix
+from core.dispatcher import Dispatcher
+from core.identity import Actor
+from core.replies import Reply
+from core.requests import AccessRequest
+
+SURFACE = "teams"
+
+WELCOME_PERSONAL = (
+    "Hi, I am On-call Access: I ask the right approvers for just-in-time access and tell you "
+    "what happens to your requests. Type `help` for the commands, e.g. "
+    '`request prod-db 2h "INC-4411 failover"`.'
+)
+WELCOME_TEAM = (
+    "Hi, I am On-call Access. Mention me with a command, e.g. `@On-call Access help`. "
+    "An admin can type `@On-call Access approvals here` to have approval cards posted here."
+)
+STALE_BUTTON = "This button is no longer available; type `help` for the commands."
+
+_AT_TAG = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+_LEADING_AT = re.compile(r"^\s*<at[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
+
+
+def command_text(activity: Activity) -> str:
+    """The command a person typed, without the bot's @mention and the `/access` prefix."""
+    bot_id = activity.recipient.id if activity.recipient else None
+    names: set[str] = set()
+    for entity in activity.entities or []:
+        props = entity.additional_properties or {}
+        mentioned = props.get("mentioned") or {}
+        if entity.type and entity.type.lower() == "mention" and mentioned.get("id") == bot_id:
+            names.add(_AT_TAG.sub(r"\1", str(props.get("text") or "")).lstrip("@").strip())
+            names.add(str(mentioned.get("name") or "").strip())
+    names.discard("")
+    text = _AT_TAG.sub(
+        lambda m: "" if m.group(1).lstrip("@").strip() in names else m.group(0),
+        activity.text or "",
+    )
+    # Teams' own examples disagree about the entity's text; a leading mention is the bot's.
+    text = _LEADING_AT.sub("", text)
+    text = html.unescape(text).replace("\xa0", " ").strip()
+    text = strip_prefix(text)
+    return text[1:].strip() if text.startswith("/") else text
+
+
+def is_personal(activity: Activity) -> bool:
+    conversation = activity.conversation
+    if conversation is None:
+        return False
+    if conversation.conversation_type:
+        return bool(conversation.conversation_type == "personal")
+    return not conversation.is_group
+
+
+def card_response(content: cards.Card) -> AdaptiveCardInvokeResponse:
+    return AdaptiveCardInvokeResponse(status_code=200, type=cards.CONTENT_TYPE, value=content)
+
+
+class AccessTeamsBot(TeamsActivityHandler):
+    def __init__(
+        self,
+        *,
+        dispatcher: Dispatcher,
+        identity: TeamsIdentity,
+        references: ConversationReferences,
+        dialogs: Dialogs,
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._service = dispatcher.service
+        self._identity = identity
+        self._references = references
+        self._dialogs = dialogs
+
+    # -- who -----------------------------------------------------------------------------------
+
+    async def _sender(self, turn_context: TurnContext) -> tuple[Actor, TeamsUser]:
+        user = await self._identity.resolve(turn_context)
+        if is_personal(turn_context.activity):
+            await self._references.remember_person(
+                user.email,
+                TurnContext.get_conversation_reference(turn_context.activity),
+                user_id=user.user_id,
+                aad_object_id=user.aad_object_id,
+                tz=user.tz,
+            )
+        return Actor(user.email, surface=SURFACE, tz=user.tz), user
+
+    def _is_admin(self, actor: Actor) -> bool:
+        return bool(self._service.settings.is_admin(actor.email))
+
+    # -- messages ------------------------------------------------------------------------------
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        try:
+            actor, _ = await self._sender(turn_context)
+        except IdentityRefused as exc:
+            await turn_context.send_activity(exc.message)
+            return
+        activity = turn_context.activity
+        if isinstance(activity.value, dict) and not (activity.text or "").strip():
+            await self._on_card_submit(turn_context, actor, activity.value)
+            return
+        await self._on_command(turn_context, actor, command_text(activity))
+
+    async def _on_command(self, turn_context: TurnContext, actor: Actor, text: str) -> None:
+        words = text.lower().split()
+        if words[:2] == ["approvals", "here"]:
+            await self._approvals_here(turn_context, actor)
+            return
+        confirm_first = len(words) == 2 and words[0] == "disconnect"
+        if confirm_first and words[1] in cards.PROVIDERS and self._is_admin(actor):
+            content = cards.confirm_disconnect_card(words[1])
+            await turn_context.send_activity(card_activity(content, "Confirm disconnect"))
+            return
+        reply = await self._dispatcher.handle(actor, text)
+        await self._send_reply(turn_context, reply, actor)
+
+    async def _send_reply(self, turn_context: TurnContext, reply: Reply, actor: Actor) -> None:
+        if cards.needs_card(reply):
+            content = cards.reply_card(reply, tz=actor.tz, now=self._service.clock.now())
+            await turn_context.send_activity(card_activity(content, reply.text))
+        else:
+            await turn_context.send_activity(MessageFactory.text(reply.text))
+
+    async def _approvals_here(self, turn_context: TurnContext, actor: Actor) -> None:
+        if not self._is_admin(actor):
+            await turn_context.send_activity(
+                "Only admins can choose the approvals channel (ONCALL_ACCESS_ADMINS)."
+            )
+            return
+        activity = turn_context.activity
+        channel_data = channel_data_of(activity)
+        channel = channel_data.channel if channel_data else None
+        if channel is None or not channel.id:
+            await turn_context.send_activity(
+                "Type this in the team channel that should get approval cards: "
+                "`@On-call Access approvals here`."
+            )
+            return
+        reference = copy_reference(TurnContext.get_conversation_reference(activity))
+        # Cards start new posts in the channel instead of replying in this thread.
+        reference.conversation.id = channel.id
+        await self._references.set_approvals_channel(
+            reference, name=channel.name or "", set_by=actor.email
+        )
+        await turn_context.send_activity(
+            "Done: approval cards and admin alerts will be posted in this channel."
+        )
+
+    # -- buttons -------------------------------------------------------------------------------
+
+    async def on_adaptive_card_invoke(
+        self, turn_context: TurnContext, invoke_value: AdaptiveCardInvokeValue
+    ) -> AdaptiveCardInvokeResponse:
+        action: Mapping[str, Any] = invoke_value.action or {}
+        verb = str(action.get("verb") or "")
+        data = action.get("data")
+        data = data if isinstance(data, dict) else {}
+        try:
+            actor, _ = await self._sender(turn_context)
+        except IdentityRefused as exc:
+            return card_response(cards.result_card(exc.message, ok=False))
+        try:
+            return card_response(await self._button(actor, verb, data))
+        except Exception:
+            reply = self._dispatcher.internal_error(actor, f"card action {verb}")
+            return card_response(cards.result_card(reply.text, ok=False))
+
+    async def _on_card_submit(
+        self, turn_context: TurnContext, actor: Actor, value: Mapping[str, Any]
+    ) -> None:
+        """``Action.Submit``: the fallback of clients without Universal Actions."""
+        verb = str(value.get("verb") or "")
+        content = await self._button(actor, verb, value)
+        reply_to = turn_context.activity.reply_to_id
+        if reply_to:
+            # The clicked card shows the outcome, as the invoke response does for Action.Execute.
+            update = card_activity(content)
+            update.id = reply_to
+            await turn_context.update_activity(update)
+        else:
+            await turn_context.send_activity(card_activity(content))
+
+    async def _button(self, actor: Actor, verb: str, data: Mapping[str, Any]) -> cards.Card:
+        if verb in (cards.APPROVE, cards.DENY, cards.REFRESH):
+            return await self._decide(actor, verb, data)
+        if verb in (cards.DISCONNECT, cards.KEEP_CONNECTED):
+            reply = await self._disconnect(actor, verb, str(data.get("provider") or ""))
+            return cards.result_card(reply.text, reply.ok)
+        return cards.result_card(STALE_BUTTON, ok=False)
+
+    async def _decide(self, actor: Actor, verb: str, data: Mapping[str, Any]) -> cards.Card:
+        """Approve, deny or look: the card for the current state, plus the refusal if any."""
+        service = self._service
+        request_id = str(data.get("request_id") or "").strip()
+        note = str(data.get("reason") or "").strip()
+
+        async def decide() -> Reply:
+            if verb == cards.APPROVE:
+                found = await service.approve(actor, request_id, note)
+            elif verb == cards.DENY:
+                found = await service.deny(actor, request_id, note)
+            else:
+                found = await service.get(request_id)
+            return Reply("", request=found)
+
+        reply = await self._dispatcher.run(actor, decide)
+        current: AccessRequest | None = reply.request
+        if current is None and request_id:
+            current = await service.store.get(request_id.lower())
+        if current is None:
+            return cards.result_card(reply.text or STALE_BUTTON, ok=False)
+        resource = service.policy.resources.get(current.resource)
+        return cards.approval_card(
+            current,
+            required=resource.approve.required if resource else 1,
+            tz=actor.tz,
+            now=service.clock.now(),
+            message=None if reply.ok else reply.text,
+        )
+
+    async def _disconnect(self, actor: Actor, verb: str, provider: str) -> Reply:
+        if provider not in cards.PROVIDERS:
+            return Reply(STALE_BUTTON, ok=False)
+        if verb == cards.KEEP_CONNECTED:
+            return Reply(f"{cards.PROVIDERS[provider]} stays connected.")
+        return await self._dispatcher.handle(actor, f"disconnect {provider}")
+
+    # -- dialogs -------------------------------------------------------------------------------
+
+    async def on_teams_task_module_fetch(
+        self, turn_context: TurnContext, task_module_request: TaskModuleRequest
+    ) -> TaskModuleResponse:
+        try:
+            actor, _ = await self._sender(turn_context)
+        except IdentityRefused as exc:
+            return close_with(exc.message)
+        data = task_module_request.data if isinstance(task_module_request.data, dict) else {}
+        return (await self._dialogs.fetch(actor, data)).response
+
+    async def on_teams_task_module_submit(
+        self, turn_context: TurnContext, task_module_request: TaskModuleRequest
+    ) -> TaskModuleResponse:
+        try:
+            actor, _ = await self._sender(turn_context)
+        except IdentityRefused as exc:
+            return close_with(exc.message)
+        data = task_module_request.data if isinstance(task_module_request.data, dict) else {}
+        result = await self._dialogs.submit(actor, data)
+        if result.post is not None:
+            await self._send_reply(turn_context, result.post, actor)
+        return result.response
+
+    # -- installation --------------------------------------------------------------------------
+
+    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        await self._installed(turn_context, greet_team=True)
+
+    async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
+        sender = turn_context.activity.from_property
+        aad_object_id = getattr(sender, "aad_object_id", None)
+        if is_personal(turn_context.activity) and aad_object_id:
+            email = await self._references.email_of(aad_object_id)
+            if email:
+                await self._references.forget_person(email)
+
+    async def on_teams_members_added(
+        self,
+        teams_members_added: list[ChannelAccount],
+        team_info: TeamInfo,
+        turn_context: TurnContext,
+    ) -> None:
+        bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
+        if any(member.id == bot_id for member in teams_members_added):
+            await self._installed(turn_context, greet_team=False)
+
+    async def _installed(self, turn_context: TurnContext, *, greet_team: bool) -> None:
+        """The app was added: keep the installer's personal chat and say what the bot does."""
+        activity = turn_context.activity
+        if not is_personal(activity):
+            if greet_team:
+                await turn_context.send_activity(WELCOME_TEAM)
+            return
+        try:
+            user = await self._identity.resolve(turn_context)
+        except IdentityRefused as exc:
+            await turn_context.send_activity(exc.message)
+            return
+        new = await self._references.remember_person(
+            user.email,
+            TurnContext.get_conversation_reference(activity),
+            user_id=user.user_id,
+            aad_object_id=user.aad_object_id,
+            tz=user.tz,
+        )
+        if new:
+            await turn_context.send_activity(WELCOME_PERSONAL)

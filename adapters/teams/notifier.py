@@ -1,0 +1,189 @@
+"""The core's ``Notifier`` port for Teams: approval cards, card updates, personal notices, alerts.
+
+Everything here is proactive: no inbound activity to answer, so each message goes through
+``CloudAdapter.continue_conversation`` on a conversation reference stored when the person (or
+the approvals channel) last talked to the bot. A person who never installed the app has no
+reference; the requester is told so instead of being left waiting for an approver who was
+never asked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from botbuilder.core import CardFactory, TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Activity, ActivityTypes, ConversationReference
+
+from adapters.teams import cards
+from adapters.teams.references import (
+    SURFACE,
+    ConversationReferences,
+    message_ref,
+    parse_message_ref,
+)
+from core.ports import MessageRef
+from core.requests import AccessRequest
+from core.service import AccessService
+
+log = logging.getLogger(__name__)
+
+
+def card_activity(content: cards.Card, summary: str = "") -> Activity:
+    """A message holding one Adaptive Card; ``summary`` is what notifications show."""
+    activity = Activity(
+        type=ActivityTypes.message, attachments=[CardFactory.adaptive_card(content)]
+    )
+    if summary:
+        activity.summary = summary
+    return activity
+
+
+class TeamsNotifier:
+    surface = SURFACE
+
+    def __init__(
+        self,
+        *,
+        adapter: CloudAdapter,
+        app_id: str | None,
+        references: ConversationReferences,
+        service: AccessService,
+    ) -> None:
+        self._adapter = adapter
+        self._app_id = app_id
+        self._references = references
+        self._service = service
+
+    # -- the port ------------------------------------------------------------------------------
+
+    async def ask_approvers(
+        self, request: AccessRequest, approvers: Sequence[str], summary: str
+    ) -> list[MessageRef]:
+        contacts, missing, failed = [], [], []
+        for email in approvers:
+            contact = await self._references.person(email)
+            if contact is None:
+                missing.append(email)
+            else:
+                contacts.append(contact)
+        required, now = self._required(request), self._service.clock.now()
+        user_ids = [c.user_id for c in contacts if c.user_id]
+        refs: list[MessageRef] = []
+        for contact in contacts:
+            content = cards.approval_card(
+                request, required=required, tz=contact.tz, now=now, refresh_user_ids=user_ids
+            )
+            ref = await self._post(contact.reference, card_activity(content, summary), contact.tz)
+            if ref is None:
+                failed.append(contact.email)
+            else:
+                refs.append(ref)
+        channel = await self._references.approvals_channel()
+        if channel is not None:
+            content = cards.approval_card(
+                request, required=required, now=now, refresh_user_ids=user_ids
+            )
+            ref = await self._post(channel.reference, card_activity(content, summary), "UTC")
+            if ref is not None:
+                refs.append(ref)
+        if missing or failed:
+            await self.tell(request.requester, _undelivered(request, missing, failed))
+        return refs
+
+    async def request_changed(self, request: AccessRequest, refs: Sequence[MessageRef]) -> None:
+        required, now = self._required(request), self._service.clock.now()
+        for ref in refs:
+            parsed = parse_message_ref(ref)
+            if parsed is None:
+                continue
+            reference, activity_id, tz = parsed
+            content = cards.approval_card(request, required=required, tz=tz, now=now)
+            update = card_activity(content)
+            update.id = activity_id
+            try:
+                await self._continue(reference, _updater(update))
+            except Exception:
+                # One copy that cannot be updated (deleted chat, removed app) must not stop the
+                # others; the decision itself is already recorded.
+                log.warning(
+                    "could not update a Teams copy of the card for %s", request.id, exc_info=True
+                )
+
+    async def tell(self, email: str, text: str, request: AccessRequest | None = None) -> None:
+        contact = await self._references.person(email)
+        if contact is None:
+            log.info("no Teams chat with %s for a notice about %s", email, _id(request))
+            return
+        await self._continue(contact.reference, _sender(Activity(type="message", text=text)))
+
+    async def alert_admins(self, text: str) -> None:
+        channel = await self._references.approvals_channel()
+        if channel is not None:
+            await self._continue(channel.reference, _sender(Activity(type="message", text=text)))
+            return
+        for admin in sorted(self._service.settings.admins):
+            try:
+                await self.tell(admin, text)
+            except Exception:
+                log.warning("could not alert %s in Teams", admin, exc_info=True)
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    async def _post(
+        self, reference: ConversationReference, activity: Activity, tz: str
+    ) -> MessageRef | None:
+        sent: list[str] = []
+        try:
+            await self._continue(reference, _sender(activity, sent))
+        except Exception:
+            log.warning("could not post a Teams approval card", exc_info=True)
+            return None
+        return message_ref(reference, sent[0], tz) if sent and sent[0] else None
+
+    async def _continue(self, reference: ConversationReference, callback: Any) -> None:
+        await self._adapter.continue_conversation(reference, callback, bot_app_id=self._app_id)
+
+    def _required(self, request: AccessRequest) -> int:
+        resource = self._service.policy.resources.get(request.resource)
+        return resource.approve.required if resource else 1
+
+
+def _sender(activity: Activity, sent: list[str] | None = None) -> Any:
+    async def send(turn_context: TurnContext) -> None:
+        # A new post, not a reply to the continuation event botbuilder made up.
+        turn_context.activity.id = None
+        response = await turn_context.send_activity(activity)
+        if sent is not None and response is not None and response.id:
+            sent.append(response.id)
+
+    return send
+
+
+def _updater(activity: Activity) -> Any:
+    async def update(turn_context: TurnContext) -> None:
+        await turn_context.update_activity(activity)
+
+    return update
+
+
+def _undelivered(request: AccessRequest, missing: list[str], failed: list[str]) -> str:
+    parts = []
+    if missing:
+        verb = "has" if len(missing) == 1 else "have"
+        parts.append(
+            f"{', '.join(sorted(missing))} {verb} not installed the On-call Access app in Teams, "
+            f"so they did not get the approval card for {request.id} there."
+        )
+    if failed:
+        parts.append(
+            f"The approval card for {request.id} could not be delivered in Teams to "
+            f"{', '.join(sorted(failed))}."
+        )
+    return " ".join(parts)
+
+
+def _id(request: AccessRequest | None) -> str:
+    return request.id if request else "no request"
