@@ -95,6 +95,8 @@ def _handler(args: argparse.Namespace) -> Callable[[Settings, argparse.Namespace
             return commands_connect.disconnect
         case "secret-key":
             return commands_connect.secret_key
+        case "identity":
+            return commands_connect.identity
         case "manifest" if args.manifest_command == "teams":
             return commands_manifest_teams.teams
         case "audit":

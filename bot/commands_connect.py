@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import shlex
 import sys
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from adapters.storage.crypto import new_key
 from bot.policy_source import policy_or_empty
 from bot.settings import Settings
 from bot.wiring import build
+from core.commands import parse
 from core.connections import ConnectForm
+from core.identity import Actor
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -46,6 +49,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     disconnect.add_argument("--as", dest="actor", default=None)
 
     sub.add_parser("secret-key", help="print a new key for ONCALL_ACCESS_SECRET_KEY")
+
+    identity = sub.add_parser("identity", help="map chat or provider ids to emails by hand")
+    identity_sub = identity.add_subparsers(dest="identity_command", required=True, metavar="ACTION")
+    mapping = identity_sub.add_parser("map", help="KEY EMAIL, e.g. slack:U123 alice@example.com")
+    mapping.add_argument(
+        "key",
+        help="slack:USER, teams:AAD-ID, pagerduty:USER, opsgenie:USER, jsm:ACCOUNT, email:OLD",
+    )
+    mapping.add_argument("email")
+    unmap = identity_sub.add_parser("unmap", help="remove a mapping")
+    unmap.add_argument("key")
+    identity_sub.add_parser("list", help="list the mappings")
+    identity.add_argument("--as", dest="actor", default=None)
 
 
 def _read_secret(path: Path | None) -> str:
@@ -114,6 +130,25 @@ async def status(settings: Settings, args: argparse.Namespace) -> int:
         for line in await bot.admin.status_lines():
             print(line)
         return 0
+    finally:
+        await bot.close()
+
+
+async def identity(settings: Settings, args: argparse.Namespace) -> int:
+    """The same `identity` command admins type in chat, run on the server."""
+    bot = await build(
+        settings, policy=policy_or_empty(settings.policy_file), load_connections=False
+    )
+    try:
+        words = ["identity", args.identity_command]
+        if args.identity_command == "map":
+            words += [args.key, args.email]
+        elif args.identity_command == "unmap":
+            words += [args.key]
+        actor = Actor(next(iter(settings.admins), "admin@localhost"), surface="cli")
+        reply = await bot.dispatcher.execute(actor, parse(shlex.join(words)))
+        print(reply.full_text, file=sys.stdout if reply.ok else sys.stderr)
+        return 0 if reply.ok else 1
     finally:
         await bot.close()
 

@@ -33,6 +33,7 @@ def _write(line: str) -> None:
 
 async def _console_session(bot: Bot, actor: Actor) -> int:
     scheduler = Scheduler(bot)
+    bot.dispatcher.set_next_sync(scheduler.next_sync_at)
     for outcome in await scheduler.sync_if_stale():
         if not outcome.ok:
             _write(f"Roster sync failed: {outcome.error}")
@@ -115,7 +116,7 @@ async def sync(settings: Settings, args: argparse.Namespace) -> int:
 async def serve(settings: Settings, args: argparse.Namespace) -> int:
     bot = await build(settings)
     scheduler = Scheduler(bot)
-    bot.dispatcher._next_sync = scheduler.next_sync_at
+    bot.dispatcher.set_next_sync(scheduler.next_sync_at)
     app = make_app(bot)
     try:
         mount_teams(app, bot)

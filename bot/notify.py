@@ -64,6 +64,16 @@ class FanOutNotifier:
         if not self.notifiers:
             log.info("notice for %s: %s", email, text)
 
+    async def announce(self, text: str, request: AccessRequest | None = None) -> None:
+        for n in self.notifiers:
+            announce = getattr(n, "announce", None)
+            if announce is None:
+                continue
+            try:
+                await announce(text, request)
+            except Exception:
+                log.exception("%s could not post to its approvals channel", n.surface)
+
     async def alert_admins(self, text: str) -> None:
         log.warning("admin alert: %s", text)
         for n in self.notifiers:

@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.durations import parse_duration
 from core.errors import CommandError
-from core.identity import normalize_email
+from core.identity import normalize_email, parse_aliases
 
 
 def _env(name: str) -> AliasChoices:
@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     admins_text: str = Field("", validation_alias=_env("ONCALL_ACCESS_ADMINS"))
     sync_schedule: str = Field("5,35 * * * *", validation_alias=_env("ONCALL_ACCESS_SYNC_SCHEDULE"))
     roster_max_age_text: str = Field("45m", validation_alias=_env("ONCALL_ACCESS_ROSTER_MAX_AGE"))
+    email_aliases_text: str = Field("", validation_alias=_env("ONCALL_ACCESS_EMAIL_ALIASES"))
     tick_seconds: float = Field(5.0, validation_alias=_env("ONCALL_ACCESS_TICK_SECONDS"))
     port: int = Field(3000, validation_alias=_env("PORT"))
     log_level: str = Field("INFO", validation_alias=_env("ONCALL_ACCESS_LOG_LEVEL"))
@@ -84,6 +85,16 @@ class Settings(BaseSettings):
         except CommandError as exc:
             raise ValueError(f"ONCALL_ACCESS_ROSTER_MAX_AGE: {exc.message}") from None
         return value
+
+    @field_validator("email_aliases_text")
+    @classmethod
+    def _aliases(cls, value: str) -> str:
+        parse_aliases(value)  # raises with a sentence naming the bad pair
+        return value
+
+    @property
+    def email_aliases(self) -> dict[str, str]:
+        return parse_aliases(self.email_aliases_text)
 
     @property
     def admins(self) -> frozenset[str]:

@@ -20,6 +20,7 @@ from adapters.storage.audit import SqlAuditLog
 from adapters.storage.connections import SqlConnectionStore
 from adapters.storage.crypto import SecretBox
 from adapters.storage.engine import make_engine
+from adapters.storage.identities import SqlIdentityOverrides
 from adapters.storage.kv import SqlKeyValues
 from adapters.storage.leases import SqlJobLeases
 from adapters.storage.migrate import upgrade
@@ -57,6 +58,7 @@ class Bot:
     dispatcher: Dispatcher
     providers: list[RosterProvider] = field(default_factory=list)
     admin: BotProviderAdmin | None = None  # provider connections, for the admin surfaces
+    identities: SqlIdentityOverrides | None = None
 
     async def close(self) -> None:
         for provider in self.providers:
@@ -104,6 +106,7 @@ async def build(
         await engine.dispose()
         raise
     requests, audit = SqlRequestStore(engine), SqlAuditLog(engine)
+    identities = SqlIdentityOverrides(engine)
     rosters, leases, kv = SqlRosterStore(engine), SqlJobLeases(engine), SqlKeyValues(engine)
     notifier = FanOutNotifier(notifiers)
     if providers is None:
@@ -118,7 +121,7 @@ async def build(
         policy=source,
         store=requests,
         audit=audit,
-        roster=RosterCache(rosters),
+        roster=RosterCache(rosters, identities, settings.email_aliases),
         granters=chosen_granters,
         notifier=notifier,
         clock=clock,
@@ -137,7 +140,7 @@ async def build(
     if load_connections:
         for problem in await admin.load():
             log.warning("%s", problem)
-    dispatcher = Dispatcher(service, syncer, connections=admin)
+    dispatcher = Dispatcher(service, syncer, connections=admin, identities=identities)
     return Bot(
         settings=settings,
         engine=engine,
@@ -154,6 +157,7 @@ async def build(
         dispatcher=dispatcher,
         providers=provider_list,
         admin=admin,
+        identities=identities,
     )
 
 

@@ -25,6 +25,18 @@ class Request:
 
 
 @dataclass(frozen=True, slots=True)
+class Why:
+    resource: str
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    action: str  # map | unmap | list
+    key: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Review:
     request_id: str
     verdict: str  # ok | flag
@@ -46,7 +58,7 @@ class Deny:
 @dataclass(frozen=True, slots=True)
 class Extend:
     request_id: str
-    duration: timedelta
+    duration: timedelta | None  # None: until the end of the current shift
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +133,8 @@ Command = (
     | Disconnect
     | Help
     | Review
+    | Why
+    | Identity
 )
 
 VERBS = (
@@ -140,16 +154,20 @@ VERBS = (
     "disconnect",
     "help",
     "review",
+    "why",
+    "identity",
 )
 
 USAGE = {
     "request": "request RESOURCE [DURATION] [REASON...]",
     "approve": "approve ID [COMMENT...]",
     "deny": "deny ID [REASON...]",
-    "extend": "extend ID DURATION",
+    "extend": "extend ID DURATION|shift",
     "revoke": "revoke ID",
     "cancel": "cancel ID",
     "review": "review ID ok|flag [COMMENT...]",
+    "why": "why RESOURCE",
+    "identity": "identity map KEY EMAIL | identity unmap KEY | identity list",
 }
 
 HELP_TEXT = """\
@@ -160,13 +178,17 @@ Commands (the same in the console, Slack `/access ...` and Teams `access ...`):
   pending                                  requests waiting for your approval
   approve ID [COMMENT...]                  approve a request (what the Approve button does)
   deny ID [REASON...]                      deny a request
-  extend ID DURATION                       more time on an active grant, e.g. extend r7k2m9p 30m
+  extend ID DURATION|shift                 more time on an active grant, e.g. extend r7k2m9p 30m;
+                                           `shift`: until the end of your current shift
   revoke ID                                give back access early (admins: take it away)
   cancel ID                                withdraw a pending request
   oncall [GROUP]                           who is on call now, and until when
+  why RESOURCE                             which rule applies to you now, and why (not)
   request RESOURCE DURATION --break-glass REASON   emergency access at once, reviewed afterwards
   review ID ok|flag [COMMENT...]           close the review of a break-glass access
   status, sync, connect, disconnect        admins: provider health, sync now, connect, disconnect
+  identity map slack:U123 EMAIL            admins: map a chat or provider id to an email (also
+  identity unmap KEY, identity list          pagerduty:PABC123, opsgenie:ID, email:OLD@EMAIL)
   help                                     this text
 Durations: 45s, 30m, 2h, 1h30m, 1d."""
 
@@ -224,11 +246,19 @@ def parse(text: str) -> Command:
             request_id = _need_id(verb, args)
             if len(args) < 2:
                 raise CommandError(f"`extend` needs a duration: `{USAGE['extend']}`.")
+            if args[1].lower() == "shift":
+                return Extend(request_id, None)
             return Extend(request_id, parse_duration(args[1]))
         case "revoke":
             return Revoke(_need_id(verb, args))
         case "cancel":
             return Cancel(_need_id(verb, args))
+        case "why":
+            if not args:
+                raise CommandError(f"`why` needs a resource: `{USAGE['why']}`.")
+            return Why(args[0])
+        case "identity":
+            return _parse_identity(args)
         case "review":
             request_id = _need_id(verb, args)
             verdict = args[1].lower() if len(args) > 1 else ""
@@ -271,3 +301,16 @@ def _parse_request(args: list[str]) -> Request:
         duration = parse_duration(rest[0])
         rest = rest[1:]
     return Request(resource, duration, " ".join(rest).strip(), break_glass)
+
+
+def _parse_identity(args: list[str]) -> Identity:
+    action = args[0].lower() if args else "list"
+    if action == "list":
+        return Identity("list")
+    if action == "map" and len(args) == 3 and ":" in args[1]:
+        return Identity("map", args[1], args[2])
+    if action == "unmap" and len(args) == 2:
+        return Identity("unmap", args[1])
+    raise CommandError(
+        f"Write `{USAGE['identity']}`, e.g. `identity map slack:U123 alice@example.com`."
+    )

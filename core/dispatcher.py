@@ -12,14 +12,16 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from core import commands as c
+from core.audit import AuditEvent
 from core.connections import ProviderAdmin
 from core.durations import format_duration
 from core.errors import DomainError
 from core.groups import GroupRef
-from core.identity import Actor
+from core.identity import Actor, is_email, normalize_email
+from core.ports import IdentityOverrides
 from core.replies import Reply, describe_request
 from core.requests import Status
-from core.rules import may_approve
+from core.rules import approvers_now, auto_approves, may_approve, may_request
 from core.service import AccessService
 from core.sync import RosterSyncer
 from core.timefmt import show_age, show_time
@@ -34,14 +36,21 @@ class Dispatcher:
         syncer: RosterSyncer,
         connections: ProviderAdmin | None = None,
         next_sync: Callable[[], datetime | None] = lambda: None,
+        identities: IdentityOverrides | None = None,
     ) -> None:
+        self._identities = identities
         self.service = service
         self._syncer = syncer
         self._connections = connections
         self._next_sync = next_sync
 
+    def set_next_sync(self, next_sync: Callable[[], datetime | None]) -> None:
+        """The scheduler tells when it syncs next, for `status` and `why`."""
+        self._next_sync = next_sync
+
     async def handle(self, actor: Actor, text: str) -> Reply:
         try:
+            actor = (await self.service.roster.identity_map()).actor(actor)
             return await self._route(actor, c.parse(text))
         except DomainError as exc:
             return Reply(exc.message, ok=False)
@@ -55,6 +64,16 @@ class Dispatcher:
             f"Something went wrong on our side (error id {incident}); an admin can look it up.",
             ok=False,
         )
+
+    async def execute(self, actor: Actor, command: c.Command) -> Reply:
+        """Run an already-parsed command (a form or a button), with the same error mapping."""
+        try:
+            actor = (await self.service.roster.identity_map()).actor(actor)
+            return await self._route(actor, command)
+        except DomainError as exc:
+            return Reply(exc.message, ok=False)
+        except Exception:
+            return self.internal_error(actor, type(command).__name__)
 
     async def run(self, actor: Actor, action: Callable[[], Awaitable[Reply]]) -> Reply:
         """Run a surface's own action (a button, a form) with the same error mapping."""
@@ -100,8 +119,10 @@ class Dispatcher:
                         ok=False,
                         request=req,
                     )
+                note = req.evidence.get("note")
                 return Reply(
-                    f"Request {req.id} for {req.resource} ({format_duration(req.duration)}) is waiting for approval.",
+                    (f"{note} " if note else "")
+                    + f"Request {req.id} for {req.resource} ({format_duration(req.duration)}) is waiting for approval.",
                     request=req,
                 )
             case c.Approve(request_id=rid, comment=comment):
@@ -141,7 +162,7 @@ class Dispatcher:
                 req = await s.extend(actor, rid, more)
                 if req.kind == "extension":
                     return Reply(
-                        f"Extension {req.id} of {req.extends} by {format_duration(more)} is waiting for approval.",
+                        f"Extension {req.id} of {req.extends} by {format_duration(req.duration)} is waiting for approval.",
                         request=req,
                     )
                 until = show_time(req.expires_at, actor.tz, s.clock.now()) if req.expires_at else ""
@@ -156,6 +177,11 @@ class Dispatcher:
                 return await self._oncall(actor, group)
             case c.Help():
                 return Reply(c.HELP_TEXT)
+            case c.Why(resource=name):
+                return await self._why(actor, name)
+            case c.Identity():
+                self._require_admin(actor)
+                return await self._identity(actor, cmd)
             case c.Status():
                 self._require_admin(actor)
                 return await self._status(actor)
@@ -273,6 +299,85 @@ class Dispatcher:
         }
         age_text = ", ".join(f"{p} synced {a}" for p, a in ages.items())
         return Reply(f"On call now ({age_text}):", lines=tuple(lines))
+
+    async def _why(self, actor: Actor, name: str) -> Reply:
+        """Everything that decides this person's access to one resource, right now."""
+        s = self.service
+        res = s.resource(name)
+        roster, now = await s.roster.current(), s.clock.now()
+        max_age = s.settings.roster_max_age
+        verdict = may_request(res, actor.email, roster, now, max_age)
+        lines = [f"{'✓' if verdict.allowed else '✗'} {verdict.sentence(actor.tz, now)}"]
+        rule = res.request
+        if rule.open_to_all:
+            lines.append("Rule: anyone may request it.")
+        if rule.people:
+            lines.append(f"Rule: these people may request it: {', '.join(rule.people)}.")
+        for group in rule.on_call:
+            shift = roster.on_call(actor.email, group, now)
+            if shift:
+                until = show_time(shift.end, actor.tz, now) if shift.end else "further notice"
+                lines.append(f"Rule: on call for {group.display}: you are, until {until}.")
+            else:
+                lines.append(f"Rule: on call for {group.display}: you are not.")
+        for group in rule.members:
+            member = roster.is_member(actor.email, group)
+            lines.append(f"Rule: member of {group.display}: you {'are' if member else 'are not'}.")
+        if verdict.allowed:
+            auto = auto_approves(res, actor.email, roster, now, max_age)
+            if auto.allowed:
+                lines.append(
+                    "You would be approved at once (you are on call and auto_if_on_call is on)."
+                )
+            else:
+                who = approvers_now(res, actor.email, roster, now, max_age)
+                need = res.approve.required
+                lines.append(
+                    f"Needs {need} approval{'s' if need > 1 else ''}; who can approve now: {', '.join(who) or 'nobody'}."
+                )
+            if res.ends_with_shift and verdict.at and verdict.reason.value == "on_call":
+                lines.append(
+                    f"Access would end with your shift at {show_time(verdict.at, actor.tz, now)} at the latest."
+                )
+        lines.append(
+            f"Durations: default {format_duration(s.policy.default_duration(res))}, "
+            f"maximum {format_duration(s.policy.max_duration(res))}"
+            + ("; a reason is required." if s.policy.require_reason(res) else ".")
+        )
+        for snap in roster.snapshots.values():
+            lines.append(
+                f"Roster from {snap.provider.display} synced {show_age(snap.taken_at, now)}."
+            )
+        nxt = self._next_sync()
+        if nxt:
+            lines.append(f"Next sync: {show_time(nxt, actor.tz, now)}.")
+        return Reply(f"Why for {res.name}:", ok=True, lines=tuple(lines))
+
+    async def _identity(self, actor: Actor, cmd: c.Identity) -> Reply:
+        if self._identities is None:
+            return Reply("Identity mappings are not available here.", ok=False)
+        now = self.service.clock.now()
+        if cmd.action == "list":
+            found = await self._identities.all()
+            if not found:
+                return Reply("No manual identity mappings.")
+            return Reply(
+                "Identity mappings:", lines=tuple(f"{k} → {v}" for k, v in sorted(found.items()))
+            )
+        key = cmd.key.strip()
+        if cmd.action == "map":
+            if not is_email(cmd.email):
+                raise DomainError(f"`{cmd.email}` is not an email address.")
+            email = normalize_email(cmd.email)
+            event = AuditEvent(
+                "identity.mapped", now, actor.email, detail={"key": key, "email": email}
+            )
+            await self._identities.put(key, email, event)
+            return Reply(f"Mapped {key} to {email}.")
+        event = AuditEvent("identity.unmapped", now, actor.email, detail={"key": key})
+        if await self._identities.remove(key, event):
+            return Reply(f"Removed the mapping of {key}.")
+        return Reply(f"{key} was not mapped.", ok=False)
 
     async def _status(self, actor: Actor) -> Reply:
         s = self.service

@@ -36,15 +36,58 @@ class Person:
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Whoever typed a command or clicked a button, as the surface resolved them."""
+    """Whoever typed a command or clicked a button, as the surface resolved them.
+
+    `user_key` is the surface's own id (`slack:U123`, `teams:<aad id>`), so an admin's manual
+    mapping can override the email the platform reports."""
 
     email: str
     surface: str = "console"
     tz: str = "UTC"
     is_admin: bool = False
+    user_key: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "email", normalize_email(self.email))
 
 
 SYSTEM = "system"
+
+
+def parse_aliases(text: str) -> dict[str, str]:
+    """`corp.example.com=example.com, old.example=example.com` -> {from-domain: to-domain}."""
+    aliases: dict[str, str] = {}
+    for pair in text.replace(";", ",").split(","):
+        if not pair.strip():
+            continue
+        source, sep, target = pair.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise ValueError(
+                f"`{pair.strip()}` is not an alias; write corp.example.com=example.com"
+            )
+        aliases[source.strip().lower().lstrip("@")] = target.strip().lower().lstrip("@")
+    return aliases
+
+
+@dataclass(frozen=True)
+class IdentityMap:
+    """Makes every email canonical: manual overrides by surface or provider id first, then
+    domain aliases, then lower case. One instance per decision, rebuilt when overrides change."""
+
+    aliases: dict[str, str]
+    overrides: dict[str, str]  # "slack:U123" / "pagerduty:PABC123" / "email:x@y" -> email
+
+    def email(self, email: str, key: str | None = None) -> str:
+        if key and key in self.overrides:
+            return normalize_email(self.overrides[key])
+        plain = normalize_email(email)
+        if f"email:{plain}" in self.overrides:
+            return normalize_email(self.overrides[f"email:{plain}"])
+        local, _, domain = plain.partition("@")
+        return f"{local}@{self.aliases[domain]}" if domain in self.aliases else plain
+
+    def actor(self, actor: Actor) -> Actor:
+        canonical = self.email(actor.email, actor.user_key)
+        if canonical == actor.email:
+            return actor
+        return Actor(canonical, actor.surface, actor.tz, actor.is_admin, actor.user_key)

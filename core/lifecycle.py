@@ -8,8 +8,9 @@ restart never acts twice.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from core.durations import format_duration
 from core.identity import SYSTEM
 from core.replies import describe_request
 from core.requests import AccessRequest, Kind, Status
@@ -27,6 +28,7 @@ class Lifecycle:
     async def run_all(self) -> dict[str, int]:
         """Every job once, in the order that keeps access tight: take back first."""
         return {
+            "warned": await self.warn_before_shift_end(),
             "expired": await self.expire_due_grants(),
             "granted": await self.retry_grants(),
             "reminded": await self.remind_and_escalate(),
@@ -60,6 +62,32 @@ class Lifecycle:
                 verb = "was revoked" if final == Status.REVOKED else "has expired"
                 await s.after_change(done, f"Your access to {done.resource} ({done.id}) {verb}.")
         return ended
+
+    async def warn_before_shift_end(self) -> int:
+        """A grant that ends with the requester's shift is announced before the hand-off."""
+        s, count = self.s, 0
+        now = s.clock.now()
+        for request in await s.store.with_status(Status.ACTIVE):
+            shift_end = request.evidence.get("shift_end")
+            if request.warned_at or not shift_end or request.expires_at is None:
+                continue
+            if datetime.fromisoformat(shift_end) != request.expires_at:
+                continue  # ends before the shift does: nothing to announce
+            if now < request.expires_at - s.settings.shift_end_warning:
+                continue
+            claimed = await s.store.update_if(
+                request.id, {"warned_at": None, "status": Status.ACTIVE}, {"warned_at": now}
+            )
+            if claimed:
+                count += 1
+                left = format_duration(max(request.expires_at - now, timedelta(0)))
+                await s.notifier.tell(
+                    request.requester,
+                    f"Your access to {request.resource} ({request.id}) ends in {left}, with your shift. "
+                    f"The next on-call can request it.",
+                    request,
+                )
+        return count
 
     async def retry_grants(self) -> int:
         """Approved requests whose grant failed: try again, until their window has passed."""

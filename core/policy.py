@@ -116,6 +116,15 @@ class Resource(_Strict):
     require_reason: bool | None = None
     grant: GrantSpec = GrantSpec()
     break_glass: BreakGlass | None = None
+    end_with_shift: bool | None = None  # default: true when requesters qualify by being on call
+    on_stale: Literal["refuse", "manual"] = "refuse"
+    notify_on_auto: Literal["none", "channel", "approvers"] | None = None
+
+    @property
+    def ends_with_shift(self) -> bool:
+        return (
+            self.end_with_shift if self.end_with_shift is not None else bool(self.request.on_call)
+        )
 
 
 class BirthrightRule(_Strict):

@@ -53,6 +53,16 @@ class RosterProvider(Protocol):
         ...
 
 
+class ConnectedProvider(RosterProvider, Protocol):
+    """A provider reached with credentials: it can check them, and holds connections to close."""
+
+    async def verify(self) -> Verification:
+        """A live call that says what the credentials may do."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
 class RequestStore(Protocol):
     """Requests, their approvals, and the audit events of every change, written together."""
 
@@ -146,6 +156,16 @@ class RosterStore(Protocol):
     async def health(self) -> list[SyncHealth]: ...
 
 
+class IdentityOverrides(Protocol):
+    """Admin-made mappings from a surface or provider id (`slack:U123`) to an email."""
+
+    async def all(self) -> dict[str, str]: ...
+
+    async def put(self, key: str, email: str, event: AuditEvent) -> None: ...
+
+    async def remove(self, key: str, event: AuditEvent) -> bool: ...
+
+
 class JobLeases(Protocol):
     async def claim(self, job: str, holder: str, now: datetime, ttl_seconds: float) -> bool:
         """True when `holder` may run `job` now; at most one holder at a time, across processes."""
@@ -203,3 +223,7 @@ class Notifier(Protocol):
     async def tell(self, email: str, text: str, request: AccessRequest | None = None) -> None: ...
 
     async def alert_admins(self, text: str) -> None: ...
+
+    async def announce(self, text: str, request: AccessRequest | None = None) -> None:
+        """One line to the approvals channel, where the surface has one (else nothing)."""
+        ...

@@ -43,6 +43,10 @@ def evidence_sentence(request: AccessRequest, tz: str = "UTC", now: datetime | N
         return "named in the policy"
     if rule == "fallback.provider_disconnected":
         return "not checked: the on-call provider is disconnected, so named approvers decide"
+    if rule == "fallback.roster_stale":
+        return "not checked: the on-call roster is out of date, so named approvers decide"
+    if rule == "fallback.unknown_person":
+        return "not in the on-call roster under this email, so named approvers decide"
     return "anyone may request it"
 
 

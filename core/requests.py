@@ -101,6 +101,7 @@ class AccessRequest:
     escalated_at: datetime | None = None
     review: str | None = None  # break-glass: open | ok | flag
     review_note: str | None = None
+    warned_at: datetime | None = None  # told that the grant ends with the shift
 
     def with_changes(self, **changes: Any) -> AccessRequest:
         return replace(self, **changes)

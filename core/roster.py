@@ -8,7 +8,7 @@ honoured after its end, and one not yet started is not honoured before its start
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,6 +52,7 @@ class RosterSnapshot:
     groups: Mapping[GroupRef, Group]
     people: Mapping[str, Person] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    ids: Mapping[str, str] = field(default_factory=dict)  # provider user id -> email, for mapping
     _shifts: dict[tuple[str, GroupRef], list[Shift]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
@@ -72,15 +73,35 @@ class RosterSnapshot:
         object.__setattr__(self, "_groups_of", dict(groups_of))
 
     def shifts_of(self, email: str, group: GroupRef) -> list[Shift]:
-        return self._shifts.get((normalize_email(email), group), [])
+        found = self._shifts.get((normalize_email(email), group.base), [])
+        return found if group.levels is None else [s for s in found if group.admits(s.level)]
 
     def groups_of(self, email: str) -> set[GroupRef]:
         return self._groups_of.get(normalize_email(email), set())
 
     def is_member(self, email: str, group: GroupRef) -> bool:
-        found = self.groups.get(group)
+        found = self.groups.get(group.base)
         email = normalize_email(email)
         return found is not None and (email in found.members or bool(self.shifts_of(email, group)))
+
+    def remapped(self, canonical: Callable[[str, str | None], str]) -> RosterSnapshot:
+        """The same snapshot with every email made canonical (aliases, manual mappings)."""
+        key_of = {email: f"{self.provider.value}:{pid}" for pid, email in self.ids.items()}
+
+        def f(email: str) -> str:
+            return canonical(email, key_of.get(email))
+
+        groups = {
+            ref: Group(
+                ref,
+                frozenset(f(m) for m in g.members),
+                tuple(Shift(f(s.email), s.start, s.end, s.level) for s in g.shifts),
+            )
+            for ref, g in self.groups.items()
+        }
+        people = {f(e): Person(f(e), p.name) for e, p in self.people.items()}
+        ids = {pid: f(email) for pid, email in self.ids.items()}
+        return RosterSnapshot(self.provider, self.taken_at, groups, people, self.warnings, ids)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -112,6 +133,7 @@ class RosterSnapshot:
                 for g in self.groups.values()
             ],
             "warnings": list(self.warnings),
+            "ids": dict(self.ids),
         }
 
     @classmethod
@@ -134,7 +156,12 @@ class RosterSnapshot:
         taken_at = _parse(data["taken_at"])
         assert taken_at is not None
         return cls(
-            Provider(data["provider"]), taken_at, groups, people, tuple(data.get("warnings", ()))
+            Provider(data["provider"]),
+            taken_at,
+            groups,
+            people,
+            tuple(data.get("warnings", ())),
+            dict(data.get("ids", {})),
         )
 
 
@@ -153,7 +180,7 @@ class Roster:
 
     def has_group(self, group: GroupRef) -> bool:
         snap = self.snapshot_for(group)
-        return snap is not None and group in snap.groups
+        return snap is not None and group.base in snap.groups
 
     def shifts_of(self, email: str, group: GroupRef) -> list[Shift]:
         snap = self.snapshot_for(group)
@@ -172,8 +199,16 @@ class Roster:
 
     def on_call_now(self, group: GroupRef, now: datetime) -> list[Shift]:
         snap = self.snapshot_for(group)
-        found = snap.groups.get(group) if snap else None
-        return [s for s in found.shifts if s.covers(now)] if found else []
+        found = snap.groups.get(group.base) if snap else None
+        if not found:
+            return []
+        return [s for s in found.shifts if s.covers(now) and group.admits(s.level)]
+
+    def levels_of(self, group: GroupRef) -> set[int]:
+        """The escalation levels seen in a group's shifts (to explain a level it does not have)."""
+        snap = self.snapshot_for(group)
+        found = snap.groups.get(group.base) if snap else None
+        return {s.level for s in found.shifts if s.level is not None} if found else set()
 
     def taken_at(self, group: GroupRef) -> datetime | None:
         snap = self.snapshot_for(group)
@@ -185,6 +220,13 @@ class Roster:
 
     def all_groups(self) -> list[GroupRef]:
         return sorted(ref for snap in self.snapshots.values() for ref in snap.groups)
+
+    def knows(self, email: str) -> bool:
+        """Whether any provider lists this person at all (as a person, member or on-call)."""
+        email = normalize_email(email)
+        return any(
+            email in snap.people or snap.groups_of(email) for snap in self.snapshots.values()
+        )
 
     def person(self, email: str) -> Person | None:
         email = normalize_email(email)

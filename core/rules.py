@@ -67,13 +67,16 @@ class Verdict:
         }[self.reason]
 
 
-def _evidence(rule: str, group: GroupRef, shift: Shift | None, roster: Roster) -> dict[str, Any]:
+def _evidence(
+    rule: str, group: GroupRef, shift: Shift | None, roster: Roster, now: datetime
+) -> dict[str, Any]:
     taken = roster.taken_at(group)
     evidence: dict[str, Any] = {
         "rule": rule,
         "group": str(group),
         "provider": group.provider.value,
         "snapshot_at": taken.isoformat() if taken else None,
+        "roster_age_s": int((now - taken).total_seconds()) if taken else None,
     }
     if shift is not None:
         evidence["shift_start"] = shift.start.isoformat() if shift.start else None
@@ -102,7 +105,7 @@ def _on_call_among(
         shift = roster.on_call(email, group, now)
         if shift:
             return Verdict(
-                True, Reason.ON_CALL, _evidence(rule, group, shift, roster), group, shift.end
+                True, Reason.ON_CALL, _evidence(rule, group, shift, roster, now), group, shift.end
             )
         shifts = roster.shifts_of(email, group)
         ended = [s for s in shifts if s.end is not None and s.end <= now]
@@ -151,7 +154,7 @@ def may_request(
     for group in rule.members:
         if roster.is_fresh(group, now, max_age) and roster.is_member(email, group):
             return Verdict(
-                True, Reason.MEMBER, _evidence("request.members", group, None, roster), group
+                True, Reason.MEMBER, _evidence("request.members", group, None, roster, now), group
             )
     member_refusals = [
         Verdict(False, Reason.ROSTER_STALE, group=g, at=roster.taken_at(g))

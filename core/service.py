@@ -18,20 +18,21 @@ from core.audit import AuditEvent
 from core.durations import format_duration
 from core.errors import DomainError, NotFound
 from core.groups import GroupRef
-from core.identity import SYSTEM, Actor, normalize_email
+from core.identity import SYSTEM, Actor, IdentityMap, normalize_email
 from core.policy import Policy, Resource
 from core.ports import (
     AuditLog,
     Clock,
     Grant,
     Granter,
+    IdentityOverrides,
     MessageRef,
     Notifier,
     RequestStore,
     RosterProvider,
     RosterStore,
 )
-from core.replies import describe_request
+from core.replies import describe_request, evidence_sentence
 from core.requests import AccessRequest, Kind, Status, new_request_id
 from core.roster import Roster, RosterSnapshot, Shift
 from core.rules import Reason, Verdict, approvers_now, auto_approves, may_approve, may_request
@@ -48,29 +49,49 @@ class AccessSettings:
     roster_max_age: timedelta = timedelta(minutes=45)
     admins: frozenset[str] = field(default_factory=frozenset)
     live_confirm_deadline: float = LIVE_CONFIRM_DEADLINE
+    shift_end_warning: timedelta = timedelta(minutes=10)
 
     def is_admin(self, email: str) -> bool:
         return normalize_email(email) in self.admins
 
 
 class RosterCache:
-    """The latest snapshots, re-read from the store only when a newer sync landed."""
+    """The latest snapshots with canonical emails, re-read only when a newer sync landed or the
+    identity mappings changed."""
 
-    def __init__(self, store: RosterStore) -> None:
+    def __init__(
+        self,
+        store: RosterStore,
+        identities: IdentityOverrides | None = None,
+        aliases: dict[str, str] | None = None,
+    ) -> None:
         self._store = store
+        self._identities = identities
+        self._aliases = aliases or {}
         self._roster = Roster()
-        self._key: tuple[tuple[str, datetime], ...] = ()
+        self._key: tuple[object, ...] = ()
+
+    async def identity_map(self) -> IdentityMap:
+        overrides = await self._identities.all() if self._identities else {}
+        return IdentityMap(self._aliases, overrides)
 
     async def current(self) -> Roster:
         versions = await self._store.versions()
-        key = tuple(sorted((p.value, at) for p, at in versions.items()))
+        identity = await self.identity_map()
+        key = (
+            tuple(sorted((p.value, at) for p, at in versions.items())),
+            tuple(sorted(identity.overrides.items())),
+        )
         if key != self._key:
-            self.put(await self._store.latest())
+            snapshots = await self._store.latest()
+            if identity.aliases or identity.overrides:
+                snapshots = [s.remapped(identity.email) for s in snapshots]
+            self._roster, self._key = Roster.of(snapshots), key
         return self._roster
 
     def put(self, snapshots: Sequence[RosterSnapshot]) -> None:
         self._roster = Roster.of(snapshots)
-        self._key = tuple(sorted((s.provider.value, s.taken_at) for s in snapshots))
+        self._key = ()
 
 
 class AccessService:
@@ -155,16 +176,16 @@ class AccessService:
         verdict = may_request(res, actor.email, roster, now, max_age)
         if not verdict.allowed:
             verdict = await self._confirm_live(res, actor.email, verdict)
-        fallback = not verdict.allowed and self._falls_back_to_people(res, roster)
+        fallback = None if verdict.allowed else self._fallback(res, roster, actor, verdict)
         if not verdict.allowed and not fallback:
-            raise DomainError(verdict.sentence(actor.tz, now))
+            raise DomainError(self._refusal(res, roster, actor, verdict))
         await self._refuse_duplicate(actor, res)
         auto = auto_approves(res, actor.email, roster, now, max_age)
         if verdict.evidence.get("live_confirm") and res.approve.auto_if_on_call:
             auto = verdict  # the provider confirmed the on-call shift the snapshot had missed
         if fallback:
             auto = Verdict(False, Reason.AUTO_DISABLED)
-            verdict = Verdict(True, Reason.NAMED, self._fallback_evidence(res))
+            verdict = Verdict(True, Reason.NAMED, fallback)
             approvers = [p for p in res.approve.people if p != actor.email]
         else:
             approvers = (
@@ -190,7 +211,9 @@ class AccessService:
                 ),
             )
             assert approved is not None, "a request nobody else has seen cannot be decided twice"
-            return await self.activate(approved, SYSTEM)
+            active = await self.activate(approved, SYSTEM)
+            await self._announce_auto(active, res, roster)
+            return active
         refs = await self.notifier.ask_approvers(
             request, approvers, describe_request(request, now=now)
         )
@@ -332,9 +355,62 @@ class AccessService:
                     f"You already have request {open_request.id} for {res.name}, {verb}; see `mine`."
                 )
 
+    async def _announce_auto(self, active: AccessRequest, res: Resource, roster: Roster) -> None:
+        """An auto-approval produces at most one line (per resource `notify_on_auto`), never an
+        approval message with live buttons."""
+        mode = res.notify_on_auto or "channel"
+        if mode == "none" or active.status != Status.ACTIVE:
+            return
+        line = f"auto-approved: {active.requester} has {active.resource} for {format_duration(active.duration)} ({evidence_sentence(active, now=self.clock.now())})."
+        if mode == "channel":
+            await self.notifier.announce(line, active)
+            return
+        now, max_age = self.clock.now(), self.settings.roster_max_age
+        for email in approvers_now(res, active.requester, roster, now, max_age):
+            await self.notifier.tell(email, line, active)
+
+    def _fallback(
+        self, res: Resource, roster: Roster, actor: Actor, verdict: Verdict
+    ) -> dict[str, Any] | None:
+        """When the roster cannot vouch for the requester but named approvers can decide: the
+        evidence of that manual route, with the one sentence that says why; else None."""
+        groups = [str(g) for g in (*res.request.on_call, *res.request.members)]
+        if not [p for p in res.approve.people if p != actor.email] or not groups:
+            return None  # nobody else is named who could decide
+        if self._falls_back_to_people(res, roster):
+            note = (
+                "The on-call provider is disconnected, so your request goes to the named approvers."
+            )
+            return {"rule": "fallback.provider_disconnected", "groups": groups, "note": note}
+        if verdict.reason == Reason.ROSTER_STALE and res.on_stale == "manual":
+            note = f"{verdict.sentence(actor.tz, self.clock.now())} Your request goes to the named approvers instead."
+            return {"rule": "fallback.roster_stale", "groups": groups, "note": note}
+        if self._unknown_person(res, roster, actor.email):
+            note = f"You are not in the on-call roster as {actor.email}, so your request goes to the named approvers."
+            return {"rule": "fallback.unknown_person", "groups": groups, "note": note}
+        return None
+
+    def _refusal(self, res: Resource, roster: Roster, actor: Actor, verdict: Verdict) -> str:
+        if verdict.reason != Reason.ROSTER_STALE and self._unknown_person(res, roster, actor.email):
+            return (
+                f"You are not in the on-call roster as {actor.email}; an admin can map you "
+                "(`identity map ...`) if the provider knows you by another email."
+            )
+        return verdict.sentence(actor.tz, self.clock.now())
+
+    @staticmethod
+    def _unknown_person(res: Resource, roster: Roster, email: str) -> bool:
+        groups = [*res.request.on_call, *res.request.members]
+        return (
+            bool(groups)
+            and all(g.provider in roster.snapshots for g in groups)
+            and not roster.knows(email)
+        )
+
     async def _confirm_live(self, res: Resource, email: str, refused: Verdict) -> Verdict:
         """Ask the providers about this one person, so an override made after the last sync is
-        honoured; the answer is recorded as evidence. Bounded by a short deadline."""
+        honoured; the answer is recorded as evidence. Bounded by a short deadline. A stale roster
+        is never bypassed: it means syncs are failing, and the decision fails closed."""
         if refused.reason == Reason.ROSTER_STALE or not res.request.on_call:
             return refused
         live = {p.provider: p for p in self._providers()}
@@ -382,11 +458,6 @@ class AccessService:
             g.provider not in connected and g.provider not in roster.snapshots for g in groups
         )
 
-    @staticmethod
-    def _fallback_evidence(res: Resource) -> dict[str, Any]:
-        groups = [str(g) for g in (*res.request.on_call, *res.request.members)]
-        return {"rule": "fallback.provider_disconnected", "groups": groups}
-
     # -- decisions -----------------------------------------------------------------------------
 
     async def approve(self, actor: Actor, request_id: str, comment: str = "") -> AccessRequest:
@@ -394,9 +465,14 @@ class AccessService:
         self._require_pending(request)
         res = self.resource(request.resource)
         verdict = await self._may_decide(actor, request, res)
+        request = await self._recheck_requester(request, res, actor)
         now = self.clock.now()
         required = res.approve.required
-        detail = {"comment": comment, "evidence": verdict.evidence}
+        detail = {
+            "comment": comment,
+            "evidence": verdict.evidence,
+            "requester_evidence": request.evidence,
+        }
         partial = (
             self.event("request.approval_added", request, actor.email, detail)
             if required > 1
@@ -420,7 +496,12 @@ class AccessService:
             request.id,
             Status.PENDING,
             Status.APPROVED,
-            {"decided_by": actor.email, "decided_at": now, "decision_note": comment},
+            {
+                "decided_by": actor.email,
+                "decided_at": now,
+                "decision_note": comment,
+                "evidence": request.evidence,
+            },
             self.event("request.approved", request, actor.email, {**detail, "approvals": count}),
         )
         if approved is None:
@@ -445,6 +526,55 @@ class AccessService:
         )
         await self.notifier.request_changed(extension, _refs(extension))
         return extension
+
+    async def _recheck_requester(
+        self, request: AccessRequest, res: Resource, approver: Actor
+    ) -> AccessRequest:
+        """Eligibility is decided again at the click, on the current roster (and the provider
+        live): a requester whose shift ended meanwhile is refused, and both sides are told."""
+        if request.evidence.get("rule", "").startswith("fallback."):
+            return request  # nobody could check them when they asked; the named approvers decide
+        now = self.clock.now()
+        roster = await self.roster.current()
+        verdict = may_request(res, request.requester, roster, now, self.settings.roster_max_age)
+        if not verdict.allowed:
+            verdict = await self._confirm_live(res, request.requester, verdict)
+        if verdict.allowed:
+            return request.with_changes(evidence=verdict.evidence or request.evidence)
+        why = (
+            verdict.sentence("UTC", now)
+            .replace("You are", f"{request.requester} is")
+            .replace("Your", "Their")
+        )
+        denied = await self.store.transition(
+            request.id,
+            Status.PENDING,
+            Status.DENIED,
+            {
+                "decided_by": SYSTEM,
+                "decided_at": now,
+                "decision_note": f"no longer eligible: {why}",
+            },
+            self.event(
+                "request.denied",
+                request,
+                SYSTEM,
+                {
+                    "reason": "requester no longer eligible",
+                    "recheck": verdict.reason.value,
+                    "clicked_by": approver.email,
+                },
+            ),
+        )
+        if denied is not None:
+            await self.after_change(
+                denied,
+                f"Your request {denied.id} for {denied.resource} can no longer be approved: "
+                f"{verdict.sentence('UTC', now)}",
+            )
+        raise DomainError(
+            f"{request.requester} may no longer have {res.name}: {why} The request was closed."
+        )
 
     async def deny(self, actor: Actor, request_id: str, reason: str = "") -> AccessRequest:
         request = await self.get(request_id)
@@ -526,7 +656,7 @@ class AccessService:
         )
         return revoked
 
-    async def extend(self, actor: Actor, request_id: str, more: timedelta) -> AccessRequest:
+    async def extend(self, actor: Actor, request_id: str, more: timedelta | None) -> AccessRequest:
         """More time on an active grant, never beyond the resource's maximum: at once when
         auto-approval applies (the requester is on call) or an admin extends it, otherwise as an
         extension request that goes through the same approval as a request."""
@@ -542,8 +672,10 @@ class AccessService:
         ):
             raise DomainError(self._state_sentence(request))
         res, now = self.resource(request.resource), self.clock.now()
-        self._check_extension_fits(request, res, more)
         roster = await self.roster.current()
+        if more is None:
+            more = self._until_shift_end(request, res, roster, now)
+        self._check_extension_fits(request, res, more)
         max_age = self.settings.roster_max_age
         auto = auto_approves(res, request.requester, roster, now, max_age)
         if auto.allowed or self.settings.is_admin(actor.email):
@@ -584,6 +716,21 @@ class AccessService:
                 extension.id, {"message_refs": tuple((r.surface, r.ref) for r in refs)}
             )
         return await self.get(extension.id)
+
+    def _until_shift_end(
+        self, request: AccessRequest, res: Resource, roster: Roster, now: datetime
+    ) -> timedelta:
+        assert request.expires_at is not None
+        shifts = [roster.on_call(request.requester, g, now) for g in res.request.on_call]
+        ends = [s.end for s in shifts if s is not None and s.end is not None]
+        if not ends:
+            raise DomainError(
+                f"{request.requester} is not on call with a shift end for {res.name}; give a duration instead."
+            )
+        more = max(ends) - request.expires_at
+        if more <= timedelta(0):
+            raise DomainError(f"{request.id} already lasts until the end of the shift.")
+        return more
 
     def _check_extension_fits(self, request: AccessRequest, res: Resource, more: timedelta) -> None:
         assert request.expires_at is not None and request.granted_at is not None
@@ -632,7 +779,7 @@ class AccessService:
         and the admins, and is retried with backoff by the scheduler."""
         res = self.resource(approved.resource)
         now = self.clock.now()
-        end = now + approved.duration
+        end = self._end_of(approved, res, now)
         try:
             receipt = await self._granter(res).grant(self._grant_of(approved, res, now, end))
         except Exception as exc:
@@ -697,6 +844,21 @@ class AccessService:
             text = f"Your request {active.id} for {active.resource} was approved {by}; access for {format_duration(active.duration)}."
         await self.after_change(active, text)
         return active
+
+    def _end_of(self, request: AccessRequest, res: Resource, now: datetime) -> datetime:
+        """The requested end, or the end of the shift that made the requester eligible, whichever
+        comes first (per resource `end_with_shift`; permanent on-calls are not cut short)."""
+        end = now + request.duration
+        shift_end = request.evidence.get("shift_end")
+        on_call_rule = str(request.evidence.get("rule", "")).endswith("on_call")
+        if (
+            request.kind in (Kind.REQUEST, Kind.BREAK_GLASS)
+            and res.ends_with_shift
+            and on_call_rule
+            and shift_end
+        ):
+            end = min(end, datetime.fromisoformat(shift_end))
+        return end
 
     async def take_back(self, request: AccessRequest) -> dict[str, Any]:
         """Revoke in the world; a granter that sees the access changed by hand says so."""

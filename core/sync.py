@@ -94,9 +94,10 @@ class RosterSyncer:
             sorted(
                 g
                 for g in self._policy().groups()
-                if g.provider == snapshot.provider and g not in snapshot.groups
+                if g.provider == snapshot.provider and g.base not in snapshot.groups
             )
         )
+        level_gaps = _level_gaps(self._policy().groups(), snapshot)
         detail = {
             "provider": snapshot.provider.value,
             "counts": snapshot.counts,
@@ -104,12 +105,15 @@ class RosterSyncer:
             "api_calls": result.api_calls,
             "warnings": list(snapshot.warnings[:50]),
             "missing_groups": [str(g) for g in missing],
+            "level_gaps": level_gaps,
         }
         await self._store.replace(
             snapshot, AuditEvent("roster.synced", self._clock.now(), SYSTEM, detail=detail)
         )
         for warning in snapshot.warnings:
             log.warning("roster %s: %s", snapshot.provider.value, warning)
+        for gap in level_gaps:
+            log.warning("policy: %s", gap)
         return SyncOutcome(
             snapshot.provider,
             True,
@@ -126,3 +130,19 @@ def _plain(exc: Exception) -> str:
     """A failure description that names the kind of failure but never echoes request details."""
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+def _level_gaps(groups: set[GroupRef], snapshot: object) -> list[str]:
+    """Level-scoped references whose levels the escalation policy does not have."""
+    gaps = []
+    for g in sorted(groups):
+        found = snapshot.groups.get(g.base) if g.levels else None  # type: ignore[attr-defined]
+        if found is None or g.levels is None:
+            continue
+        have = sorted({s.level for s in found.shifts if s.level is not None})
+        if not any(g.admits(level) for level in have):
+            shown = ", ".join(map(str, have)) or "none"
+            gaps.append(
+                f"{g} names levels the escalation policy does not have (it has levels: {shown})"
+            )
+    return gaps

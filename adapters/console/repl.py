@@ -29,11 +29,12 @@ async def run_console(
     dispatcher: Dispatcher,
     actor: Actor,
     *,
-    stdin: TextIO = sys.stdin,
+    stdin: TextIO | None = None,
     write: Callable[[str], None] = print,
     before_each: Callable[[], Awaitable[None]] | None = None,
 ) -> int:
     """Serve commands until end of input; returns the number of refusals and errors seen."""
+    stdin = stdin or sys.stdin
     interactive = stdin.isatty()
     if interactive:
         with contextlib.suppress(ImportError):

@@ -12,6 +12,7 @@ from adapters.opsgenie.client import OpsgenieClient, Region
 from adapters.opsgenie.mapping import Directory, RawOrg, build, shift_for, timeline_periods
 from adapters.providerhttp import Forbidden, NotFound, ProviderError, Unauthorized
 from adapters.providerhttp.builder import RosterBuilder
+from adapters.providerhttp.tasks import gather_or_cancel
 from core.groups import GroupKind, GroupRef, Provider
 from core.identity import normalize_email
 from core.ports import FetchResult, Verification
@@ -58,10 +59,11 @@ class OpsgenieRosterProvider:
         api_key: str,
         region: Region | str = Region.US,
         base_url: str | None = None,
+        now: Callable[[], datetime] | None = None,
         **client_options: Any,
     ) -> OpsgenieRosterProvider:
-        return cls(OpsgenieClient(api_key=api_key, region=region, base_url=base_url,
-                                  **client_options))  # fmt: skip
+        client = OpsgenieClient(api_key=api_key, region=region, base_url=base_url, **client_options)
+        return cls(client, **({"now": now} if now else {}))
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -70,7 +72,7 @@ class OpsgenieRosterProvider:
         now = self._now()
         before = self.client.calls
         builder = RosterBuilder(Provider.OPSGENIE, now)
-        users, roles, teams, schedules, oncalls = await asyncio.gather(
+        users, roles, teams, schedules, oncalls = await gather_or_cancel(
             self.client.list_followed("/v2/users"),
             self.client.data("/v2/roles"),
             self.client.data("/v2/teams"),
@@ -83,12 +85,17 @@ class OpsgenieRosterProvider:
             recipients = entry.get("onCallRecipients")
             if parent.get("id") and isinstance(recipients, list) and recipients:
                 org.oncalls[str(parent["id"])] = [str(r) for r in recipients]
-        details, timelines = await asyncio.gather(
-            asyncio.gather(*(self._team(t, builder) for t in _dicts(teams))),
-            asyncio.gather(*(self._timeline(sid, now, builder, org) for sid in org.oncalls)),
+        scheduled = list(org.oncalls)
+        details, timelines = await gather_or_cancel(
+            gather_or_cancel(*(self._team(t, builder) for t in _dicts(teams))),
+            gather_or_cancel(*(self._timeline(sid, now, builder, org) for sid in scheduled)),
         )
         org.teams = [team for team in details if team is not None]
-        org.timelines = {sid: t for sid, t in zip(org.oncalls, timelines, strict=True) if t}
+        for sid, timeline in zip(scheduled, timelines, strict=True):
+            if timeline is None:
+                del org.oncalls[sid]  # vanished mid-sync: warned about already
+            else:
+                org.timelines[sid] = timeline
         self.directory = build(org, builder, now)
         return FetchResult(snapshot=builder.build(), api_calls=self.client.calls - before)
 
@@ -113,7 +120,6 @@ class OpsgenieRosterProvider:
             builder.warn(
                 f"Opsgenie schedule '{name}' vanished during the sync; skipped its shifts."
             )
-            org.oncalls.pop(sid, None)
             return None
         return found if isinstance(found, dict) else None
 
@@ -125,7 +131,7 @@ class OpsgenieRosterProvider:
         sid = self.directory.schedule_ids.get(group.name)
         ident, kind = (sid, "id") if sid else (group.name, "name")
         path = f"/v2/schedules/{quote(ident, safe='')}"
-        oncall, timeline = await asyncio.gather(
+        oncall, timeline = await gather_or_cancel(
             self.client.data(
                 f"{path}/on-calls",
                 [("scheduleIdentifierType", kind), ("flat", "true"), ("date", og_time(now))],

@@ -27,6 +27,7 @@ from adapters.providerhttp import (
     StaticAuth,
 )
 from adapters.providerhttp.limiter import MonotonicClock, Sleep
+from adapters.providerhttp.tasks import gather_or_cancel
 
 PROVIDER_NAME = "PagerDuty"
 ACCEPT = "application/vnd.pagerduty+json;version=2"
@@ -78,7 +79,7 @@ class PagerDutyClient:
         region: Region | str = Region.US,
         base_url: str | None = None,
         rate_limit: RateLimit | None = PAGERDUTY_LIMIT,
-        max_concurrency: int = 4,
+        max_concurrency: int = 8,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         clock: MonotonicClock = time.monotonic,
@@ -133,7 +134,7 @@ class PagerDutyClient:
         if isinstance(total, int) and total > len(items):
             reachable = min(total, OFFSET_CAP)
             offsets = range(PAGE_LIMIT, reachable, PAGE_LIMIT)
-            pages = await asyncio.gather(*(self._page(path, key, base, o) for o in offsets))
+            pages = await gather_or_cancel(*(self._page(path, key, base, o) for o in offsets))
             for page in pages:
                 items.extend(page[key])
             last = pages[-1] if pages else first

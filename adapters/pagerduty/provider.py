@@ -18,6 +18,7 @@ from adapters.providerhttp import (
     Unauthorized,
 )
 from adapters.providerhttp.builder import RosterBuilder, iso, parse_time
+from adapters.providerhttp.tasks import gather_or_cancel
 from core.groups import GroupKind, GroupRef, Provider
 from core.identity import normalize_email
 from core.ports import FetchResult, Verification
@@ -65,12 +66,14 @@ class PagerDutyRosterProvider:
         region: Region | str = Region.US,
         base_url: str | None = None,
         identity_url: str | None = None,
+        now: Callable[[], datetime] | None = None,
         **client_options: Any,
     ) -> PagerDutyRosterProvider:
         """An API key, or a Scoped OAuth app (client id + secret + account subdomain)."""
+        clock = {"now": now} if now else {}
         if api_key:
             return cls(PagerDutyClient(api_key=api_key, region=region, base_url=base_url,
-                                       **client_options))  # fmt: skip
+                                       **client_options), **clock)  # fmt: skip
         if not (oauth_client_id and oauth_client_secret and subdomain):
             raise ValueError(
                 "PagerDuty needs an API key, or an OAuth client id, secret and subdomain"
@@ -82,7 +85,8 @@ class PagerDutyRosterProvider:
             region=region,
             **({"identity_url": identity_url} if identity_url else {}),
         )
-        return cls(PagerDutyClient(auth=auth, region=region, base_url=base_url, **client_options))
+        client = PagerDutyClient(auth=auth, region=region, base_url=base_url, **client_options)
+        return cls(client, **clock)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -95,28 +99,36 @@ class PagerDutyRosterProvider:
         before = self.client.calls
         builder = RosterBuilder(Provider.PAGERDUTY, now)
         org = RawOrg()
-        users, schedules, policies, oncalls, teams = await asyncio.gather(
-            self._list("/users", "users", builder, "users"),
-            self._list("/schedules", "schedules", builder, "schedules"),
-            self._list("/escalation_policies", "escalation_policies", builder, "policies"),
-            self._oncalls(None),
-            self._teams(builder),
-            return_exceptions=True,
-        )
-        for result in (users, schedules, policies, teams):
-            if isinstance(result, BaseException):
-                raise result
-        org.users, org.schedules, org.escalation_policies = users, schedules, policies  # type: ignore[assignment]
-        if isinstance(oncalls, OffsetCapReached):
-            oncalls = await self._oncalls_by_policy(org.escalation_policies)
-        elif isinstance(oncalls, BaseException):
-            raise oncalls
-        org.oncalls = oncalls
-        members, details = await asyncio.gather(
-            self._team_members(teams, builder),  # type: ignore[arg-type]
-            self._schedule_details(unused_schedule_ids(org), org, now, builder),
-        )
-        org.teams, org.schedule_details = members, details
+
+        async def schedules_then_details() -> dict[str, dict[str, Any]]:
+            org.schedules, org.escalation_policies = await gather_or_cancel(
+                self._list("/schedules", "schedules", builder, "schedules"),
+                self._list("/escalation_policies", "escalation_policies", builder, "policies"),
+            )
+            return await self._schedule_details(unused_schedule_ids(org), org, now, builder)
+
+        async def teams_then_members() -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+            return await self._team_members(await self._teams(builder), builder)
+
+        async def oncalls() -> list[dict[str, Any]]:
+            try:
+                return await self._oncalls(None)
+            except OffsetCapReached:  # too many for one query: ask per batch of policies
+                await details
+                return await self._oncalls_by_policy(org.escalation_policies)
+
+        # Independent chains run side by side, so a long list never holds up the others.
+        details = asyncio.ensure_future(schedules_then_details())
+        try:
+            org.users, org.oncalls, org.teams, org.schedule_details = await gather_or_cancel(
+                self._list("/users", "users", builder, "users"),
+                oncalls(),
+                teams_then_members(),
+                details,
+            )
+        finally:
+            if not details.done():
+                details.cancel()
         self.directory = build(org, builder)
         snapshot = builder.build()
         return FetchResult(snapshot=snapshot, api_calls=self.client.calls - before)
@@ -142,7 +154,7 @@ class PagerDutyRosterProvider:
         """Past 10,000 entries one query cannot page on: ask per batch of escalation policies."""
         ids = [str(p["id"]) for p in policies if p.get("id")]
         batches = [ids[i : i + POLICY_BATCH] for i in range(0, len(ids), POLICY_BATCH)]
-        pages = await asyncio.gather(*(self._oncalls(batch) for batch in batches))
+        pages = await gather_or_cancel(*(self._oncalls(batch) for batch in batches))
         return [entry for page in pages for entry in page]
 
     async def _teams(self, builder: RosterBuilder) -> list[dict[str, Any]]:
@@ -168,7 +180,7 @@ class PagerDutyRosterProvider:
                 return None
             return team, members
 
-        found = await asyncio.gather(*(one(t) for t in teams if t.get("id")))
+        found = await gather_or_cancel(*(one(t) for t in teams if t.get("id")))
         return [pair for pair in found if pair is not None]
 
     async def _schedule_details(
@@ -191,7 +203,7 @@ class PagerDutyRosterProvider:
             schedule = body.get("schedule")
             return (sid, schedule) if isinstance(schedule, dict) else None
 
-        found = await asyncio.gather(*(one(sid) for sid in ids))
+        found = await gather_or_cancel(*(one(sid) for sid in ids))
         return dict(pair for pair in found if pair is not None)
 
     async def confirm_on_call(self, email: str, group: GroupRef, now: datetime) -> Shift | None:
@@ -211,7 +223,11 @@ class PagerDutyRosterProvider:
         elif group.kind is GroupKind.ESCALATION_POLICY and group.name in self.directory.policy_ids:
             params.append(("escalation_policy_ids[]", self.directory.policy_ids[group.name]))
         body = await self.client.get("/oncalls", params, deadline=end - clock())
-        shifts = [s for s in _matching(body.get("oncalls"), email, group) if s.covers(now)]
+        shifts = [
+            s
+            for s in _matching(body.get("oncalls"), email, group)
+            if s.covers(now) and group.admits(s.level)  # `…/NAME@1-2`: only those levels count
+        ]
         if not shifts:
             return None
         return max(shifts, key=lambda s: s.end or datetime.max.replace(tzinfo=UTC))

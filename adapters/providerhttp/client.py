@@ -214,7 +214,7 @@ class ProviderHTTP:
             self.stats.calls += 1
             try:
                 response = await self._client.request(
-                    method, path, params=params, data=data, headers=headers, timeout=timeout
+                    method, path, params=params or None, data=data, headers=headers, timeout=timeout
                 )
             except httpx.TimeoutException:
                 return None, ProviderUnavailable(

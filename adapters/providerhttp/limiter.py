@@ -26,7 +26,7 @@ class RateLimit:
 
     requests: int
     period: float = 60.0
-    burst_fraction: float = 0.25
+    burst_fraction: float = 0.5
 
     def __post_init__(self) -> None:
         if self.requests <= 0 or self.period <= 0:
@@ -74,9 +74,12 @@ class TokenBucket:
     def delay(self) -> float:
         """Seconds until a token would be free (0 when one is free now)."""
         self._refill()
-        pause = max(0.0, self._paused_until - self._clock())
-        short = max(0.0, 1.0 - self._tokens)
-        return max(pause, short / self.limit.refill_per_second if short else 0.0)
+        pause = self._paused_until - self._clock()
+        pause = pause if pause > 1e-9 else 0.0
+        short = 1.0 - self._tokens
+        if short <= 1e-9:  # float dust must not turn into an endless string of tiny sleeps
+            return pause
+        return max(pause, short / self.limit.refill_per_second)
 
     async def acquire(self, *, max_wait: float | None = None) -> bool:
         """Take one token; False (and nothing taken) when that would mean waiting past max_wait."""
@@ -84,7 +87,7 @@ class TokenBucket:
             while True:
                 wait = self.delay()
                 if wait <= 0:
-                    self._tokens -= 1.0
+                    self._tokens = max(0.0, self._tokens - 1.0)
                     return True
                 if max_wait is not None and wait > max_wait:
                     return False

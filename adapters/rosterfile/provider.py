@@ -63,7 +63,11 @@ def parse_roster(text: str, filename: str, taken_at: datetime) -> RosterSnapshot
     for key in sorted(unknown):
         problem([key], f"unknown key `{key}` (expected people, groups)")
     people: dict[str, Person] = {}
-    for i, entry in enumerate(data.get("people") or []):
+    raw_people = data.get("people") or []
+    if not isinstance(raw_people, list):
+        problem(["people"], "`people` is a list of {email, name}")
+        raw_people = []
+    for i, entry in enumerate(raw_people):
         if not isinstance(entry, dict) or not is_email(str(entry.get("email", ""))):
             problem(["people", i], "each person needs an `email`")
             continue

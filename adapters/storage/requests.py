@@ -36,6 +36,7 @@ _FIELDS = {
     "escalated_at",
     "review",
     "review_note",
+    "warned_at",
     "status",
 }
 
@@ -257,4 +258,5 @@ def _request(row: Any, approved: tuple[str, ...]) -> AccessRequest:
         escalated_at=row.escalated_at,
         review=row.review,
         review_note=row.review_note,
+        warned_at=row.warned_at,
     )

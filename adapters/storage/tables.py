@@ -39,6 +39,7 @@ requests = Table(
     Column("escalated_at", UTCDateTime),
     Column("review", String(8)),
     Column("review_note", Text),
+    Column("warned_at", UTCDateTime),
 )
 
 approvals = Table(

@@ -103,6 +103,7 @@ class FakeRequestStore(_Failing):
             "escalated_at",
             "review",
             "review_note",
+            "warned_at",
         }
     )
 
@@ -293,6 +294,7 @@ class FakeNotifier(_Failing):
     changed: list[tuple[str, Status, tuple[MessageRef, ...]]] = field(default_factory=list)
     told: list[tuple[str, str]] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
+    announced: list[str] = field(default_factory=list)
     fail_on: dict[str, Exception] = field(default_factory=dict)
 
     async def ask_approvers(
@@ -312,6 +314,9 @@ class FakeNotifier(_Failing):
 
     async def alert_admins(self, text: str) -> None:
         self.alerts.append(text)
+
+    async def announce(self, text: str, request: AccessRequest | None = None) -> None:
+        self.announced.append(text)
 
     def told_to(self, email: str) -> list[str]:
         return [text for who, text in self.told if who == email]

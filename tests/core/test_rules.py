@@ -345,6 +345,7 @@ def test_on_call_verdict_records_the_evidence_it_rests_on() -> None:
         "group": "pagerduty:schedule/Primary SRE",
         "provider": "pagerduty",
         "snapshot_at": FRESH.isoformat(),
+        "roster_age_s": int((NOW - FRESH).total_seconds()),
         "shift_start": utc(24, 8).isoformat(),
         "shift_end": utc(24, 16).isoformat(),
         "level": 1,

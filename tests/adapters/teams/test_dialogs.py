@@ -102,7 +102,9 @@ async def test_request_form_refusal_from_the_core_is_shown_on_the_form(
     )
 
     content = _form(task)
-    assert content["body"][0]["text"].startswith("You are not on call for Primary SRE")
+    assert content["body"][0]["text"].startswith(
+        "You are not in the on-call roster as lead@example.com"
+    )
 
 
 async def test_request_form_submits_through_the_core(teams: TeamsUnderTest) -> None:

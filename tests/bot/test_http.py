@@ -1,0 +1,139 @@
+"""The operator's HTTP endpoints of `serve`: liveness, readiness (database and roster age) and
+Prometheus metrics, served by the real aiohttp app over a real socket on a free port."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.http import make_app
+from bot.wiring import Bot
+from core.identity import Actor
+from tests.builders import make_bot
+from tests.conftest import FakeClock
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, sqlite_url: str, clock: FakeClock) -> AsyncIterator[Bot]:
+    built = await make_bot(tmp_path, sqlite_url, clock)
+    try:
+        yield built
+    finally:
+        await built.close()
+
+
+@pytest.fixture
+async def client(bot: Bot) -> AsyncIterator[TestClient]:
+    async with TestClient(TestServer(make_app(bot), port=0)) as http:
+        yield http
+
+
+async def test_readyz_checks_the_database_it_is_given(
+    tmp_path: Path, database_url: str, clock: FakeClock
+) -> None:
+    built = await make_bot(tmp_path, database_url, clock)
+    try:
+        async with TestClient(TestServer(make_app(built), port=0)) as http:
+            response = await http.get("/readyz")
+            assert response.status == 200
+            assert (await response.json())["checks"]["database"] == "ok"
+    finally:
+        await built.close()
+
+
+async def test_healthz_answers_ok(client: TestClient) -> None:
+    response = await client.get("/healthz")
+
+    assert response.status == 200
+    assert await response.json() == {"status": "ok"}
+
+
+async def test_readyz_is_ready_with_the_database_up_and_a_fresh_roster(
+    client: TestClient, clock: FakeClock
+) -> None:
+    clock.advance(timedelta(minutes=45))
+
+    response = await client.get("/readyz")
+
+    assert response.status == 200
+    assert await response.json() == {
+        "ready": True,
+        "checks": {"database": "ok", "roster:file": "ok"},
+    }
+
+
+async def test_readyz_is_not_ready_when_the_roster_is_too_old(
+    client: TestClient, clock: FakeClock
+) -> None:
+    clock.advance(timedelta(minutes=46))
+
+    response = await client.get("/readyz")
+
+    assert response.status == 503
+    body = await response.json()
+    assert body["ready"] is False
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["roster:file"].startswith("stale (taken 2026-11-23T12:00:00")
+
+
+async def test_readyz_recovers_after_a_sync(client: TestClient, bot: Bot, clock: FakeClock) -> None:
+    clock.advance(timedelta(hours=2))
+    assert (await client.get("/readyz")).status == 503
+
+    outcome = await bot.syncer.sync(bot.providers[0])
+
+    assert outcome.ok, outcome.error
+    assert (await client.get("/readyz")).status == 200
+
+
+async def test_metrics_are_prometheus_text_with_the_roster_age(
+    client: TestClient, bot: Bot, clock: FakeClock
+) -> None:
+    await bot.dispatcher.handle(Actor("alice@example.com"), "request grafana-admin 30m")
+    await bot.dispatcher.handle(Actor("alice@example.com"), 'request prod-db 1h "INC-1"')
+    clock.advance(timedelta(minutes=10))
+
+    response = await client.get("/metrics")
+
+    assert response.status == 200
+    assert response.content_type == "text/plain"
+    text = await response.text()
+    assert "# TYPE oncall_access_roster_age_seconds gauge" in text
+    assert 'oncall_access_roster_age_seconds{provider="file"} 600.0' in text.splitlines()
+    assert 'oncall_access_requests{status="active"} 1.0' in text.splitlines()
+    assert 'oncall_access_requests{status="pending"} 1.0' in text.splitlines()
+    assert 'oncall_access_sync_consecutive_failures{provider="file"} 0.0' in text.splitlines()
+
+
+async def test_metrics_count_failed_syncs_in_a_row(
+    client: TestClient, bot: Bot, tmp_path: Path
+) -> None:
+    (tmp_path / "roster.yaml").write_text("groups: [\n")
+    for _ in range(2):
+        assert not (await bot.syncer.sync(bot.providers[0])).ok
+
+    text = await (await client.get("/metrics")).text()
+
+    assert 'oncall_access_sync_consecutive_failures{provider="file"} 2.0' in text.splitlines()
+    assert 'oncall_access_roster_age_seconds{provider="file"} 0.0' in text.splitlines()
+
+
+async def test_unknown_paths_are_404(client: TestClient) -> None:
+    assert (await client.get("/nope")).status == 404
+
+
+async def test_metrics_forget_a_provider_whose_roster_was_removed(
+    client: TestClient, bot: Bot
+) -> None:
+    assert 'provider="file"' in await (await client.get("/metrics")).text()
+
+    await bot.rosters.remove(bot.providers[0].provider)
+
+    assert (
+        'oncall_access_roster_age_seconds{provider="file"}'
+        not in await (await client.get("/metrics")).text()
+    )

@@ -1,0 +1,286 @@
+"""A stateful fake Opsgenie REST API v2 on 127.0.0.1.
+
+Real behaviours kept: `GenieKey` auth (401), API-key access rights (403 without Read and
+Configuration Access), the `data`/`took`/`requestId` envelope, users paged with `paging` links
+(full URLs), who-is-on-call with and without `flat`, schedule timelines clipped to their window,
+429 with `X-RateLimit-State` / `-Reason` / `-Period-In-Sec`, and a `+` in a query value read as
+a space, so a client that does not escape the `date` offset fails as it would for real.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.opsgenie.model import OpsgenieState, Schedule, User
+from tests.fakes.pagerduty.harness import FakeServer
+
+NEEDED_RIGHTS = {"read", "configuration"}
+UNITS = {"days": 1, "weeks": 7, "months": 30}
+
+
+def ts(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class FakeOpsgenie(FakeServer, OpsgenieState):
+    def __init__(
+        self,
+        *,
+        api_keys: dict[str, set[str]] | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        latency: float = 0.0,
+        rate_limit: tuple[int, float] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        record_bodies: bool = True,
+        users_page_max: int = 100,
+    ) -> None:
+        FakeServer.__init__(
+            self, latency=latency, rate_limit=rate_limit, clock=clock, record_bodies=record_bodies
+        )
+        OpsgenieState.__init__(self)
+        self.api_keys = api_keys if api_keys is not None else {"testkey": set(NEEDED_RIGHTS)}
+        self.now = now
+        self.users_page_max = users_page_max
+
+    def _envelope(self, **fields: Any) -> dict[str, Any]:
+        return {**fields, "took": 0.01, "requestId": str(uuid.uuid4())}
+
+    def ok(self, data: Any, **extra: Any) -> web.Response:
+        return web.json_response(
+            self._envelope(data=data, **extra),
+            headers={"X-Request-ID": str(uuid.uuid4()), "X-Response-Time": "0.010"},
+        )
+
+    def error(self, status: int, message: str) -> web.Response:
+        body = self._envelope(message=message or "Error", code=status * 100 + 1)
+        return web.json_response(body, status=status)
+
+    def throttle_headers(self, reset: float) -> dict[str, str]:
+        period = self.rate_limit[1] if self.rate_limit else 60
+        return {
+            "X-RateLimit-State": "THROTTLED",
+            "X-RateLimit-Reason": "ACCOUNT",
+            "X-RateLimit-Period-In-Sec": str(max(1, round(min(reset, period)))),
+        }
+
+    def authenticate(self, request: web.Request) -> web.Response | None:
+        header = request.headers.get("Authorization", "")
+        rights = self.api_keys.get(header[9:]) if header.startswith("GenieKey ") else None
+        if rights is None:
+            return self.error(401, "Could not authenticate")
+        if not rights >= NEEDED_RIGHTS:
+            return self.error(403, "You are not authorized for this operation")
+        return None
+
+    def routes(self, app: web.Application) -> None:
+        add = app.router.add_get
+        add("/v2/users", self.list_users)
+        add("/v2/users/{identifier}", self.get_user)
+        add("/v2/roles", self.list_roles)
+        add("/v2/teams", self.list_teams)
+        add("/v2/teams/{identifier}", self.get_team)
+        add("/v2/schedules", self.list_schedules)
+        add("/v2/schedules/on-calls", self.list_oncalls)
+        add("/v2/schedules/{identifier}", self.get_schedule)
+        add("/v2/schedules/{identifier}/timeline", self.timeline)
+        add("/v2/schedules/{identifier}/on-calls", self.get_oncalls)
+
+    # -- renderers --------------------------------------------------------------------------
+    def user(self, u: User) -> dict[str, Any]:
+        return {
+            "id": u.id,
+            "username": u.username,
+            "fullName": u.full_name,
+            "role": {"id": u.role.title(), "name": u.role.title()},
+            "blocked": False,
+            "verified": True,
+            "timeZone": "Etc/UTC",
+            "locale": "en_US",
+            "createdAt": "2020-01-01T00:00:00.000Z",
+            "userAddress": {"country": "", "state": "", "city": "", "line": "", "zipCode": ""},
+            "tags": [],
+            "details": {},
+        }
+
+    def schedule(self, s: Schedule, rotations: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": s.id,
+            "name": s.name,
+            "description": "",
+            "timezone": s.timezone,
+            "enabled": s.enabled,
+        }
+        if s.owner_team and s.owner_team in self.teams:
+            body["ownerTeam"] = {"id": s.owner_team, "name": self.teams[s.owner_team].name}
+        if rotations:
+            body["rotations"] = [
+                {
+                    "id": r.id,
+                    "name": r.name,
+                    "startDate": "2020-01-06T09:00:00Z",
+                    "type": "weekly",
+                    "length": 1,
+                    "participants": [
+                        {"type": p.type, "id": p.id, ("username" if p.type == "user" else "name"): p.name}
+                        if p.id else {"type": p.type}
+                        for p in r.participants
+                    ],
+                }
+                for r in s.rotations
+            ]  # fmt: skip
+        return body
+
+    def _find(self, kind: str, request: web.Request, type_param: str) -> Any:
+        ident = request.match_info["identifier"]
+        by_name = request.query.get(type_param, "id") == "name"
+        pool = self.schedules if kind == "schedule" else self.teams
+        for item in pool.values():
+            if (item.name if by_name else item.id) == ident:
+                return item
+        raise web.HTTPNotFound()
+
+    def _date(self, request: web.Request) -> datetime:
+        raw = request.query.get("date")
+        if not raw:
+            return self.now()
+        try:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise web.HTTPBadRequest() from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+    def _on_call(self, s: Schedule, at: datetime) -> list[User]:
+        ids = [x.user_id for x in self.shifts if x.schedule_id == s.id and x.start <= at < x.end]
+        return [self.users[i] for i in dict.fromkeys(ids) if i in self.users]
+
+    def _oncall_body(self, s: Schedule, at: datetime, flat: bool) -> dict[str, Any]:
+        people = self._on_call(s, at)
+        body: dict[str, Any] = {"_parent": {"id": s.id, "name": s.name, "enabled": s.enabled}}
+        if flat:
+            body["onCallRecipients"] = [u.username for u in people]
+        else:
+            body["onCallParticipants"] = [
+                {"id": u.id, "name": u.username, "type": "user"} for u in people
+            ]
+        return body
+
+    # -- handlers ---------------------------------------------------------------------------
+    async def list_users(self, request: web.Request) -> web.Response:
+        try:
+            limit = min(self.users_page_max, max(1, int(request.query.get("limit", 100))))
+            offset = max(0, int(request.query.get("offset", 0)))
+        except ValueError:
+            return self.error(422, "limit and offset must be numbers")
+        users = list(self.users.values())
+        page = [self.user(u) for u in users[offset : offset + limit]]
+
+        def link(at: int) -> str:
+            query = {
+                "limit": str(limit),
+                "offset": str(at),
+                "sortField": "username",
+                "order": "asc",
+            }
+            return str(request.url.with_query(query))
+
+        last = max(0, (len(users) - 1) // limit * limit)
+        paging = {"first": link(0), "last": link(last)}
+        if offset + limit < len(users):
+            paging["next"] = link(offset + limit)
+        if offset > 0:
+            paging["prev"] = link(max(0, offset - limit))
+        return self.ok(page, totalCount=len(users), paging=paging)
+
+    async def get_user(self, request: web.Request) -> web.Response:
+        ident = request.match_info["identifier"]
+        for u in self.users.values():
+            if ident in (u.id, u.username):
+                return self.ok(self.user(u), expandable=["contact"])
+        return self.error(404, "No user exists with identifier")
+
+    async def list_roles(self, request: web.Request) -> web.Response:
+        roles = [
+            {"id": r.id, "name": r.name, "extendedRole": r.extended_role,
+             "grantedRights": r.granted, "disallowedRights": r.disallowed}
+            for r in self.custom_roles
+        ]  # fmt: skip
+        return self.ok(roles)
+
+    async def list_teams(self, request: web.Request) -> web.Response:
+        teams = [
+            {"id": t.id, "name": t.name, "description": t.description} for t in self.teams.values()
+        ]
+        return self.ok(teams, expandable=["member"])
+
+    async def get_team(self, request: web.Request) -> web.Response:
+        team = self._find("team", request, "identifierType")
+        members = [
+            {"user": {"id": uid, "username": self.users[uid].username}, "role": role}
+            for uid, role in team.members
+            if uid in self.users
+        ]
+        return self.ok({"id": team.id, "name": team.name, "description": team.description,
+                        "members": members})  # fmt: skip
+
+    async def list_schedules(self, request: web.Request) -> web.Response:
+        expand = "rotation" in request.query.get("expand", "").split(",")
+        data = [self.schedule(s, expand) for s in self.schedules.values()]
+        return self.ok(data, expandable=["rotation"])
+
+    async def get_schedule(self, request: web.Request) -> web.Response:
+        return self.ok(self.schedule(self._find("schedule", request, "identifierType"), True))
+
+    async def list_oncalls(self, request: web.Request) -> web.Response:
+        at, flat = self._date(request), request.query.get("flat") == "true"
+        return self.ok([self._oncall_body(s, at, flat) for s in self.schedules.values()])
+
+    async def get_oncalls(self, request: web.Request) -> web.Response:
+        s = self._find("schedule", request, "scheduleIdentifierType")
+        return self.ok(
+            self._oncall_body(s, self._date(request), request.query.get("flat") == "true")
+        )
+
+    async def timeline(self, request: web.Request) -> web.Response:
+        s = self._find("schedule", request, "identifierType")
+        start = self._date(request)
+        unit = request.query.get("intervalUnit", "weeks")
+        try:
+            days = int(request.query.get("interval", 1)) * UNITS[unit]
+        except (KeyError, ValueError):
+            return self.error(422, "interval")
+        end = start + timedelta(days=days)
+        rotations = []
+        for r in s.rotations:
+            periods = [
+                {
+                    "startDate": ts(max(x.start, start)),
+                    "endDate": ts(min(x.end, end)),
+                    "type": "default",
+                    "recipient": {
+                        "id": x.user_id,
+                        "name": self.users[x.user_id].username,
+                        "type": "user",
+                    },
+                }
+                for x in sorted(self.shifts, key=lambda x: x.start)
+                if x.rotation_id == r.id
+                and x.start < end
+                and x.end > start
+                and x.user_id in self.users
+            ]
+            rotations.append({"id": r.id, "name": r.name, "order": 1.0, "periods": periods})
+        final = {"rotations": rotations}
+        data = {
+            "_parent": {"id": s.id, "name": s.name, "enabled": s.enabled},
+            "startDate": ts(start),
+            "endDate": ts(end),
+            "finalTimeline": final,
+            "baseTimeline": final,
+        }
+        return self.ok(data, expandable=["base", "forwarding", "override"])

@@ -1,0 +1,195 @@
+"""What every fake provider server shares: an aiohttp app on an ephemeral 127.0.0.1 port that
+records each request, adds latency, enforces a rolling-window rate limit and injects one-shot
+faults ("the 3rd request to /oncalls answers 429"). Provider fakes add routes and the
+provider-specific error bodies and headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import json
+import time
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    headers: dict[str, str]
+    status: int = 0
+    body: Any = None
+    form: dict[str, str] = field(default_factory=dict)
+
+    def params(self, name: str) -> list[str]:
+        return [v for k, v in self.query if k == name]
+
+    def param(self, name: str) -> str | None:
+        values = self.params(name)
+        return values[0] if values else None
+
+
+@dataclass
+class Fault:
+    pattern: str
+    status: int
+    at: int | None
+    headers: dict[str, str]
+    body: Any
+    delay: float = 0.0
+
+
+class FakeServer:
+    """Base fake: subclasses implement `routes`, `authenticate` and the error bodies."""
+
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        rate_limit: tuple[int, float] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        record_bodies: bool = True,
+    ) -> None:
+        self.latency = latency
+        self.rate_limit = rate_limit
+        self.clock = clock
+        self.sleep = sleep
+        self.record_bodies = record_bodies
+        self.requests: list[RecordedRequest] = []
+        self.counts: Counter[str] = Counter()
+        self.throttled = 0
+        self.max_in_window = 0
+        self._window: deque[float] = deque()
+        self._faults: list[Fault] = []
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # -- to implement -----------------------------------------------------------------------
+    def routes(self, app: web.Application) -> None:
+        raise NotImplementedError
+
+    def authenticate(self, request: web.Request) -> web.Response | None:
+        """None when the request may proceed, else the error response (401/403)."""
+        return None
+
+    def error(self, status: int, message: str) -> web.Response:
+        return web.json_response({"message": message}, status=status)
+
+    def throttle_headers(self, reset: float) -> dict[str, str]:
+        return {"Retry-After": str(max(1, round(reset)))}
+
+    # -- control ----------------------------------------------------------------------------
+    def fail(
+        self,
+        pattern: str,
+        status: int,
+        *,
+        at: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: Any = None,
+        delay: float = 0.0,
+    ) -> None:
+        """One-shot fault on requests whose path matches `pattern` (fnmatch): the `at`-th such
+        request since the server started (1-based), or the next one when `at` is None."""
+        self._faults.append(Fault(pattern, status, at, dict(headers or {}), body, delay))
+
+    def requests_to(self, pattern: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if fnmatch.fnmatchcase(r.path, pattern)]
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def __aenter__(self) -> FakeServer:
+        app = web.Application(middlewares=[self._middleware])
+        self.routes(app)
+        self._runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- machinery --------------------------------------------------------------------------
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        record = RecordedRequest(
+            request.method,
+            request.path,
+            list(request.query.items()),
+            dict(request.headers),
+        )
+        if request.method == "POST" and request.content_type.endswith("urlencoded"):
+            record.form = dict((await request.post()).items())  # type: ignore[arg-type]
+        self.requests.append(record)
+        self.counts[request.path] += 1
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        response = self._throttle() or await self._fault(request)
+        if response is None:
+            response = self.authenticate(request)
+        if response is None:
+            try:
+                response = await handler(request)
+            except web.HTTPException as exc:
+                response = self.error(exc.status, exc.reason)
+        record.status = response.status
+        if self.record_bodies and isinstance(response, web.Response) and response.body:
+            try:
+                record.body = json.loads(response.body)  # type: ignore[arg-type]
+            except ValueError:
+                record.body = None
+        return response
+
+    def _throttle(self) -> web.Response | None:
+        if self.rate_limit is None:
+            return None
+        limit, period = self.rate_limit
+        now = self.clock()
+        while self._window and self._window[0] <= now - period:
+            self._window.popleft()
+        if len(self._window) >= limit:
+            self.throttled += 1
+            reset = self._window[0] + period - now
+            response = self.error(429, "Rate Limit Exceeded")
+            response.headers.update(self.throttle_headers(reset))
+            return response
+        self._window.append(now)
+        self.max_in_window = max(self.max_in_window, len(self._window))
+        return None
+
+    async def _fault(self, request: web.Request) -> web.Response | None:
+        for fault in self._faults:
+            if not fnmatch.fnmatchcase(request.path, fault.pattern):
+                continue
+            matched = sum(
+                self.counts[p] for p in self.counts if fnmatch.fnmatchcase(p, fault.pattern)
+            )
+            if fault.at is not None and fault.at != matched:
+                continue
+            self._faults.remove(fault)
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.body is not None:
+                response = web.json_response(fault.body, status=fault.status)
+            else:
+                response = self.error(fault.status, "Injected fault")
+            if fault.status == 429 and not fault.headers:
+                response.headers.update(self.throttle_headers(1.0))
+            response.headers.update(fault.headers)
+            return response
+        return None
