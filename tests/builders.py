@@ -70,6 +70,7 @@ async def make_bot(
     roster: str | None = None,
     admins: str = "lead@example.com",
     lines: list[str] | None = None,
+    aliases: str = "",
 ) -> Bot:
     """A bot wired exactly as `serve` wires it, on the roster file provider, synced once."""
     roster_path = tmp / "roster.yaml"
@@ -78,6 +79,7 @@ async def make_bot(
         ONCALL_ACCESS_DATABASE_URL=database_url,
         ONCALL_ACCESS_ROSTER_FILE=str(roster_path),
         ONCALL_ACCESS_ADMINS=admins,
+        ONCALL_ACCESS_EMAIL_ALIASES=aliases,
         _env_file=None,  # type: ignore[call-arg]
     )
     out = lines if lines is not None else []

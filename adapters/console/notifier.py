@@ -42,3 +42,6 @@ class ConsoleNotifier:
 
     async def alert_admins(self, text: str) -> None:
         self._write(f"  » to admins: {text}")
+
+    async def announce(self, text: str, request: AccessRequest | None = None) -> None:
+        self._write(f"  » to the approvals channel: {text}")
