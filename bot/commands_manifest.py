@@ -1,5 +1,6 @@
-"""`oncall-access manifest slack|teams --base-url URL --out DIR`: write the chat app manifests
-with this deployment's public URL, ready to paste into Slack's "Create an app" dialog."""
+"""`oncall-access manifest slack --base-url URL --out DIR` (or `--socket-mode`): the Slack app
+manifest with this deployment's public URL, ready to paste into Slack's "Create an app" dialog.
+The Teams package is `manifest teams`, in `commands_manifest_teams.py`."""
 
 from __future__ import annotations
 
@@ -22,29 +23,26 @@ SLACK_HEADER = """\
 """
 
 
-def add_parser(sub: Any) -> None:
-    """The `manifest` subcommand; one positional platform, so Teams slots in beside Slack."""
-    p = sub.add_parser("manifest", help="write the Slack (or Teams) app manifest for this host")
-    p.add_argument("platform", choices=("slack", "teams"))
-    p.add_argument(
+def add_slack_parser(manifest_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """`manifest slack`, beside `manifest teams` (bot/commands_manifest_teams.py)."""
+    slack = manifest_sub.add_parser(
+        "slack", help="write the Slack app manifest (manifest.yaml and .json) to paste into Slack"
+    )
+    slack.add_argument(
         "--base-url",
         default=None,
-        help="the public https URL of `serve`, e.g. https://access.example.com",
+        help="where this bot is served (https), e.g. https://access.example.com",
     )
-    p.add_argument("--out", type=Path, default=Path("."), help="directory to write into")
-    p.add_argument(
+    slack.add_argument("--out", type=Path, required=True, help="directory to write into")
+    slack.add_argument(
         "--socket-mode",
         action="store_true",
-        help="Slack: no request URLs; events arrive over Socket Mode (SLACK_APP_TOKEN)",
+        help="no request URLs: events arrive over Socket Mode (SLACK_APP_TOKEN)",
     )
 
 
-async def manifest(settings: Settings, args: argparse.Namespace) -> int:
-    if args.platform == "slack":
-        return _slack(args)
-    # Teams: render manifest/teams (manifest.json + icons) into a zip here.
-    print("oncall-access: the Teams manifest is not available in this release.", file=sys.stderr)
-    return 2
+async def slack(settings: Settings, args: argparse.Namespace) -> int:
+    return _slack(args)
 
 
 def _slack(args: argparse.Namespace) -> int:

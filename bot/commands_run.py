@@ -17,6 +17,7 @@ from adapters.console.repl import run_console
 from bot.clock import SystemClock
 from bot.demo import INTRO, demo_files
 from bot.http import make_app
+from bot.oauth_pagerduty import callback_route
 from bot.policy_source import policy_or_empty
 from bot.scheduler import Scheduler
 from bot.settings import Settings
@@ -118,6 +119,7 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
     scheduler = Scheduler(bot)
     bot.dispatcher.set_next_sync(scheduler.next_sync_at)
     app = make_app(bot)
+    app.router.add_routes([callback_route(bot)])
     try:
         mount_teams(app, bot)
     except ValueError as exc:  # e.g. SingleTenant without MICROSOFT_APP_TENANT_ID

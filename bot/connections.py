@@ -4,7 +4,8 @@ uses): verify live, store sealed, sync at once; never echo or log a secret."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from adapters.storage.connections import Connection, SqlConnectionStore
 from adapters.storage.crypto import SecretKeyMissing
@@ -59,9 +60,15 @@ class BotProviderAdmin:
     ) -> None:
         self._settings = settings
         self._store = store
+        self.store = store
+        self.start_user_flow: Callable[[ConnectForm, str], Awaitable[ConnectResult]] | None = None
+        self.make_user_token_provider: (
+            Callable[[dict[str, Any], dict[str, Any]], RosterProvider] | None
+        ) = None
         self._rosters = rosters
         self._syncer = syncer
         self._providers = providers  # the live list the syncer and the service read
+        self._retired: list[RosterProvider] = []
         self._clock = clock
         self._make = make
 
@@ -75,6 +82,9 @@ class BotProviderAdmin:
             return [f"{', '.join(names)} connected but unusable: {exc.message}"] if names else []
         for conn in stored:
             try:
+                if conn.config.get("auth") == "oauth_user" and self.make_user_token_provider:
+                    self._put(self.make_user_token_provider(conn.config, conn.secrets))
+                    continue
                 self._put(
                     self._make(
                         conn.provider, conn.config, conn.secrets, self._settings, self._clock.now
@@ -94,6 +104,12 @@ class BotProviderAdmin:
                 "Credentials are stored encrypted, and ONCALL_ACCESS_SECRET_KEY is not set: "
                 "make a key with `oncall-access secret-key`, set it, and restart.",
             )
+        if form.provider == "pagerduty" and form.auth == "oauth_user":
+            if self.start_user_flow is None:
+                return ConnectResult(
+                    False, "The OAuth user flow is only available while `serve` runs.", field="auth"
+                )
+            return await self.start_user_flow(form, actor)
         config, secrets = config_and_secrets(form)
         try:
             provider = self._make(form.provider, config, secrets, self._settings, self._clock.now)
@@ -102,9 +118,11 @@ class BotProviderAdmin:
         try:
             verification = await provider.verify()  # type: ignore[attr-defined]
         except Exception as exc:  # a provider error's text is user-safe; others are not shown
+            await _close(provider)
             message = getattr(exc, "message", None) or f"{form.provider} could not be reached."
             return ConnectResult(False, message, field=_secret_field(form))
         if not verification.ok:
+            await _close(provider)
             return ConnectResult(False, verification.summary, field=_secret_field(form))
         now = self._clock.now()
         await self._store.save(
@@ -144,9 +162,7 @@ class BotProviderAdmin:
             return f"{which.display} is not connected."
         for p in [p for p in self._providers if p.provider == which]:
             self._providers.remove(p)
-            close = getattr(p, "aclose", None)
-            if close:
-                await close()
+            await _close(p)
         await self._rosters.remove(which)
         return (
             f"Disconnected {which.display} and removed its credentials. Resources whose requesters "
@@ -179,10 +195,26 @@ class BotProviderAdmin:
             )
         return lines
 
+    def adopt(self, provider: RosterProvider) -> None:
+        """Use a provider connected elsewhere (the OAuth callback) from now on."""
+        self._put(provider)
+
     def _put(self, provider: RosterProvider) -> None:
         for old in [p for p in self._providers if p.provider == provider.provider]:
             self._providers.remove(old)
+            self._retired.append(old)  # closed with the bot: a sync may still be using it
         self._providers.append(provider)
+
+    async def aclose(self) -> None:
+        for provider in self._retired:
+            await _close(provider)
+        self._retired.clear()
+
+
+async def _close(provider: RosterProvider) -> None:
+    close = getattr(provider, "aclose", None)
+    if close is not None:
+        await close()
 
 
 def _secret_field(form: ConnectForm) -> str:

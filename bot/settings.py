@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     teams_dev_no_auth: bool = Field(False, validation_alias=_env("ONCALL_ACCESS_TEAMS_DEV_NO_AUTH"))
 
     pagerduty_api_url: str | None = Field(None, validation_alias=_env("PAGERDUTY_API_URL"))
+    pagerduty_identity_url: str | None = Field(
+        None, validation_alias=_env("PAGERDUTY_IDENTITY_URL")
+    )
+    public_url: str | None = Field(None, validation_alias=_env("ONCALL_ACCESS_PUBLIC_URL"))
     opsgenie_api_url: str | None = Field(None, validation_alias=_env("OPSGENIE_API_URL"))
     jsm_api_url: str | None = Field(None, validation_alias=_env("JSM_API_URL"))
 

@@ -10,6 +10,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,6 +32,7 @@ from bot.connections import BotProviderAdmin
 from bot.notify import FanOutNotifier, SurfaceNotifier
 from bot.policy_source import PolicySource, load_policy
 from bot.settings import Settings
+from core.connections import ConnectForm, ConnectResult
 from core.dispatcher import Dispatcher
 from core.errors import PolicyError
 from core.policy import Policy
@@ -61,6 +63,8 @@ class Bot:
     identities: SqlIdentityOverrides | None = None
 
     async def close(self) -> None:
+        if self.admin is not None:
+            await self.admin.aclose()
         for provider in self.providers:
             close = getattr(provider, "aclose", None)
             if close:
@@ -137,11 +141,22 @@ async def build(
         providers=provider_list,
         clock=clock,
     )
-    if load_connections:
-        for problem in await admin.load():
-            log.warning("%s", problem)
+    bot_ref: list[Bot] = []
+
+    def user_token_provider(config: dict[str, Any], secrets: dict[str, Any]) -> RosterProvider:
+        from bot.oauth_pagerduty import user_token_provider as build_provider
+
+        return build_provider(settings, bot_ref[0], config, secrets)
+
+    async def start_user_flow(form: ConnectForm, actor: str) -> ConnectResult:
+        from bot.oauth_pagerduty import start
+
+        return await start(bot_ref[0], form, actor)
+
+    admin.make_user_token_provider = user_token_provider
+    admin.start_user_flow = start_user_flow
     dispatcher = Dispatcher(service, syncer, connections=admin, identities=identities)
-    return Bot(
+    bot = Bot(
         settings=settings,
         engine=engine,
         clock=clock,
@@ -159,6 +174,11 @@ async def build(
         admin=admin,
         identities=identities,
     )
+    bot_ref.append(bot)
+    if load_connections:
+        for problem in await admin.load():
+            log.warning("%s", problem)
+    return bot
 
 
 def _providers_from(settings: Settings, clock: Clock) -> list[RosterProvider]:

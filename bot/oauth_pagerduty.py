@@ -1,0 +1,176 @@
+"""PagerDuty's OAuth user flow for admins who prefer to authorize as themselves.
+
+`start` stores the PKCE verifier and `state` sealed in the database (any replica can finish the
+flow; a link works once and for ten minutes), and returns PagerDuty's authorize URL. The callback
+at `GET /oauth/pagerduty/callback` checks `state`, exchanges the code, stores the tokens sealed,
+verifies, and runs the first sync. Rotated refresh tokens are written back as they change.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+
+from adapters.pagerduty.client import PagerDutyClient
+from adapters.pagerduty.oauth import (
+    AuthorizationCodeFlow,
+    AuthorizationRequest,
+    TokenSet,
+    UserTokenAuth,
+)
+from adapters.pagerduty.provider import PagerDutyRosterProvider
+from adapters.providerhttp import ProviderError
+from adapters.storage.connections import Connection
+from adapters.storage.crypto import SecretBox
+from bot.settings import Settings
+from bot.wiring import Bot
+from core.audit import AuditEvent
+from core.connections import ConnectForm, ConnectResult
+
+log = logging.getLogger(__name__)
+CALLBACK_PATH = "/oauth/pagerduty/callback"
+LINK_LIFETIME = 600.0
+
+
+def _flow(settings: Settings, client_id: str, client_secret: str) -> AuthorizationCodeFlow:
+    options: dict[str, Any] = {}
+    if settings.pagerduty_identity_url:
+        options["identity_url"] = settings.pagerduty_identity_url
+    return AuthorizationCodeFlow(client_id, client_secret, **options)
+
+
+def user_token_provider(
+    settings: Settings, bot: Bot, config: dict[str, Any], secrets: dict[str, Any]
+) -> PagerDutyRosterProvider:
+    """A provider that acts with the admin's own (refreshing) token."""
+    flow = _flow(settings, config["client_id"], secrets["client_secret"])
+    tokens = TokenSet(
+        access_token=secrets["access_token"],
+        expires_at=float(secrets["expires_at"]),
+        refresh_token=secrets.get("refresh_token"),
+    )
+
+    async def keep(rotated: TokenSet) -> None:
+        if bot.admin is not None:
+            await bot.admin.store.update_secrets(
+                "pagerduty", {**secrets, **_token_secrets(rotated)}
+            )
+
+    auth = UserTokenAuth(flow, tokens, on_rotate=keep)
+    client = PagerDutyClient(
+        auth=auth, region=config.get("region", "us"), base_url=settings.pagerduty_api_url
+    )
+    return PagerDutyRosterProvider(client, now=bot.clock.now)
+
+
+def _token_secrets(tokens: TokenSet) -> dict[str, Any]:
+    return {
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "expires_at": tokens.expires_at,
+    }
+
+
+async def start(bot: Bot, form: ConnectForm, actor: str) -> ConnectResult:
+    settings = bot.settings
+    if not settings.public_url:
+        return ConnectResult(
+            False,
+            "The OAuth user flow needs ONCALL_ACCESS_PUBLIC_URL (the bot's public https address) for "
+            "PagerDuty to send the admin back to; use the client-credentials app instead, or set it.",
+            field="auth",
+        )
+    flow = _flow(settings, form.client_id, form.client_secret)
+    try:
+        redirect_uri = settings.public_url.rstrip("/") + CALLBACK_PATH
+        request = flow.start(redirect_uri)
+    finally:
+        await flow.aclose()
+    pending = {
+        "client_id": form.client_id,
+        "client_secret": form.client_secret,
+        "verifier": request.code_verifier,
+        "redirect_uri": request.redirect_uri,
+        "region": form.region,
+        "subdomain": form.subdomain,
+        "actor": actor,
+        "expires": time.time() + LINK_LIFETIME,
+    }
+    await bot.kv.put(
+        f"oauth:pagerduty:{request.state}", SecretBox(settings.secret_key).seal(pending)
+    )
+    return ConnectResult(
+        True,
+        "Open the link to authorize oncall-access in PagerDuty (valid 10 minutes, once); "
+        "the connection completes there and the first sync runs.",
+        authorize_url=request.url,
+    )
+
+
+def _page(title: str, body: str, status: int) -> web.Response:
+    text = (
+        "<!doctype html><meta charset=utf-8><title>oncall-access</title>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(body)}</p>"
+    )
+    return web.Response(text=text, content_type="text/html", status=status)
+
+
+def callback_route(bot: Bot) -> web.RouteDef:
+    async def callback(request: web.Request) -> web.Response:
+        state = request.query.get("state", "")
+        key = f"oauth:pagerduty:{state}"
+        sealed = await bot.kv.get(key) if state else None
+        if not sealed:
+            return _page(
+                "Link expired",
+                "This sign-in link expired or was already used; start again from the connect form.",
+                400,
+            )
+        await bot.kv.delete(key)  # one use only
+        box = SecretBox(bot.settings.secret_key)
+        pending = box.open(sealed)
+        if time.time() > float(pending["expires"]):
+            return _page(
+                "Link expired", "This sign-in link expired; start again from the connect form.", 400
+            )
+        flow = _flow(bot.settings, pending["client_id"], pending["client_secret"])
+        try:
+            auth_request = AuthorizationRequest(
+                "", state, pending["verifier"], pending["redirect_uri"]
+            )
+            tokens = await flow.finish(auth_request, dict(request.query))
+        except ProviderError as exc:
+            return _page("Not connected", exc.message, 400)
+        finally:
+            await flow.aclose()
+        config = {
+            "region": pending["region"],
+            "auth": "oauth_user",
+            "client_id": pending["client_id"],
+        }
+        secrets = {"client_secret": pending["client_secret"], **_token_secrets(tokens)}
+        provider = user_token_provider(bot.settings, bot, config, secrets)
+        verification = await provider.verify()
+        if not verification.ok:
+            await provider.aclose()
+            return _page("Not connected", verification.summary, 400)
+        assert bot.admin is not None
+        now = bot.clock.now()
+        await bot.admin.store.save(
+            Connection("pagerduty", config, secrets, now, pending["actor"]),
+            AuditEvent(
+                "provider.connected",
+                now,
+                pending["actor"],
+                detail={"provider": "pagerduty", **config},
+            ),
+        )
+        bot.admin.adopt(provider)
+        outcome = await bot.syncer.sync(provider)
+        return _page("PagerDuty connected", f"{verification.summary} {outcome.summary()}", 200)
+
+    return web.get(CALLBACK_PATH, callback)
