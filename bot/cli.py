@@ -12,7 +12,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot import commands_audit, commands_connect, commands_manifest_teams, commands_run
+from bot import (
+    commands_audit,
+    commands_connect,
+    commands_manifest,
+    commands_manifest_teams,
+    commands_run,
+    policy_migrate,
+)
 from bot.settings import Settings
 from core.errors import DomainError
 
@@ -58,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
         dest="manifest_command", required=True, metavar="PLATFORM"
     )
     commands_manifest_teams.add_teams_parser(manifest_sub)
+    commands_manifest.add_slack_parser(manifest_sub)
 
     audit = sub.add_parser("audit", help="export or verify the audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
@@ -70,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     policy_sub = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
     check = policy_sub.add_parser("check", help="validate FILE; report groups no provider has")
     check.add_argument("file", type=Path)
+    policy_migrate.add_parser(policy_sub)
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -99,10 +108,14 @@ def _handler(args: argparse.Namespace) -> Callable[[Settings, argparse.Namespace
             return commands_connect.identity
         case "manifest" if args.manifest_command == "teams":
             return commands_manifest_teams.teams
+        case "manifest" if args.manifest_command == "slack":
+            return commands_manifest.slack
         case "audit":
             return (
                 commands_audit.export if args.audit_command == "export" else commands_audit.verify
             )
+        case "policy" if args.policy_command == "migrate":
+            return policy_migrate.migrate
         case "policy":
             return commands_audit.policy_check
         case "db":

@@ -42,10 +42,7 @@ def add_slack_parser(manifest_sub: argparse._SubParsersAction) -> None:  # type:
 
 
 async def slack(settings: Settings, args: argparse.Namespace) -> int:
-    return _slack(args)
-
-
-def _slack(args: argparse.Namespace) -> int:
+    """Exit 0 with the files' paths printed, or 2 naming the bad option."""
     if not args.socket_mode and not args.base_url:
         print(
             "oncall-access: --base-url is required (or --socket-mode for hosts Slack cannot reach)",
@@ -59,15 +56,17 @@ def _slack(args: argparse.Namespace) -> int:
         return 2
     if args.base_url and not args.socket_mode and not args.base_url.startswith("https://"):
         print("warning: Slack only sends requests to https:// URLs", file=sys.stderr)
-    out: Path = args.out
+    for path in _write_files(args.out, found):
+        print(path)
+    return 0
+
+
+def _write_files(out: Path, found: dict[str, Any]) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    written = [
+    return [
         _write(out / "manifest.yaml", SLACK_HEADER + slack_yaml(found)),
         _write(out / "manifest.json", json.dumps(found, indent=2) + "\n"),
     ]
-    for path in written:
-        print(path)
-    return 0
 
 
 def slack_yaml(found: dict[str, Any]) -> str:

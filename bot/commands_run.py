@@ -21,6 +21,7 @@ from bot.oauth_pagerduty import callback_route
 from bot.policy_source import policy_or_empty
 from bot.scheduler import Scheduler
 from bot.settings import Settings
+from bot.slack_wiring import mount_slack
 from bot.teams_wiring import mount_teams
 from bot.wiring import Bot, build
 from core.identity import Actor, is_email
@@ -120,6 +121,7 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
     bot.dispatcher.set_next_sync(scheduler.next_sync_at)
     app = make_app(bot)
     app.router.add_routes([callback_route(bot)])
+    mount_slack(bot, app)
     try:
         mount_teams(app, bot)
     except ValueError as exc:  # e.g. SingleTenant without MICROSOFT_APP_TENANT_ID

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from adapters.jsm.provider import JsmRosterProvider
 from adapters.opsgenie.provider import OpsgenieRosterProvider
 from adapters.pagerduty.provider import PagerDutyRosterProvider
 from bot.settings import Settings
@@ -53,4 +54,14 @@ def make_provider(
         )
         og._now = now
         return og
+    if provider == "jsm":
+        return JsmRosterProvider.from_settings(
+            site=config["site"],
+            email=config["email"],
+            api_token=secrets["api_token"],
+            base_url=settings.jsm_api_url,
+            cloud_id=config.get("cloud_id"),
+            org_id=config.get("org_id"),
+            now=now,
+        )
     raise ValueError(f"unknown provider {provider!r}")

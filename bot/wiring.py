@@ -63,8 +63,9 @@ class Bot:
     identities: SqlIdentityOverrides | None = None
 
     async def close(self) -> None:
-        if self.admin is not None:
-            await self.admin.aclose()
+        close_admin = getattr(self.admin, "aclose", None)
+        if close_admin is not None:
+            await close_admin()
         for provider in self.providers:
             close = getattr(provider, "aclose", None)
             if close:

@@ -1,0 +1,113 @@
+"""Admins in Slack: connect a provider from a modal (credentials verified live by the bot's
+`ProviderAdmin`, never shown back) and disconnect one after a confirm dialog. Who is an admin is
+the core's setting; it is checked again on every submission and click."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck
+
+from adapters.slack import modals, render
+from adapters.slack.answers import FormAnswers, FormOutcome, Responder, action_of, user_of
+from adapters.slack.identity import SlackIdentityError
+from core.connections import ProviderAdmin
+from core.dispatcher import Dispatcher
+from core.identity import Actor
+from core.replies import Reply
+
+ADMINS_ONLY = "Only admins can do that (ONCALL_ACCESS_ADMINS)."
+NO_ADMIN_SURFACE = (
+    "Connecting providers from Slack is not available here; on the server run "
+    "`oncall-access connect pagerduty|opsgenie|jsm ...` or `oncall-access disconnect PROVIDER`."
+)
+
+
+class AdminHandlers:
+    def __init__(
+        self,
+        *,
+        dispatcher: Dispatcher,
+        admin: ProviderAdmin | None,
+        actor: Callable[[str], Awaitable[Actor]],
+        forms: FormAnswers,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.service = dispatcher.service
+        self.admin = admin
+        self.actor = actor
+        self.forms = forms
+
+    async def on_connect_submitted(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        view = body["view"]
+        user_id = user_of(body)
+        form, errors = modals.read_connect(view["state"]["values"])
+        if form is None:
+            await ack(response_action="errors", errors=errors)
+            return
+
+        async def connect() -> FormOutcome:
+            try:
+                actor = await self.actor(user_id)
+            except SlackIdentityError as exc:
+                return FormOutcome(errors={"provider": exc.message})
+            if not self.service.settings.is_admin(actor.email):
+                return FormOutcome(errors={"provider": ADMINS_ONLY})
+            if self.admin is None:
+                return FormOutcome(errors={"provider": NO_ADMIN_SURFACE})
+            admin = self.admin
+            try:
+                result = await admin.connect(form, actor.email)
+            except Exception:
+                return FormOutcome(
+                    errors={"provider": self.dispatcher.internal_error(actor, "connect").text}
+                )
+            if not result.ok:
+                block = modals.CONNECT_BLOCKS.get(result.field or "", "api_key")
+                return FormOutcome(errors={block: result.message})
+            lines = [line for line in (result.sync_summary,) if line]
+            if result.authorize_url:
+                lines.append(f"Finish in your browser: {result.authorize_url}")
+            return FormOutcome(reply=Reply(result.message, lines=tuple(lines)))
+
+        slow = modals.loading_view(
+            "Connect a provider", "Connecting… you will get a direct message with the result."
+        )
+        await self.forms.answer(ack, connect(), user_id, {}, slow_view=slow)
+
+    async def confirm_disconnect(self, user_id: str, provider: str, respond: Responder) -> None:
+        actor = await self.actor(user_id)
+        if not self.service.settings.is_admin(actor.email):
+            reply = Reply(ADMINS_ONLY, ok=False)
+        elif self.admin is None:
+            reply = Reply(NO_ADMIN_SURFACE, ok=False)
+        elif provider not in modals.PROVIDERS:
+            reply = Reply("Which provider? `/access disconnect pagerduty|opsgenie|jsm`.", ok=False)
+        else:
+            message = render.disconnect_confirmation(provider, modals.PROVIDERS[provider])
+            await respond.send(message)
+            return
+        await respond.send(render.reply_message(reply))
+
+    async def on_disconnect(self, body: dict[str, Any], respond: Responder) -> None:
+        """The confirmed click; who may disconnect is checked again, here, at the moment it counts."""
+        user_id = user_of(body)
+        provider = str(action_of(body).get("value") or "")
+        try:
+            actor = await self.actor(user_id)
+        except SlackIdentityError as exc:
+            await respond.send(render.reply_message(Reply(exc.message, ok=False)))
+            return
+        admin = self.admin
+        if not self.service.settings.is_admin(actor.email):
+            reply = Reply(ADMINS_ONLY, ok=False)
+        elif admin is None or provider not in modals.PROVIDERS:
+            reply = Reply(NO_ADMIN_SURFACE, ok=False)
+        else:
+
+            async def disconnect() -> Reply:
+                return Reply(await admin.disconnect(provider, actor.email))
+
+            reply = await self.dispatcher.run(actor, disconnect)
+        await respond.send(render.reply_message(reply), replace=True)

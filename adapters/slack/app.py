@@ -1,0 +1,227 @@
+"""The Slack surface assembled: one Web API client, the directory of users, the notifier, and a
+bolt `AsyncApp` whose listeners hand everything to the core through the dispatcher.
+
+Acknowledging never waits on the Web API: the bot's own identity (`auth.test`) is fetched ahead
+of the first request, the workspace check uses it from memory, and every listener acks first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.response import BoltResponse
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    async_default_handlers,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import constants as k
+from adapters.slack.answers import Responder
+from adapters.slack.handlers import SlackHandlers
+from adapters.slack.http import events_route
+from adapters.slack.identity import OTHER_WORKSPACE, SlackDirectory, SlackWorkspace
+from adapters.slack.notifier import KeyValues, SlackNotifier
+from adapters.slack.socket import SocketModeRunner
+from core.connections import ProviderAdmin
+from core.dispatcher import Dispatcher
+from core.ports import Clock
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_API_URL = "https://slack.com/api/"
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    """What the Slack surface needs from settings; secrets stay out of `repr` and logs."""
+
+    bot_token: str = field(repr=False)
+    signing_secret: str | None = field(default=None, repr=False)
+    app_token: str | None = field(default=None, repr=False)
+    api_url: str | None = None
+    team_id: str | None = None
+    approvals_channel: str | None = None
+    form_budget: float = 2.0
+    """Seconds a modal submission may work before the modal is answered anyway (Slack waits 3)."""
+    identity_ttl: float = 600.0
+
+    @property
+    def base_url(self) -> str:
+        url = (self.api_url or DEFAULT_API_URL).strip()
+        return url if url.endswith("/") else url + "/"
+
+
+class SlackSurface:
+    """Everything Slack, built once by the bot and mounted on its aiohttp app."""
+
+    def __init__(
+        self,
+        config: SlackConfig,
+        dispatcher: Dispatcher,
+        clock: Clock,
+        *,
+        admin: ProviderAdmin | None = None,
+        kv: KeyValues | None = None,
+    ) -> None:
+        self.config = config
+        self.client = AsyncWebClient(
+            token=config.bot_token,
+            base_url=config.base_url,
+            retry_handlers=[
+                *async_default_handlers(),
+                AsyncRateLimitErrorRetryHandler(max_retry_count=1),
+            ],
+        )
+        self.directory = SlackDirectory(self.client, ttl=config.identity_ttl)
+        self.workspace = SlackWorkspace(self.client, config.team_id)
+        service = dispatcher.service
+        self.notifier = SlackNotifier(
+            self.client,
+            self.directory,
+            clock,
+            admins=lambda: service.settings.admins,
+            approvals_channel=config.approvals_channel,
+            kv=kv,
+            identity=service.roster.identity_map,
+        )
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.handlers = SlackHandlers(
+            dispatcher=dispatcher,
+            admin=admin,
+            client=self.client,
+            directory=self.directory,
+            clock=clock,
+            budget=config.form_budget,
+            spawn=self.spawn,
+        )
+        self.app = self._bolt_app()
+        self.socket = SocketModeRunner(self.app, config.app_token) if config.app_token else None
+
+    def _bolt_app(self) -> AsyncApp:
+        # No token on this client: requests are authorized by `authorize` from the remembered
+        # auth.test answer, so bolt never calls auth.test while Slack waits for an ack.
+        workspace, token = self.workspace, self.config.bot_token
+
+        async def authorize() -> AuthorizeResult:  # a plain function: bolt injects by arg name
+            bot = await workspace.bot()
+            return AuthorizeResult(
+                enterprise_id=bot.enterprise_id,
+                team_id=bot.team_id,
+                bot_user_id=bot.user_id,
+                bot_id=bot.bot_id,
+                bot_token=token,
+            )
+
+        app = AsyncApp(
+            signing_secret=self.config.signing_secret or "",
+            client=AsyncWebClient(base_url=self.config.base_url),
+            authorize=authorize,
+            # Listeners run inline and return right after ack(); the work goes to `spawn`. This
+            # answers Slack as soon as the ack is ready, instead of bolt polling every 10 ms.
+            process_before_response=True,
+            logger=logging.getLogger("adapters.slack.bolt"),
+        )
+        app.middleware(self._only_our_workspace)
+        h, later = self.handlers, self._ack_then
+        app.command(k.COMMAND)(later(h.on_command))
+        app.action(k.APPROVE)(later(h.on_approve))
+        app.action(k.DENY)(later(h.on_deny))
+        app.action(k.GIVE_BACK)(later(h.on_give_back))
+        app.action(k.WITHDRAW)(later(h.on_withdraw))
+        app.action(k.OPEN_REQUEST_FORM)(later(h.on_open_request_form))
+        app.action(k.DISCONNECT)(later(h.admin_handlers.on_disconnect))
+        app.event("app_home_opened")(later(h.on_home_opened))
+        # Submissions answer with errors or close the modal, so they ack themselves (in budget).
+        app.view(k.REQUEST_FORM)(h.on_request_submitted)
+        app.view(k.DENY_FORM)(h.on_deny_submitted)
+        app.view(k.CONNECT_FORM)(h.admin_handlers.on_connect_submitted)
+        return app
+
+    async def _only_our_workspace(
+        self, context: AsyncBoltContext, body: dict[str, Any], next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        """Refuse, in one sentence, anything from a workspace other than the configured one."""
+        try:
+            ours = await self.workspace.serves(context.team_id)
+        except Exception:
+            log.exception("cannot tell which workspace this app serves")
+            ours = False
+        if ours:
+            await next()
+            return None
+        log.warning("refused a Slack request from team %s", context.team_id)
+        if body.get("command"):
+            answer = {"response_type": "ephemeral", "text": OTHER_WORKSPACE}
+            return BoltResponse(
+                status=200,
+                body=json.dumps(answer),
+                headers={"content-type": "application/json"},
+            )
+        return BoltResponse(status=200, body="")
+
+    def _ack_then(
+        self, work: Callable[[dict[str, Any], Responder], Coroutine[Any, Any, None]]
+    ) -> Callable[..., Awaitable[None]]:
+        """A listener that acknowledges at once and leaves the work to a background task."""
+
+        async def listener(ack: AsyncAck, body: dict[str, Any]) -> None:
+            await ack()
+            self.spawn(work(body, Responder(body.get("response_url"), self.client.session)))
+
+        listener.__name__ = getattr(work, "__name__", "listener")
+        return listener
+
+    def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run work that outlives the request; kept referenced until done, cancelled on close."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_failure)
+        return task
+
+    def route(self) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """The `POST /slack/events` handler; only with a signing secret to verify requests."""
+        if not self.config.signing_secret:
+            raise ValueError("the Slack HTTP route needs SLACK_SIGNING_SECRET")
+        return events_route(self.app, self.config.signing_secret)
+
+    async def start(self) -> None:
+        """Learn the bot's identity and connect Socket Mode, in the background: a Slack outage
+        at start must not stop the bot from serving everything else."""
+        # One HTTP session (and its keep-alive connections) for every Web API call and answer.
+        self.client.session = aiohttp.ClientSession()
+        self.spawn(self.workspace.warm())
+        if self.socket is not None:
+            self.spawn(self.socket.run())
+
+    async def close(self, grace: float = 5.0) -> None:
+        """Stop taking Socket Mode events, let work in flight finish (answers, message updates)
+        for up to `grace` seconds, then cancel what is left."""
+        if self.socket is not None:
+            await self.socket.close()
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self.client.session is not None:
+            await self.client.session.close()
+            self.client.session = None
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    """Handlers answer their own errors; anything that still escapes is a bug worth a log line."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("Slack background work failed", exc_info=task.exception())

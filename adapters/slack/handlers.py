@@ -1,0 +1,365 @@
+"""What happens on each Slack request once bolt has acknowledged it: identify the person,
+call the core through the dispatcher, and answer ephemerally (response_url), in a modal, or on
+the Home tab. The `on_*(body, respond)` methods run in the background after the ack; the
+`on_*_submitted(ack, body)` ones answer modals within Slack's 3 seconds (see `answers`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import home, modals, render
+from adapters.slack.admin import NO_ADMIN_SURFACE, AdminHandlers
+from adapters.slack.answers import (
+    FormAnswers,
+    FormOutcome,
+    Responder,
+    Spawn,
+    action_of,
+    from_view,
+    placeholder,
+    request_id_of,
+    user_of,
+)
+from adapters.slack.identity import SLACK_FAILURES, SlackDirectory, SlackIdentityError, failure
+from core import commands
+from core.connections import ProviderAdmin
+from core.dispatcher import Dispatcher
+from core.durations import format_duration, parse_duration
+from core.errors import DomainError
+from core.identity import Actor
+from core.ports import Clock
+from core.replies import Reply
+from core.requests import Status
+
+log = logging.getLogger(__name__)
+
+FORM_TITLES = {"request": "Request access", "connect": "Connect a provider"}
+
+
+class SlackHandlers:
+    def __init__(
+        self,
+        *,
+        dispatcher: Dispatcher,
+        admin: ProviderAdmin | None,
+        client: AsyncWebClient,
+        directory: SlackDirectory,
+        clock: Clock,
+        budget: float,
+        spawn: Spawn,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.service = dispatcher.service
+        self.admin = admin
+        self.client = client
+        self.directory = directory
+        self.clock = clock
+        self.forms = FormAnswers(
+            dispatcher=dispatcher,
+            client=client,
+            directory=directory,
+            spawn=spawn,
+            budget=budget,
+            publish_home=self.publish_home,
+        )
+        self.admin_handlers = AdminHandlers(
+            dispatcher=dispatcher, admin=admin, actor=self.actor, forms=self.forms
+        )
+
+    async def actor(self, user_id: str) -> Actor:
+        """Who clicked or typed, with the core's identity mappings applied (so the Home tab and
+        admin checks see the same person the dispatcher does)."""
+        identity = await self.service.roster.identity_map()
+        return await self.directory.actor(user_id, self.service.settings.is_admin, identity)
+
+    async def _tz_of(self, user_id: str) -> str:
+        try:
+            return (await self.directory.user(user_id)).tz
+        except SlackIdentityError:
+            return "UTC"
+
+    # --- /access --------------------------------------------------------------------------------
+
+    async def on_command(self, command: dict[str, Any], respond: Responder) -> None:
+        text = str(command.get("text") or "").strip()
+        user_id = str(command.get("user_id") or "")
+        trigger_id = command.get("trigger_id")
+        meta = modals.metadata(url=command.get("response_url"))
+        try:
+            match _form_wanted(text):
+                case "request" | "connect" as kind:
+                    await self._open_form(kind, user_id, trigger_id, meta, respond)
+                case commands.Disconnect(provider=str(provider)):
+                    await self.admin_handlers.confirm_disconnect(user_id, provider, respond)
+                case _:
+                    actor = await self.actor(user_id)
+                    await self._respond(respond, await self.dispatcher.handle(actor, text))
+        except SlackIdentityError as exc:
+            await self._respond(respond, Reply(exc.message, ok=False))
+        except Exception:
+            await self._respond(respond, self.dispatcher.internal_error(placeholder(user_id), text))
+
+    async def _open_form(
+        self,
+        kind: str,
+        user_id: str,
+        trigger_id: str | None,
+        meta: str,
+        respond: Responder | None,
+    ) -> None:
+        """Open a waiting modal at once (the trigger expires in 3 s), then fill it in; if Slack
+        would not open it, answer in text instead."""
+        title = FORM_TITLES[kind]
+        opened: dict[str, Any] | None = None
+        if trigger_id:
+            try:
+                resp = await self.client.views_open(
+                    trigger_id=trigger_id, view=modals.loading_view(title)
+                )
+                opened = resp.get("view")
+            except SLACK_FAILURES as exc:
+                log.warning("could not open the %s form: %s", kind, failure(exc))
+        try:
+            actor = await self.actor(user_id)
+            view, refusal = await self._form_view(kind, actor, meta)
+        except SlackIdentityError as exc:
+            actor, view, refusal = None, None, Reply(exc.message, ok=False)
+        except Exception:
+            reply = self.dispatcher.internal_error(placeholder(user_id), f"{kind} form")
+            actor, view, refusal = None, None, reply
+        if opened is not None:
+            shown = view or modals.notice_view(title, refusal.text if refusal else "")
+            await self.client.views_update(
+                view_id=opened["id"], hash=opened.get("hash"), view=shown
+            )
+        elif respond is not None:
+            if refusal is None and actor is not None:
+                typed = "list" if kind == "request" else "status"
+                refusal = await self.dispatcher.handle(actor, typed)
+            if refusal is not None:
+                await self._respond(respond, refusal)
+
+    async def _form_view(
+        self, kind: str, actor: Actor, meta: str
+    ) -> tuple[dict[str, Any] | None, Reply | None]:
+        """The form for this person, or the reply saying why they get none.
+
+        The dispatcher decides (who may connect is the core's call); the surface draws the form
+        the reply asks for."""
+        reply = await self.dispatcher.handle(actor, kind)
+        if reply.open_form != kind:
+            return None, reply
+        if kind == "connect":
+            if self.admin is None:
+                return None, Reply(NO_ADMIN_SURFACE, ok=False)
+            return modals.connect_view(meta), None
+        return modals.request_view(await self._choices(actor), meta), None
+
+    async def _choices(self, actor: Actor) -> list[modals.Choice]:
+        s, now = self.service, self.clock.now()
+        policy = s.policy
+        found = []
+        for res in policy.resources.values():
+            verdict = await s.verdict_for(actor, res)
+            found.append(
+                modals.Choice(
+                    name=res.name,
+                    description=res.description or "",
+                    allowed=verdict.allowed,
+                    why=verdict.sentence(actor.tz, now),
+                    max_duration=format_duration(policy.max_duration(res)),
+                    default_duration=format_duration(policy.default_duration(res)),
+                    reason_required=policy.require_reason(res),
+                )
+            )
+        return found
+
+    # --- approval buttons ---------------------------------------------------------------------
+
+    async def on_approve(self, body: dict[str, Any], respond: Responder) -> None:
+        request_id = request_id_of(action_of(body).get("value"))
+        if request_id is None:
+            return
+        await self._act(body, respond, f"approve {request_id}")
+
+    async def on_give_back(self, body: dict[str, Any], respond: Responder) -> None:
+        request_id = request_id_of(action_of(body).get("value"))
+        if request_id is not None:
+            await self._act(body, respond, f"revoke {request_id}")
+
+    async def on_withdraw(self, body: dict[str, Any], respond: Responder) -> None:
+        request_id = request_id_of(action_of(body).get("value"))
+        if request_id is not None:
+            await self._act(body, respond, f"cancel {request_id}")
+
+    async def _act(self, body: dict[str, Any], respond: Responder, text: str) -> None:
+        """A button that is a typed command: the core decides, the clicker is answered."""
+        user_id = user_of(body)
+        try:
+            actor = await self.actor(user_id)
+            reply = await self.dispatcher.handle(actor, text)
+        except SlackIdentityError as exc:
+            reply = Reply(exc.message, ok=False)
+        except Exception:
+            reply = self.dispatcher.internal_error(placeholder(user_id), text)
+        if from_view(body):
+            await self.publish_home(user_id, notice=reply.text)
+        else:
+            await self._respond(respond, reply)
+
+    async def on_deny(self, body: dict[str, Any], respond: Responder) -> None:
+        """Deny asks for an optional reason in a modal; a decided request answers with its state."""
+        request_id = request_id_of(action_of(body).get("value"))
+        if request_id is None:
+            return
+        user_id = user_of(body)
+        reply: Reply | None = None
+        try:
+            request = await self.service.get(request_id)
+            if request.status != Status.PENDING:
+                tz = await self._tz_of(user_id)
+                reply = Reply(render.state_line(request, tz, self.clock.now()), ok=False)
+            else:
+                meta = modals.metadata(
+                    id=request_id, url=body.get("response_url"), home=from_view(body)
+                )
+                await self.client.views_open(
+                    trigger_id=body["trigger_id"], view=modals.deny_view(request, meta)
+                )
+        except DomainError as exc:
+            reply = Reply(exc.message, ok=False)
+        except SLACK_FAILURES as exc:
+            log.warning("could not open the deny form: %s", failure(exc))
+            reply = Reply(f"Slack did not open the form; type `/access deny {request_id} REASON`.")
+        except Exception:
+            reply = self.dispatcher.internal_error(placeholder(user_id), f"deny {request_id}")
+        if reply is not None:
+            if from_view(body):
+                await self.publish_home(user_id, notice=reply.text)
+            else:
+                await self._respond(respond, reply)
+
+    async def on_deny_submitted(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        view = body["view"]
+        meta = modals.read_metadata(view)
+        user_id = user_of(body)
+        reason = modals.read_deny(view["state"]["values"])
+        request_id = request_id_of(meta.get("id")) or ""
+
+        async def deny() -> FormOutcome:
+            try:
+                actor = await self.actor(user_id)
+            except SlackIdentityError as exc:
+                return FormOutcome(errors={"reason": exc.message})
+
+            async def decide() -> Reply:
+                req = await self.service.deny(actor, request_id, reason)
+                return Reply(f"Denied {req.id} ({req.resource} for {req.requester}).", request=req)
+
+            reply = await self.dispatcher.run(actor, decide)
+            return FormOutcome(reply=reply) if reply.ok else FormOutcome({"reason": reply.text})
+
+        await self.forms.answer(ack, deny(), user_id, meta)
+
+    # --- request form -------------------------------------------------------------------------
+
+    async def on_open_request_form(self, body: dict[str, Any], respond: Responder) -> None:
+        user_id = user_of(body)
+        meta = modals.metadata(home=from_view(body))
+        try:
+            await self._open_form("request", user_id, body.get("trigger_id"), meta, None)
+        except Exception:
+            reply = self.dispatcher.internal_error(placeholder(user_id), "request form")
+            await self.publish_home(user_id, notice=reply.text)
+
+    async def on_request_submitted(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        view = body["view"]
+        meta = modals.read_metadata(view)
+        user_id = user_of(body)
+        form = modals.read_request(view["state"]["values"])
+        await self.forms.answer(ack, self._submit_request(user_id, form), user_id, meta)
+
+    async def _submit_request(self, user_id: str, form: modals.RequestForm) -> FormOutcome:
+        """The same `service.request` as the typed command; a refusal lands on its field."""
+        try:
+            actor = await self.actor(user_id)
+        except SlackIdentityError as exc:
+            return FormOutcome(errors={"resource": exc.message})
+        if not form.resource:
+            return FormOutcome(errors={"resource": "Choose a resource."})
+        duration: timedelta | None = None
+        if form.duration:
+            try:
+                duration = parse_duration(form.duration)
+            except DomainError as exc:
+                return FormOutcome(errors={"duration": exc.message})
+
+        async def request() -> Reply:
+            req = await self.service.request(actor, form.resource, duration, form.reason)
+            return render.request_outcome(req, actor.tz, self.clock.now())
+
+        reply = await self.dispatcher.run(actor, request)
+        if reply.ok or reply.request is not None:
+            return FormOutcome(reply=reply)
+        return FormOutcome(errors={self._field_of(form, duration): reply.text})
+
+    def _field_of(self, form: modals.RequestForm, duration: timedelta | None) -> str:
+        """Which field a refusal is about, from the policy (not from the sentence's wording)."""
+        policy = self.service.policy
+        res = policy.resources.get(form.resource)
+        if res is None:
+            return "resource"
+        if (duration or policy.default_duration(res)) > policy.max_duration(res):
+            return "duration"
+        if policy.require_reason(res) and not form.reason.strip():
+            return "reason"
+        return "resource"
+
+    async def _respond(self, respond: Responder, reply: Reply) -> None:
+        await respond.send(render.reply_message(reply))
+
+    # --- Home tab -----------------------------------------------------------------------------
+
+    async def on_home_opened(self, body: dict[str, Any], respond: Responder) -> None:
+        event = body.get("event") or {}
+        if event.get("tab", "home") == "home":
+            await self.publish_home(str(event.get("user") or ""))
+
+    async def publish_home(self, user_id: str, notice: str | None = None) -> None:
+        now = self.clock.now()
+        try:
+            actor = await self.actor(user_id)
+            data = await home.gather(actor, self.service, self.admin, notice)
+            view = home.home_view(data, actor.tz, now)
+        except SlackIdentityError as exc:
+            view = home.home_view(home.HomeData(notice=exc.message), "UTC", now)
+        except Exception:
+            reply = self.dispatcher.internal_error(placeholder(user_id), "home")
+            view = home.home_view(home.HomeData(notice=reply.text), "UTC", now)
+        try:
+            await self.client.views_publish(user_id=user_id, view=view)
+        except SLACK_FAILURES as exc:
+            log.warning("could not publish the Home tab of %s: %s", user_id, failure(exc))
+
+
+def _form_wanted(text: str) -> str | commands.Command | None:
+    """`request` with no resource (or nothing at all) and `connect` open forms; `disconnect X`
+    asks for confirmation; the rest is answered by the dispatcher (None: it could not parse)."""
+    if not text:
+        return "request"
+    try:
+        parsed = commands.parse(text)
+    except DomainError:
+        return None  # the dispatcher answers with the same sentence
+    match parsed:
+        case commands.Request(resource=None):
+            return "request"
+        case commands.Connect():
+            return "connect"
+    return parsed

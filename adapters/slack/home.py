@@ -1,0 +1,140 @@
+"""The App Home tab: my active access (with Give back), my pending requests, approvals waiting
+for me, and for admins the provider status. Gathered from the core, drawn by a pure function,
+published again after every action taken from it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from adapters.slack import constants as k
+from adapters.slack.render import button, confirm_dialog, context, esc, plain, section, time_left
+from core.connections import ProviderAdmin
+from core.durations import format_duration
+from core.identity import Actor
+from core.replies import evidence_sentence
+from core.requests import AccessRequest, Status
+from core.rules import may_approve
+from core.service import AccessService
+from core.timefmt import show_time
+
+log = logging.getLogger(__name__)
+
+LIST_LIMIT = 15
+"""Items per list: the Home tab holds 100 blocks."""
+
+
+@dataclass(frozen=True)
+class HomeData:
+    active: list[AccessRequest] = field(default_factory=list)
+    pending: list[AccessRequest] = field(default_factory=list)
+    to_approve: list[AccessRequest] = field(default_factory=list)
+    is_admin: bool = False
+    provider_lines: list[str] | None = None  # None: connections are not managed from chat
+    notice: str | None = None
+
+
+async def gather(
+    actor: Actor, service: AccessService, admin: ProviderAdmin | None, notice: str | None = None
+) -> HomeData:
+    mine = await service.store.by_requester(actor.email)
+    roster, now = await service.roster.current(), service.clock.now()
+    to_approve = []
+    for r in await service.store.with_status(Status.PENDING):
+        res = service.policy.resources.get(r.resource)
+        if res is None:
+            continue
+        verdict = may_approve(
+            res, actor.email, r.requester, roster, now, service.settings.roster_max_age
+        )
+        if verdict.allowed:
+            to_approve.append(r)
+    is_admin = service.settings.is_admin(actor.email)
+    lines: list[str] | None = None
+    if is_admin and admin is not None:
+        try:
+            lines = await admin.status_lines()
+        except Exception:
+            log.exception("provider status for the Home tab failed")
+            lines = ["Provider status is unavailable right now."]
+    return HomeData(
+        active=[r for r in mine if r.status == Status.ACTIVE],
+        pending=[r for r in mine if r.status == Status.PENDING],
+        to_approve=to_approve,
+        is_admin=is_admin,
+        provider_lines=lines,
+        notice=notice,
+    )
+
+
+def _header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": plain(text)}
+
+
+def _with_buttons(text: str, *buttons: dict[str, Any]) -> list[dict[str, Any]]:
+    if len(buttons) == 1:
+        return [{**section(text), "accessory": buttons[0]}]
+    return [section(text), {"type": "actions", "elements": list(buttons)}]
+
+
+def home_view(data: HomeData, tz: str, now: datetime) -> dict[str, Any]:
+    blocks: list[dict[str, Any]] = []
+    if data.notice:
+        blocks.append(section(f":information_source: {esc(data.notice)}"))
+    blocks += [
+        _header("On-call access"),
+        {
+            "type": "actions",
+            "elements": [button("Request access", k.OPEN_REQUEST_FORM, "home", style="primary")],
+        },
+        _header("Your active access"),
+    ]
+    if not data.active:
+        blocks.append(context("None right now."))
+    for r in data.active[:LIST_LIMIT]:
+        until = show_time(r.expires_at, tz, now) if r.expires_at else "further notice"
+        give_back = button(
+            "Give back",
+            k.GIVE_BACK,
+            r.id,
+            confirm=confirm_dialog(
+                "Give back access?", f"Your access to {esc(r.resource)} ends now.", "Give back"
+            ),
+        )
+        blocks += _with_buttons(
+            f"*{esc(r.resource)}* `{r.id}`: {time_left(r.time_left(now))} left (until {until})",
+            give_back,
+        )
+    blocks.append(_header("Your pending requests"))
+    if not data.pending:
+        blocks.append(context("None."))
+    for r in data.pending[:LIST_LIMIT]:
+        withdraw = button("Withdraw", k.WITHDRAW, r.id)
+        blocks += _with_buttons(
+            f"*{esc(r.resource)}* `{r.id}` for {format_duration(r.duration)}: waiting for "
+            f"approval until {show_time(r.timeout_at, tz, now)}",
+            withdraw,
+        )
+    blocks.append(_header("Waiting for your approval"))
+    if not data.to_approve:
+        blocks.append(context("Nothing is waiting for you."))
+    for r in data.to_approve[:LIST_LIMIT]:
+        reason = f' "{esc(r.reason)}"' if r.reason else ""
+        blocks += _with_buttons(
+            f"*{esc(r.requester)}* asks for *{esc(r.resource)}* for "
+            f"{format_duration(r.duration)}{reason} (`{r.id}`); "
+            f"{esc(evidence_sentence(r, tz, now))}.",
+            button("Approve", k.APPROVE, r.id, style="primary"),
+            button("Deny", k.DENY, r.id, style="danger"),
+        )
+    if data.is_admin:
+        blocks.append(_header("Providers"))
+        if data.provider_lines is None:
+            blocks.append(context("Provider connections are managed on the server here."))
+        else:
+            text = "\n".join(esc(line) for line in data.provider_lines) or "No provider connected."
+            blocks.append(section(text))
+            blocks.append(context("`/access connect` connects one; `/access sync` syncs now."))
+    return {"type": "home", "blocks": blocks[:100]}

@@ -1,0 +1,70 @@
+"""`POST /slack/events` on the bot's aiohttp app: bolt's two translation functions around
+`AsyncApp.async_dispatch`, one route for commands, interactivity and events.
+
+The signature is checked before the body is parsed (bolt checks it again): an unsigned caller
+learns nothing about parsing (401), a signed body that is not a Slack payload gets 400, and no
+odd header or body can turn into a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
+
+log = logging.getLogger(__name__)
+
+KNOWN_TYPES = frozenset(
+    {
+        "block_actions",
+        "block_suggestion",
+        "view_submission",
+        "view_closed",
+        "shortcut",
+        "message_action",
+        "interactive_message",
+        "event_callback",
+        "url_verification",
+        "app_rate_limited",
+    }
+)
+
+
+def _recognised(body: Any) -> bool:
+    """A slash command, an interaction payload, an Events API callback or Slack's SSL check."""
+    return isinstance(body, Mapping) and bool(
+        body.get("command") or body.get("ssl_check") or body.get("type") in KNOWN_TYPES
+    )
+
+
+def events_route(
+    app: AsyncApp, signing_secret: str
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    verifier = SignatureVerifier(signing_secret)
+
+    def signed(request: web.Request, raw: bytes) -> bool:
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature")
+        return timestamp.isdigit() and verifier.is_valid(
+            body=raw, timestamp=timestamp, signature=signature
+        )
+
+    async def slack_events(request: web.Request) -> web.Response:
+        if not signed(request, await request.read()):
+            log.info("refused a Slack request with a missing, wrong or stale signature")
+            return web.json_response({"error": "invalid request"}, status=401)
+        try:
+            bolt_request = await to_bolt_request(request)
+        except (ValueError, AttributeError, TypeError):  # JSONDecodeError, a list as payload…
+            bolt_request = None
+        if bolt_request is None or not _recognised(bolt_request.body):
+            log.warning("refused a signed Slack request whose body is not a Slack payload")
+            return web.json_response({"error": "malformed request"}, status=400)
+        return await to_aiohttp_response(await app.async_dispatch(bolt_request))
+
+    return slack_events

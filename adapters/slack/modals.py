@@ -1,0 +1,343 @@
+"""Modal views (request, deny, connect) and reading what people typed into them, as pure
+functions. Block ids are the form's field names, so an error about a field lands on its block.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from adapters.slack import constants as k
+from adapters.slack.render import context, esc, plain, section
+from core.connections import AuthKind, ConnectForm, ProviderName
+from core.durations import format_duration
+from core.requests import AccessRequest
+
+View = dict[str, Any]
+StateValues = Mapping[str, Mapping[str, Mapping[str, Any]]]
+
+VALUE = "value"
+"""action_id of every input element: one element per block, so the block id names the field."""
+
+PROVIDERS: dict[str, str] = {
+    "pagerduty": "PagerDuty",
+    "opsgenie": "Opsgenie",
+    "jsm": "Jira Service Management",
+}
+REGIONS: dict[str, str] = {"us": "US", "eu": "EU"}
+AUTH_KINDS: dict[str, str] = {
+    "api_key": "API key (JSM: API token)",
+    "oauth_client": "OAuth client credentials (PagerDuty)",
+    "oauth_user": "OAuth, sign in as a user (PagerDuty)",
+}
+
+
+def _modal(
+    callback_id: str,
+    title: str,
+    blocks: list[dict[str, Any]],
+    *,
+    submit: str | None = None,
+    close: str = "Cancel",
+    metadata: str = "",
+) -> View:
+    view: View = {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": plain(title, 24),
+        "close": plain(close, 24),
+        "blocks": blocks,
+        "private_metadata": metadata[:3000],
+    }
+    if submit:
+        view["submit"] = plain(submit, 24)
+    return view
+
+
+def metadata(**fields: Any) -> str:
+    """`private_metadata`: what the submission needs to answer where the form was opened."""
+    return json.dumps({k: v for k, v in fields.items() if v}, separators=(",", ":"))
+
+
+def read_metadata(view: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        found = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def loading_view(title: str, text: str = "One moment…") -> View:
+    """Opened at once so the 3-second `trigger_id` is used before anything slow happens."""
+    return _modal(
+        k.LOADING, title, [section(f":hourglass_flowing_sand: {esc(text)}")], close="Close"
+    )
+
+
+def notice_view(title: str, text: str) -> View:
+    """A modal that only says something (a refusal, a result); nothing to submit."""
+    return _modal(k.NOTICE, title, [section(esc(text))], close="Close")
+
+
+def _input(
+    block_id: str,
+    label: str,
+    element: dict[str, Any],
+    *,
+    optional: bool = False,
+    hint: str | None = None,
+) -> dict[str, Any]:
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label, 2000),
+        "element": {**element, "action_id": VALUE},
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = plain(hint, 2000)
+    return block
+
+
+def _text_input(
+    placeholder: str = "", *, multiline: bool = False, max_length: int = 3000
+) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "multiline": multiline,
+        "max_length": max_length,
+    }
+    if placeholder:
+        element["placeholder"] = plain(placeholder, 150)
+    return element
+
+
+def _option(value: str, text: str) -> dict[str, Any]:
+    return {"text": plain(text, 75), "value": value}
+
+
+def _select(options: Mapping[str, str], initial: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "static_select",
+        "options": [_option(v, t) for v, t in list(options.items())[:100]],
+    }
+    if initial:
+        element["initial_option"] = _option(initial, options[initial])
+    return element
+
+
+def _value(values: StateValues, block_id: str) -> str:
+    state = (values.get(block_id) or {}).get(VALUE) or {}
+    selected = state.get("selected_option")
+    if isinstance(selected, Mapping):
+        return str(selected.get("value") or "")
+    return str(state.get("value") or "").strip()
+
+
+# --- request ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One resource as this person sees it now: may they request it, and why (not)."""
+
+    name: str
+    description: str
+    allowed: bool
+    why: str
+    max_duration: str
+    default_duration: str
+    reason_required: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RequestForm:
+    resource: str
+    duration: str
+    reason: str
+
+
+def request_view(choices: Sequence[Choice], meta: str) -> View:
+    """Only what may be requested now is selectable; the rest is listed with the reason why not."""
+    allowed = [c for c in choices if c.allowed]
+    refused = [c for c in choices if not c.allowed]
+    blocks: list[dict[str, Any]] = []
+    if allowed:
+        options = {
+            c.name: f"{c.name} — {c.description}" if c.description else c.name for c in allowed
+        }
+        initial = allowed[0].name if len(allowed) == 1 else None
+        blocks.append(_input("resource", "Resource", _select(options, initial)))
+        limits = "; ".join(
+            f"{c.name}: default {c.default_duration}, max {c.max_duration}" for c in allowed
+        )
+        blocks.append(
+            _input(
+                "duration",
+                "Duration",
+                _text_input("e.g. 30m, 2h, 1h30m", max_length=20),
+                optional=True,
+                hint=f"Empty for the default. {limits}.",
+            )
+        )
+        needs_reason = [c.name for c in allowed if c.reason_required]
+        blocks.append(
+            _input(
+                "reason",
+                "Reason",
+                _text_input("e.g. INC-4411 failover", multiline=True, max_length=1000),
+                optional=True,
+                hint=f"Required for {', '.join(needs_reason)}." if needs_reason else None,
+            )
+        )
+    else:
+        blocks.append(section("You may not request anything right now."))
+    if refused:
+        lines = [f"✗ *{esc(c.name)}*: {esc(c.why)}" for c in refused[:20]]
+        blocks.append(context("\n".join(lines)))
+    if not choices:
+        blocks = [section("The policy defines no resources.")]
+    return _modal(
+        k.REQUEST_FORM,
+        "Request access",
+        blocks,
+        submit="Request" if allowed else None,
+        close="Cancel" if allowed else "Close",
+        metadata=meta,
+    )
+
+
+def read_request(values: StateValues) -> RequestForm:
+    return RequestForm(
+        resource=_value(values, "resource"),
+        duration=_value(values, "duration"),
+        reason=_value(values, "reason"),
+    )
+
+
+# --- deny -------------------------------------------------------------------------------------
+
+
+def deny_view(request: AccessRequest, meta: str) -> View:
+    """Opened straight from the click (the trigger lasts 3 seconds), so it needs no lookups."""
+    reason = f' "{esc(request.reason)}"' if request.reason else ""
+    summary = (
+        f"Deny *{esc(request.requester)}* access to *{esc(request.resource)}* for "
+        f"{format_duration(request.duration)}{reason} (`{request.id}`)?"
+    )
+    blocks = [
+        section(summary),
+        _input(
+            "reason",
+            "Reason (optional)",
+            _text_input("Told to the requester", multiline=True, max_length=1000),
+            optional=True,
+        ),
+    ]
+    return _modal(k.DENY_FORM, "Deny request", blocks, submit="Deny", metadata=meta)
+
+
+def read_deny(values: StateValues) -> str:
+    return _value(values, "reason")
+
+
+# --- connect ----------------------------------------------------------------------------------
+
+CONNECT_BLOCKS: dict[str, str] = {
+    "provider": "provider",
+    "region": "region",
+    "auth": "auth",
+    "api_key": "api_key",
+    "api_token": "api_key",
+    "client_id": "client_id",
+    "client_secret": "client_secret",
+    "site": "site",
+    "subdomain": "subdomain",
+    "email": "email",
+}
+"""ConnectForm field -> the block that shows its error (JSM's token shares the key's block)."""
+
+
+def connect_view(meta: str) -> View:
+    """Secrets are typed here and never shown back: the view has no initial values for them."""
+    blocks = [
+        _input("provider", "Provider", _select(PROVIDERS)),
+        _input("region", "Region", _select(REGIONS, "us")),
+        _input("auth", "Authentication", _select(AUTH_KINDS, "api_key")),
+        _input(
+            "api_key",
+            "API key / token",
+            _text_input("Paste the key", max_length=500),
+            optional=True,
+            hint="PagerDuty: a REST API key (read-only is enough). Opsgenie: an API integration key. JSM: an API token.",
+        ),
+        _input(
+            "client_id", "OAuth client id (PagerDuty)", _text_input(max_length=200), optional=True
+        ),
+        _input(
+            "client_secret",
+            "OAuth client secret (PagerDuty)",
+            _text_input(max_length=500),
+            optional=True,
+        ),
+        _input(
+            "site",
+            "Site (JSM)",
+            _text_input("your-site.atlassian.net", max_length=200),
+            optional=True,
+        ),
+        _input(
+            "email", "Atlassian account email (JSM)", _text_input(max_length=200), optional=True
+        ),
+        context("Credentials are verified live, stored encrypted, and never shown again."),
+    ]
+    return _modal(k.CONNECT_FORM, "Connect a provider", blocks, submit="Connect", metadata=meta)
+
+
+def read_connect(values: StateValues) -> tuple[ConnectForm | None, dict[str, str]]:
+    """The form, or the errors to show on its blocks (what is missing for this provider)."""
+    provider = _value(values, "provider")
+    region = _value(values, "region") or "us"
+    auth = _value(values, "auth") or "api_key"
+    if auth not in AUTH_KINDS:
+        auth = "api_key"
+    key = _value(values, "api_key")
+    errors: dict[str, str] = {}
+    if provider not in PROVIDERS:
+        errors["provider"] = "Choose a provider."
+    if region not in REGIONS:
+        errors["region"] = "Choose US or EU."
+    if auth in ("oauth_client", "oauth_user"):
+        if provider != "pagerduty":
+            errors["auth"] = "OAuth is for PagerDuty; use an API key."
+        if not _value(values, "client_id"):
+            errors["client_id"] = "Enter the OAuth client id."
+        if not _value(values, "client_secret"):
+            errors["client_secret"] = "Enter the OAuth client secret."
+        if not _value(values, "subdomain"):
+            errors["subdomain"] = "Enter the PagerDuty subdomain."
+    elif not key:
+        errors["api_key"] = "Enter the API token." if provider == "jsm" else "Enter the API key."
+    if provider == "jsm":
+        if not _value(values, "site"):
+            errors["site"] = "Enter your Atlassian site, e.g. your-site.atlassian.net."
+        if not _value(values, "email"):
+            errors["email"] = "Enter the Atlassian account email the token belongs to."
+    if errors:
+        return None, errors
+    is_jsm = provider == "jsm"
+    form = ConnectForm(
+        provider=cast(ProviderName, provider),
+        region="eu" if region == "eu" else "us",
+        auth=cast(AuthKind, auth),
+        api_key="" if is_jsm else key,
+        api_token=key if is_jsm else "",
+        client_id=_value(values, "client_id"),
+        client_secret=_value(values, "client_secret"),
+        subdomain=_value(values, "subdomain"),
+        site=_value(values, "site"),
+        email=_value(values, "email"),
+    )
+    return form, {}

@@ -1,0 +1,265 @@
+"""Block Kit for messages, as pure functions of core values: replies, approval messages (with
+their buttons while pending, with the outcome once decided), personal notices.
+
+Every message carries a plain `text` too: Slack shows it in notifications and screen readers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from adapters.slack import constants as k
+from core.durations import format_duration
+from core.identity import SYSTEM
+from core.replies import Reply, describe_request, evidence_sentence
+from core.requests import AccessRequest, Status
+from core.timefmt import show_time
+
+Block = dict[str, Any]
+Message = dict[str, Any]
+
+SECTION_LIMIT = 3000
+MAX_BLOCKS = 45  # Slack allows 50 in a message; leave room for a header and a footer
+
+
+def esc(text: str) -> str:
+    """Slack's three control characters in mrkdwn and plain text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plain(text: str, limit: int = 150) -> dict[str, Any]:
+    return {"type": "plain_text", "text": _cut(text, limit), "emoji": True}
+
+
+def mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text}
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": mrkdwn(_cut(text, SECTION_LIMIT))}
+
+
+def context(*texts: str) -> Block:
+    return {"type": "context", "elements": [mrkdwn(_cut(t, 2000)) for t in texts[:10]]}
+
+
+def button(
+    text: str,
+    action_id: str,
+    value: str,
+    *,
+    style: str | None = None,
+    confirm: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "type": "button",
+        "text": plain(text, 75),
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        found["style"] = style
+    if confirm:
+        found["confirm"] = confirm
+    return found
+
+
+def confirm_dialog(title: str, text: str, yes: str, no: str = "Cancel") -> dict[str, Any]:
+    return {
+        "title": plain(title, 100),
+        "text": mrkdwn(_cut(text, 300)),
+        "confirm": plain(yes, 30),
+        "deny": plain(no, 30),
+        "style": "danger",
+    }
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def chunks(lines: Iterable[str], limit: int = SECTION_LIMIT) -> list[str]:
+    """Lines grouped into section-sized texts (a section holds at most 3,000 characters)."""
+    found: list[str] = []
+    current = ""
+    for line in lines:
+        line = _cut(line, limit)
+        if current and len(current) + 1 + len(line) > limit:
+            found.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        found.append(current)
+    return found
+
+
+# --- replies --------------------------------------------------------------------------------
+
+
+def reply_message(reply: Reply) -> Message:
+    """A core Reply as an ephemeral message: its sentence, then its lines."""
+    head = esc(reply.text) if reply.ok else f":warning: {esc(reply.text)}"
+    blocks = [section(head)]
+    blocks += [section(text) for text in chunks(esc(line) for line in reply.lines)]
+    if len(blocks) > MAX_BLOCKS:
+        blocks = [*blocks[: MAX_BLOCKS - 1], context("… more than fits here; try `/access mine`.")]
+    return {"text": _cut(esc(reply.full_text), 3900), "blocks": blocks}
+
+
+def notice_message(text: str, request: AccessRequest | None = None) -> Message:
+    """A personal notice (`tell`): the core's sentence, and which request it is about."""
+    blocks = [section(esc(text))]
+    if request is not None:
+        blocks.append(
+            context(
+                f"Request `{request.id}` · {esc(request.resource)} · "
+                f"{format_duration(request.duration)}"
+            )
+        )
+    return {"text": esc(text), "blocks": blocks}
+
+
+def alert_message(text: str) -> Message:
+    return {
+        "text": f"Admin alert: {esc(text)}",
+        "blocks": [section(f":rotating_light: {esc(text)}")],
+    }
+
+
+# --- approval messages ----------------------------------------------------------------------
+
+
+def state_line(request: AccessRequest, tz: str, now: datetime) -> str:
+    """What became of a request, for the approval message once buttons are gone."""
+    by = esc(request.decided_by) if request.decided_by else ""
+    at = lambda when: show_time(when, tz, now) if when else ""  # noqa: E731
+    note = f": {esc(request.decision_note)}" if request.decision_note else ""
+    match request.status:
+        case Status.PENDING:
+            return f":hourglass_flowing_sand: Waiting for approval until {at(request.timeout_at)}."
+        case Status.APPROVED:
+            return f":white_check_mark: Approved by {by or 'policy'}; granting did not complete."
+        case Status.ACTIVE:
+            who = "automatically (on call)" if request.decided_by == SYSTEM else f"by {by}"
+            return f":white_check_mark: Approved {who}; active until {at(request.expires_at)}."
+        case Status.DENIED:
+            return f":no_entry: Denied by {by}{note}"
+        case Status.CANCELLED:
+            return f":leftwards_arrow_with_hook: Withdrawn by {by or 'the requester'}."
+        case Status.TIMED_OUT:
+            return f":hourglass: Timed out at {at(request.timeout_at)}: nobody decided in time."
+        case Status.EXPIRED:
+            return f":checkered_flag: Expired at {at(request.ended_at or request.expires_at)}."
+        case Status.REVOKED:
+            return f":leftwards_arrow_with_hook: Given back / revoked at {at(request.ended_at)}."
+    return esc(request.status.value)
+
+
+def approval_message(
+    request: AccessRequest,
+    tz: str,
+    now: datetime,
+    *,
+    requester_user_id: str | None = None,
+) -> Message:
+    """The approval message: who asks for what, for how long, why, and their on-call evidence;
+    Approve / Deny while pending, the outcome (and no live buttons) afterwards."""
+    who = f"<@{requester_user_id}>" if requester_user_id else esc(request.requester)
+    reason = esc(request.reason) if request.reason else "_none given_"
+    evidence = esc(evidence_sentence(request, tz, now))
+    extends = getattr(request, "extends", None)
+    title = (
+        f"*Access request* `{request.id}`: extend `{esc(extends)}` by {format_duration(request.duration)}"
+        if extends
+        else f"*Access request* `{request.id}`"
+    )
+    blocks: list[Block] = [
+        {
+            "type": "section",
+            "text": mrkdwn(title),
+            "fields": [
+                mrkdwn(f"*Requester*\n{who} ({esc(request.requester)})"),
+                mrkdwn(f"*Resource*\n{esc(request.resource)}"),
+                mrkdwn(f"*Duration*\n{format_duration(request.duration)}"),
+                mrkdwn(f"*Reason*\n{_cut(reason, 1900)}"),
+            ],
+        },
+        context(f":pager: {esc(request.requester)} is {evidence}"),
+    ]
+    if request.status == Status.PENDING:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": k.DECISION_BLOCK,
+                "elements": [
+                    button("Approve", k.APPROVE, request.id, style="primary"),
+                    button("Deny", k.DENY, request.id, style="danger"),
+                ],
+            }
+        )
+        blocks.append(context(state_line(request, tz, now)))
+        text = f"Approval needed: {esc(describe_request(request, tz, now))}"
+    else:
+        blocks.append(section(state_line(request, tz, now)))
+        status = request.status.value.replace("_", " ")
+        text = f"{esc(describe_request(request, tz, now))} Now {status}."
+    return {"text": text, "blocks": blocks}
+
+
+def disconnect_confirmation(provider: str, label: str) -> Message:
+    """A button that disconnects only after Slack's confirm dialog."""
+    confirm = confirm_dialog(
+        f"Disconnect {label}?",
+        f"The stored {esc(label)} credentials are deleted and roster syncs from it stop.",
+        "Disconnect",
+        "Keep it",
+    )
+    return {
+        "text": f"Disconnect {label}?",
+        "blocks": [
+            section(f"Disconnect *{esc(label)}*? Requests that rely on its rosters are refused."),
+            {
+                "type": "actions",
+                "elements": [
+                    button(
+                        f"Disconnect {label}",
+                        k.DISCONNECT,
+                        provider,
+                        style="danger",
+                        confirm=confirm,
+                    )
+                ],
+            },
+        ],
+    }
+
+
+def request_outcome(request: AccessRequest, tz: str, now: datetime) -> Reply:
+    """The answer to a request made from the form, worded as the typed command's answer."""
+    if request.status == Status.ACTIVE:
+        until = show_time(request.expires_at, tz, now) if request.expires_at else ""
+        return Reply(
+            f"Approved at once (you are on call): {request.resource} is yours until {until} ({request.id}).",
+            request=request,
+        )
+    if request.status == Status.APPROVED:
+        return Reply(
+            f"{request.id} was approved, but granting it failed; admins are told.",
+            ok=False,
+            request=request,
+        )
+    return Reply(
+        f"Request {request.id} for {request.resource} ({format_duration(request.duration)}) is waiting for approval.",
+        request=request,
+    )
+
+
+def time_left(delta: timedelta) -> str:
+    """Whole minutes, rounded up, as people read a countdown."""
+    seconds = int(delta.total_seconds())
+    if seconds < 60:
+        return format_duration(delta)
+    return format_duration(timedelta(minutes=-(-seconds // 60)))

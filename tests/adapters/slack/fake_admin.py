@@ -1,0 +1,33 @@
+"""A stand-in for the bot's provider connections (`core.connections.ProviderAdmin`): records
+what the Slack surface asked and answers as told."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.connections import ConnectForm, ConnectResult
+
+
+@dataclass
+class FakeProviderAdmin:
+    result: ConnectResult = field(
+        default_factory=lambda: ConnectResult(
+            True,
+            "Connected PagerDuty (EU) as ops-bot@example.com.",
+            sync_summary="PagerDuty: synced 3 schedules, 12 people.",
+        )
+    )
+    connected: list[tuple[ConnectForm, str]] = field(default_factory=list)
+    disconnected: list[tuple[str, str]] = field(default_factory=list)
+    status: list[str] = field(default_factory=lambda: ["PagerDuty: last good sync 4m ago"])
+
+    async def connect(self, form: ConnectForm, actor: str) -> ConnectResult:
+        self.connected.append((form, actor))
+        return self.result
+
+    async def disconnect(self, provider: str, actor: str) -> str:
+        self.disconnected.append((provider, actor))
+        return f"Disconnected {provider}."
+
+    async def status_lines(self) -> list[str]:
+        return list(self.status)

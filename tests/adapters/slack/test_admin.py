@@ -1,0 +1,206 @@
+"""Admins connect and disconnect providers from Slack: a modal for the credentials (never shown
+back), a confirm dialog before disconnecting; everyone else is refused."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.slack.admin import ADMINS_ONLY, NO_ADMIN_SURFACE
+from adapters.slack.constants import DISCONNECT
+from core.connections import ConnectResult
+from tests.adapters.slack.fake_admin import FakeProviderAdmin
+from tests.adapters.slack.rig import ALICE, LEAD, SlackRig, start_rig, text_of
+from tests.conftest import FakeClock
+from tests.fakes.slack import FakeSlackApi, payloads
+
+SECRET = "u+Secret-Key-0123456789"
+
+
+@pytest.fixture
+def admin() -> FakeProviderAdmin:
+    return FakeProviderAdmin()
+
+
+@pytest.fixture
+async def admin_rig(
+    fake_slack: FakeSlackApi,
+    tmp_path: Path,
+    sqlite_url: str,
+    clock: FakeClock,
+    admin: FakeProviderAdmin,
+) -> AsyncIterator[SlackRig]:
+    fake_slack.add_user(ALICE, "alice@example.com")
+    fake_slack.add_user(LEAD, "lead@example.com")
+    async with start_rig(fake_slack, tmp_path, sqlite_url, clock, admin=admin) as rig:
+        yield rig
+
+
+async def _connect_form(rig: SlackRig, user: str = LEAD) -> dict[str, Any]:
+    await rig.command("connect", user=user)
+    await rig.fake.next_call("views.open")
+    updated = await rig.fake.next_call("views.update")
+    return rig.fake.views[updated.params["view_id"]]
+
+
+def _values(**fields: str) -> dict[str, Any]:
+    selects = {"provider", "region", "auth"}
+    return {
+        name: {
+            "value": payloads.static_select(value)
+            if name in selects
+            else payloads.plain_text_input(value)
+        }
+        for name, value in fields.items()
+    }
+
+
+async def test_connect_form_is_refused_to_non_admins(admin_rig: SlackRig) -> None:
+    view = await _connect_form(admin_rig, user=ALICE)
+
+    assert view["callback_id"] == "access.notice"
+    assert ADMINS_ONLY in text_of(view)
+
+
+async def test_connect_without_provider_admin_says_it_is_not_available(rig: SlackRig) -> None:
+    view = await _connect_form(rig)
+
+    assert NO_ADMIN_SURFACE in text_of(view)
+
+
+async def test_connect_success_closes_and_posts_the_sync_summary(
+    admin_rig: SlackRig, admin: FakeProviderAdmin, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    view = await _connect_form(admin_rig)
+    assert view["callback_id"] == "access.connect_form"
+
+    reply = await admin_rig.send(
+        payloads.view_submission(
+            _values(provider="pagerduty", region="eu", auth="api_key", api_key=SECRET),
+            view=view,
+            user_id=LEAD,
+        )
+    )
+
+    assert (reply.status, reply.text) == (200, "")
+    ((form, actor),) = admin.connected
+    assert (form.provider, form.region, form.auth, form.api_key, actor) == (
+        "pagerduty",
+        "eu",
+        "api_key",
+        SECRET,
+        "lead@example.com",
+    )
+    await admin_rig.fake.wait_until(lambda: bool(admin_rig.dm(LEAD)), what="DM to the admin")
+    shown = text_of(admin_rig.dm(LEAD)[0])
+    assert "PagerDuty: synced 3 schedules, 12 people." in shown
+    _assert_never_echoed(admin_rig)
+    assert SECRET not in caplog.text
+
+
+async def test_connect_failure_shows_inline_on_the_field(
+    admin_rig: SlackRig, admin: FakeProviderAdmin
+) -> None:
+    admin.result = ConnectResult(False, "PagerDuty refused this key (401).", field="api_key")
+    view = await _connect_form(admin_rig)
+
+    reply = await admin_rig.send(
+        payloads.view_submission(
+            _values(provider="pagerduty", region="us", auth="api_key", api_key=SECRET),
+            view=view,
+            user_id=LEAD,
+        )
+    )
+
+    assert reply.json() == {
+        "response_action": "errors",
+        "errors": {"api_key": "PagerDuty refused this key (401)."},
+    }
+    _assert_never_echoed(admin_rig)
+
+
+async def test_connect_form_checks_what_the_provider_needs(
+    admin_rig: SlackRig, admin: FakeProviderAdmin
+) -> None:
+    view = await _connect_form(admin_rig)
+
+    reply = await admin_rig.send(
+        payloads.view_submission(
+            _values(provider="opsgenie", region="us", auth="oauth_client"),
+            view=view,
+            user_id=LEAD,
+        )
+    )
+
+    assert reply.json()["response_action"] == "errors"
+    assert set(reply.json()["errors"]) == {"auth", "client_id", "client_secret", "subdomain"}
+    assert admin.connected == []
+
+
+async def test_connect_submitted_by_a_non_admin_is_refused(
+    admin_rig: SlackRig, admin: FakeProviderAdmin
+) -> None:
+    view = await _connect_form(admin_rig)
+
+    reply = await admin_rig.send(
+        payloads.view_submission(
+            _values(provider="opsgenie", region="us", auth="api_key", api_key=SECRET),
+            view=view,
+            user_id=ALICE,
+        )
+    )
+
+    assert reply.json() == {"response_action": "errors", "errors": {"provider": ADMINS_ONLY}}
+    assert admin.connected == []
+
+
+async def test_disconnect_asks_for_confirmation_then_disconnects(
+    admin_rig: SlackRig, admin: FakeProviderAdmin
+) -> None:
+    await admin_rig.command("disconnect pagerduty", user=LEAD)
+    call = await admin_rig.fake.next_call("response_url:cmd")
+    (button,) = [e for b in call.params["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert (button["action_id"], button["value"]) == (DISCONNECT, "pagerduty")
+    assert button["confirm"]["confirm"]["text"] == "Disconnect"
+    assert admin.disconnected == []
+
+    await admin_rig.send(
+        payloads.block_actions(
+            DISCONNECT,
+            "pagerduty",
+            user_id=LEAD,
+            response_url=admin_rig.fake.response_url("confirm"),
+        )
+    )
+
+    answer = await admin_rig.fake.next_call("response_url:confirm")
+    assert answer.params["text"] == "Disconnected pagerduty."
+    assert answer.params["replace_original"] is True
+    assert admin.disconnected == [("pagerduty", "lead@example.com")]
+
+
+async def test_disconnect_is_refused_to_non_admins(
+    admin_rig: SlackRig, admin: FakeProviderAdmin
+) -> None:
+    await admin_rig.command("disconnect pagerduty", user=ALICE)
+    assert await admin_rig.answer() == ADMINS_ONLY
+
+    await admin_rig.send(
+        payloads.block_actions(
+            DISCONNECT, "pagerduty", user_id=ALICE, response_url=admin_rig.fake.response_url("x")
+        )
+    )
+    assert (await admin_rig.fake.next_call("response_url:x")).params["text"] == ADMINS_ONLY
+    assert admin.disconnected == []
+
+
+def _assert_never_echoed(rig: SlackRig) -> None:
+    for call in rig.fake.calls():
+        if call.method.startswith("views.") or call.method.startswith("chat."):
+            assert SECRET not in json.dumps(call.params), call.method

@@ -1,0 +1,27 @@
+"""A stateful fake Atlassian site with JSM operations, for adapter tests."""
+
+from tests.fakes.jsm.model import (
+    ALL_RIGHTS,
+    Credential,
+    JsmState,
+    OnCall,
+    Participant,
+    Schedule,
+    Team,
+    User,
+)
+from tests.fakes.jsm.server import FakeJsm
+from tests.fakes.pagerduty.harness import RecordedRequest
+
+__all__ = [
+    "ALL_RIGHTS",
+    "Credential",
+    "FakeJsm",
+    "JsmState",
+    "OnCall",
+    "Participant",
+    "RecordedRequest",
+    "Schedule",
+    "Team",
+    "User",
+]

@@ -1,0 +1,142 @@
+"""The fake JSM site's state (operations data, Jira users, platform teams) and seeding helpers."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import count
+
+
+@dataclass
+class User:
+    account_id: str
+    name: str
+    email: str
+    email_visible: bool = True  # Atlassian profile visibility: "only you and admins" hides it
+
+
+@dataclass
+class Team:
+    id: str
+    name: str
+    members: list[str] = field(default_factory=list)  # account ids
+
+
+@dataclass
+class Participant:
+    type: str  # user | team | escalation | none | anything the API may add
+    id: str = ""
+
+
+@dataclass
+class Rotation:
+    id: str
+    name: str
+    participants: list[Participant]
+
+
+@dataclass
+class Schedule:
+    id: str
+    name: str
+    rotations: list[Rotation]
+    team_id: str | None = None
+    timezone: str = "Etc/UTC"
+    enabled: bool = True
+
+
+@dataclass
+class OnCall:
+    """Who the schedule puts on call from `start` to `end`: a user, a team (answered without
+    its members, as in the published sample) or an escalation with users nested under it."""
+
+    schedule_id: str
+    rotation_id: str
+    type: str
+    id: str
+    start: datetime
+    end: datetime
+    nested: list[str] = field(default_factory=list)  # account ids under an escalation
+
+
+@dataclass
+class Credential:
+    token: str
+    rights: set[str]  # ops (JSM operations), browse_users (Jira user API), teams (Teams API)
+
+
+ALL_RIGHTS = {"ops", "browse_users", "teams"}
+
+
+class JsmState:
+    def __init__(self) -> None:
+        self.cloud_id = str(uuid.UUID(int=0xC10D))
+        self.org_id = str(uuid.UUID(int=0x0A6))
+        self.users: dict[str, User] = {}
+        self.teams: dict[str, Team] = {}
+        self.schedules: dict[str, Schedule] = {}
+        self.oncalls: list[OnCall] = []
+        self._ids = count(1)
+
+    def new_id(self) -> str:
+        return str(uuid.UUID(int=next(self._ids) * 7919 + (1 << 100)))
+
+    def new_account_id(self) -> str:
+        """Atlassian account ids look like `712020:<uuid>` (or 24 hex digits for old ones)."""
+        return f"712020:{self.new_id()}"
+
+    def add_user(self, email: str, name: str = "", *, email_visible: bool = True) -> User:
+        user = User(self.new_account_id(), name or email.split("@")[0], email, email_visible)
+        self.users[user.account_id] = user
+        return user
+
+    def add_team(self, name: str, members: list[User] | None = None) -> Team:
+        team = Team(self.new_id(), name, [u.account_id for u in members or ()])
+        self.teams[team.id] = team
+        return team
+
+    def add_schedule(
+        self,
+        name: str,
+        participants: list[User | Team | Participant] | None = None,
+        *,
+        team: Team | None = None,
+    ) -> Schedule:
+        rotation = Rotation(self.new_id(), "Rota 1", [_participant(p) for p in participants or ()])
+        schedule = Schedule(self.new_id(), name, [rotation], team.id if team else None)
+        self.schedules[schedule.id] = schedule
+        return schedule
+
+    def add_oncall(
+        self, schedule: Schedule, who: User | Team, start: datetime, end: datetime
+    ) -> OnCall:
+        """`who` is on call on the schedule's first rotation from `start` to `end`."""
+        rotation = schedule.rotations[0]
+        p = _participant(who)
+        if not any(x.type == p.type and x.id == p.id for x in rotation.participants):
+            rotation.participants.append(p)
+        entry = OnCall(schedule.id, rotation.id, p.type, p.id, start, end)
+        self.oncalls.append(entry)
+        return entry
+
+    def add_escalation_oncall(
+        self, schedule: Schedule, users: list[User], start: datetime, end: datetime
+    ) -> OnCall:
+        """An escalation in the rotation, answered with its users nested under it."""
+        entry = OnCall(schedule.id, schedule.rotations[0].id, "escalation", self.new_id(),
+                       start, end, [u.account_id for u in users])  # fmt: skip
+        self.oncalls.append(entry)
+        return entry
+
+    def remove_schedule(self, schedule_id: str) -> None:
+        self.schedules.pop(schedule_id, None)
+        self.oncalls = [o for o in self.oncalls if o.schedule_id != schedule_id]
+
+
+def _participant(p: User | Team | Participant) -> Participant:
+    if isinstance(p, Participant):
+        return p
+    if isinstance(p, User):
+        return Participant("user", p.account_id)
+    return Participant("team", p.id)
