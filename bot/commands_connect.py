@@ -41,6 +41,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         "--api-token-file", type=Path, help="JSM: file holding the Atlassian API token"
     )
     connect.add_argument(
+        "--org-id", default="", help="JSM: Atlassian organization id (to read team members)"
+    )
+    connect.add_argument(
         "--as", dest="actor", default=None, help="who connects, for the audit trail"
     )
 
@@ -89,6 +92,7 @@ async def connect(settings: Settings, args: argparse.Namespace) -> int:
             site=args.site,
             email=args.email,
             api_token=_read_secret(args.api_token_file),
+            org_id=args.org_id,
         )
     except OSError as exc:
         print(f"oncall-access: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)

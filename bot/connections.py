@@ -15,7 +15,7 @@ from bot.settings import Settings
 from core.audit import AuditEvent
 from core.connections import ConnectForm, ConnectResult
 from core.groups import Provider
-from core.ports import Clock, RosterProvider
+from core.ports import Clock, IdentityOverrides, RosterProvider
 from core.sync import RosterSyncer
 from core.timefmt import show_age
 
@@ -69,6 +69,7 @@ class BotProviderAdmin:
         self._syncer = syncer
         self._providers = providers  # the live list the syncer and the service read
         self._retired: list[RosterProvider] = []
+        self.identities: IdentityOverrides | None = None
         self._clock = clock
         self._make = make
 
@@ -87,7 +88,12 @@ class BotProviderAdmin:
                     continue
                 self._put(
                     self._make(
-                        conn.provider, conn.config, conn.secrets, self._settings, self._clock.now
+                        conn.provider,
+                        conn.config,
+                        conn.secrets,
+                        self._settings,
+                        self._clock.now,
+                        self.identities,
                     )
                 )
             except Exception as exc:
@@ -112,7 +118,9 @@ class BotProviderAdmin:
             return await self.start_user_flow(form, actor)
         config, secrets = config_and_secrets(form)
         try:
-            provider = self._make(form.provider, config, secrets, self._settings, self._clock.now)
+            provider = self._make(
+                form.provider, config, secrets, self._settings, self._clock.now, self.identities
+            )
         except (ValueError, KeyError) as exc:
             return ConnectResult(False, f"Cannot connect {form.provider}: {exc}.")
         try:

@@ -11,7 +11,9 @@ from adapters.opsgenie.provider import OpsgenieRosterProvider
 from adapters.pagerduty.provider import PagerDutyRosterProvider
 from bot.settings import Settings
 from core.connections import ConnectForm
-from core.ports import RosterProvider
+from core.groups import GroupRef
+from core.ports import FetchResult, IdentityOverrides, RosterProvider, Verification
+from core.roster import Shift
 
 
 def config_and_secrets(form: ConnectForm) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -22,11 +24,37 @@ def config_and_secrets(form: ConnectForm) -> tuple[dict[str, Any], dict[str, Any
         config.update(client_id=form.client_id, subdomain=form.subdomain)
         secrets["client_secret"] = form.client_secret
     elif form.provider == "jsm":
-        config.update(site=form.site, email=form.email)
+        config.update(site=form.site, email=form.email, org_id=form.org_id or None)
         secrets["api_token"] = form.api_token
     else:
         secrets["api_key"] = form.api_key
     return config, secrets
+
+
+class AccountMappedProvider:
+    """Hands admin mappings (`identity map jsm:ACCOUNT_ID EMAIL`) to the JSM provider before each
+    sync, for people whose profile hides their email."""
+
+    def __init__(self, inner: JsmRosterProvider, identities: IdentityOverrides) -> None:
+        self.inner = inner
+        self.provider = inner.provider
+        self._identities = identities
+
+    async def fetch(self) -> FetchResult:
+        overrides = await self._identities.all()
+        self.inner.map_accounts(
+            {k.removeprefix("jsm:"): v for k, v in overrides.items() if k.startswith("jsm:")}
+        )
+        return await self.inner.fetch()
+
+    async def confirm_on_call(self, email: str, group: GroupRef, now: datetime) -> Shift | None:
+        return await self.inner.confirm_on_call(email, group, now)
+
+    async def verify(self) -> Verification:
+        return await self.inner.verify()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 def make_provider(
@@ -35,6 +63,7 @@ def make_provider(
     secrets: dict[str, Any],
     settings: Settings,
     now: Callable[[], datetime],
+    identities: IdentityOverrides | None = None,
 ) -> RosterProvider:
     region = config.get("region", "us")
     if provider == "pagerduty":
@@ -55,7 +84,7 @@ def make_provider(
         og._now = now
         return og
     if provider == "jsm":
-        return JsmRosterProvider.from_settings(
+        jsm = JsmRosterProvider.from_settings(
             site=config["site"],
             email=config["email"],
             api_token=secrets["api_token"],
@@ -64,4 +93,5 @@ def make_provider(
             org_id=config.get("org_id"),
             now=now,
         )
+        return AccountMappedProvider(jsm, identities) if identities is not None else jsm
     raise ValueError(f"unknown provider {provider!r}")

@@ -154,6 +154,7 @@ async def build(
 
         return await start(bot_ref[0], form, actor)
 
+    admin.identities = identities
     admin.make_user_token_provider = user_token_provider
     admin.start_user_flow = start_user_flow
     dispatcher = Dispatcher(service, syncer, connections=admin, identities=identities)

@@ -24,6 +24,7 @@ class ConnectForm:
     site: str = ""  # JSM: SITE.atlassian.net
     email: str = ""  # JSM: the Atlassian account
     api_token: str = ""  # JSM
+    org_id: str = ""  # JSM: the Atlassian organization, needed to read team members
 
     def __repr__(self) -> str:
         return (
