@@ -5,7 +5,6 @@ COPY pyproject.toml README.md ./
 COPY core core
 COPY adapters adapters
 COPY bot bot
-COPY manifest manifest
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
