@@ -77,6 +77,7 @@ def _evidence(
         "provider": group.provider.value,
         "snapshot_at": taken.isoformat() if taken else None,
         "roster_age_s": int((now - taken).total_seconds()) if taken else None,
+        "live_confirm": False,
     }
     if shift is not None:
         evidence["shift_start"] = shift.start.isoformat() if shift.start else None

@@ -267,3 +267,28 @@ async def test_why_explains_the_rule_the_shift_and_the_roster_age(
         assert "✗ You are not on call for Primary SRE" in other
     finally:
         await bot.close()
+
+
+async def test_a_shift_bound_grant_ends_on_time_across_a_restart(
+    tmp_path: Path, sqlite_url: str, clock: FakeClock
+) -> None:
+    roster = rota(clock, timedelta(minutes=40))
+    first = await make_bot(tmp_path, sqlite_url, clock, policy=POLICY, roster=roster)
+    pending = await first.service.request(ALICE, "prod-db", timedelta(hours=2), "INC-12")
+    active = await first.service.approve(BOB, pending.id)
+    await first.close()  # the bot stops during the grant
+
+    clock.advance(timedelta(minutes=41))  # the shift ended while it was down
+    second = await make_bot(tmp_path, sqlite_url, clock, policy=POLICY, roster=roster)
+    try:
+        await Scheduler(second).run_lifecycle()  # the first tick after start
+        ended = await second.service.get(active.id)
+        assert ended.status == Status.EXPIRED
+        records = await second.audit.records()
+        approved = next(
+            r for r in records if r.event == "request.approved" and r.request_id == active.id
+        )
+        evidence = approved.detail["requester_evidence"]
+        assert {"rule", "group", "shift_end", "roster_age_s", "live_confirm"} <= set(evidence)
+    finally:
+        await second.close()

@@ -346,6 +346,7 @@ def test_on_call_verdict_records_the_evidence_it_rests_on() -> None:
         "provider": "pagerduty",
         "snapshot_at": FRESH.isoformat(),
         "roster_age_s": int((NOW - FRESH).total_seconds()),
+        "live_confirm": False,
         "shift_start": utc(24, 8).isoformat(),
         "shift_end": utc(24, 16).isoformat(),
         "level": 1,
