@@ -4,6 +4,7 @@ a click decides → every copy is updated, the requester told, the audit trail w
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from adapters.slack.constants import APPROVE, DENY
@@ -198,3 +199,28 @@ async def test_deny_submitted_by_someone_who_may_not_decide_shows_inline(
         "errors": {"reason": "You cannot decide your own request; `cancel ID` withdraws it."},
     }
     assert (await rig.bot.service.get(request_id)).status == "pending"
+
+
+async def test_approve_click_after_the_requesters_shift_ended_is_refused_and_both_are_told(
+    rig: SlackRig, clock: FakeClock
+) -> None:
+    request_id = await _request_prod_db(rig)
+    clock.advance(timedelta(hours=8))  # alice's shift ended; the half-hourly sync saw it
+    assert (await rig.bot.syncer.sync(rig.bot.providers[0])).ok
+    lead_channel = rig.fake.dm_channel_id(LEAD)
+    lead_key = next(key for key in rig.approval_messages() if key[0] == lead_channel)
+
+    reply = await rig.click(APPROVE, request_id, user=LEAD, message_key=lead_key)
+
+    assert reply.status == 200
+    answer = await rig.answer("click")
+    assert "alice@example.com may no longer have prod-db" in answer and "ended at" in answer
+    await rig.fake.wait_until(
+        lambda: any("can no longer be approved" in m["text"] for m in rig.dm(ALICE)),
+        what="alice told",
+    )
+    assert (await rig.bot.service.get(request_id)).status.value == "denied"
+    await rig.fake.wait_until(
+        lambda: all(live_buttons(m) == [] for m in rig.approval_messages().values()),
+        what="no live buttons left",
+    )

@@ -228,3 +228,22 @@ async def test_admin_alerts_go_to_the_approvals_channel_else_to_admins(
     await teams.bot.notifier.alert_admins("Opsgenie sync failed.")
     posted = await teams.next_in(DEFAULT_CHANNEL_ID)
     assert posted.text == "Opsgenie sync failed."
+
+
+async def test_approval_after_the_requesters_shift_ended_is_refused_and_the_requester_told(
+    teams: TeamsUnderTest,
+) -> None:
+    await teams.install(ALICE)
+    rid = await _requested(teams)
+    teams.clock.advance(timedelta(hours=8))  # alice's shift ended; the next sync saw it
+    assert (await teams.bot.syncer.sync(teams.bot.providers[0])).ok
+
+    card = await teams.click(LEAD, "approve", {"request_id": rid})
+
+    assert card_text(card).startswith("alice@example.com may no longer have prod-db")
+    assert "ended at" in card_text(card)
+    assert (await teams.bot.service.get(rid)).status == Status.DENIED
+    while True:
+        told = await teams.next_in(ALICE.chat)
+        if "can no longer be approved" in (told.text or ""):
+            break
