@@ -26,8 +26,8 @@ from typing import Any
 
 from adapters.jsm.people import Account
 from adapters.providerhttp.builder import RosterBuilder, parse_time
+from adapters.providerhttp.timeline import Period, raw_periods, shift_for, user_id
 from core.groups import GroupKind, GroupRef
-from core.roster import Shift
 
 Obj = dict[str, Any]
 SKIPPED_PARTICIPANTS = {"escalation", "none"}  # resolved elsewhere, or nobody
@@ -230,42 +230,14 @@ def oncall_accounts(
     return list(dict.fromkeys(accounts)), list(dict.fromkeys(unexpanded))
 
 
-Period = tuple[str | None, datetime, datetime]
-
-
 def _raw_periods(timeline: Obj) -> list[Period]:
     """(recipient account id or None, start, end) of every final-timeline period."""
-    final = timeline.get("finalTimeline") if isinstance(timeline.get("finalTimeline"), dict) else {}
-    found: list[Period] = []
-    for rotation in _list(final.get("rotations")):
-        for period in _list(rotation.get("periods")):
-            start, end = _time(period.get("startDate")), _time(period.get("endDate"))
-            if start is None or end is None:
-                continue
-            recipient = period.get("recipient") if isinstance(period.get("recipient"), dict) else {}
-            user = recipient.get("type") == "user" and recipient.get("id")
-            found.append((str(recipient["id"]) if user else None, start, end))
-    return found
+    return [(user_id(recipient), start, end) for recipient, start, end in raw_periods(timeline)]
 
 
 def timeline_periods(timeline: Obj, emails: Mapping[str, str]) -> list[Period]:
     """(recipient e-mail or None, start, end) of every final-timeline period."""
     return [(emails.get(a) if a else None, s, e) for a, s, e in _raw_periods(timeline)]
-
-
-def shift_for(
-    email: str, periods: list[Period], now: datetime, window_end: datetime | None
-) -> Shift:
-    """The recipient's period covering now; failing that, a conservative window (until the
-    first change of any covering period), never an open end the timeline did not state."""
-    mine = [p for p in periods if p[0] == email and p[1] <= now < p[2]]
-    if mine:
-        best = max(mine, key=lambda p: p[2])
-        return Shift(email, best[1], best[2])
-    covering = [p for p in periods if p[1] <= now < p[2]]
-    if covering:
-        return Shift(email, max(p[1] for p in covering), min(p[2] for p in covering))
-    return Shift(email, now, window_end or now)
 
 
 def _time(value: object) -> datetime | None:

@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from adapters.providerhttp.builder import RosterBuilder, parse_time
+from adapters.providerhttp.timeline import Period, raw_periods, shift_for, user_id
 from core.groups import GroupKind, GroupRef
-from core.roster import Shift
 
 Obj = dict[str, Any]
 SKIPPED_PARTICIPANTS = {"escalation", "none"}  # resolved elsewhere, or nobody
@@ -159,42 +159,20 @@ def _shifts(
         b.shift(ref, shift_for(email, periods, now, window_end))
 
 
-Period = tuple[str | None, datetime, datetime]
-
-
 def timeline_periods(timeline: Obj, emails: dict[str, str]) -> list[Period]:
-    """(recipient e-mail or None, start, end) of every final-timeline period."""
-    final = timeline.get("finalTimeline") if isinstance(timeline.get("finalTimeline"), dict) else {}
+    """(recipient e-mail or None, start, end) of every final-timeline period; a user id we do
+    not know falls back to a recipient name that is an e-mail address."""
     found: list[Period] = []
-    for rotation in _list(final.get("rotations")):
-        for period in _list(rotation.get("periods")):
-            start, end = _time(period.get("startDate")), _time(period.get("endDate"))
-            if start is None or end is None:
-                continue
-            recipient = period.get("recipient") if isinstance(period.get("recipient"), dict) else {}
-            email = None
-            if recipient.get("type") == "user":
-                name = recipient.get("name")
-                email = emails.get(str(recipient.get("id"))) or (
-                    name.strip().lower() if isinstance(name, str) and "@" in name else None
-                )
-            found.append((email, start, end))
+    for recipient, start, end in raw_periods(timeline):
+        email = None
+        uid = user_id(recipient)
+        if uid is not None:
+            name = recipient.get("name")
+            email = emails.get(uid) or (
+                name.strip().lower() if isinstance(name, str) and "@" in name else None
+            )
+        found.append((email, start, end))
     return found
-
-
-def shift_for(
-    email: str, periods: list[Period], now: datetime, window_end: datetime | None
-) -> Shift:
-    """The recipient's period covering now; failing that, a conservative window (until the
-    first change of any covering period), never an open end the timeline did not state."""
-    mine = [p for p in periods if p[0] == email and p[1] <= now < p[2]]
-    if mine:
-        best = max(mine, key=lambda p: p[2])
-        return Shift(email, best[1], best[2])
-    covering = [p for p in periods if p[1] <= now < p[2]]
-    if covering:
-        return Shift(email, max(p[1] for p in covering), min(p[2] for p in covering))
-    return Shift(email, now, window_end or now)
 
 
 def _time(value: object) -> datetime | None:
@@ -206,3 +184,6 @@ def _time(value: object) -> datetime | None:
 
 def _list(value: object) -> list[Obj]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+__all__ = ["Directory", "Period", "RawOrg", "build", "shift_for", "timeline_periods"]
