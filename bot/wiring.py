@@ -29,6 +29,7 @@ from adapters.storage.requests import SqlRequestStore
 from adapters.storage.roster import SqlRosterStore
 from bot.clock import SystemClock
 from bot.connections import BotProviderAdmin
+from bot.granters import role_granters
 from bot.notify import FanOutNotifier, SurfaceNotifier
 from bot.policy_source import PolicySource, load_policy
 from bot.settings import Settings
@@ -120,6 +121,7 @@ async def build(
     chosen_granters: dict[str, Granter] = {
         "record": RecordGranter(),
         "webhook": WebhookGranter(os.environ),
+        **role_granters(provider_list, kv),
         **(granters or {}),
     }
     service = AccessService(

@@ -175,6 +175,39 @@ class Policy(_Strict):
         return found
 
 
+PAGERDUTY_BASE_ROLES = ("admin", "user", "limited_user", "observer", "restricted_access",
+                        "read_only_user", "read_only_limited_user")  # fmt: skip
+PAGERDUTY_TEAM_ROLES = ("observer", "responder", "manager")
+OPSGENIE_BUILT_IN_ROLES = ("admin", "user", "observer", "stakeholder")
+
+
+def _role_grant_problem(grant: GrantSpec) -> str | None:
+    """The shape of an opsgenie-role / pagerduty-role grant; its granter checks the rest live."""
+    o = grant.options
+    if grant.type == "opsgenie-role":
+        role = str(o.get("role") or "").strip()
+        if not role:
+            return "an opsgenie-role grant needs `role: NAME` (a custom user role, or admin, user, observer or stakeholder)"
+        if role.lower() == "owner":
+            return "the Opsgenie owner role cannot be granted"
+        if o.get("ensure") and role.lower() in OPSGENIE_BUILT_IN_ROLES:
+            return f"`ensure` creates or updates custom roles; {role} is built in"
+        rights = o.get("rights", [])
+        if not isinstance(rights, list) or not all(isinstance(r, str) for r in rights):
+            return "`rights` is a list of Opsgenie right names, e.g. [alert-action, alert-close]"
+        if str(o.get("extends", "user")).lower() not in ("user", "observer", "stakeholder"):
+            return "`extends` is user, observer or stakeholder"
+        return None
+    role, team, team_role = (str(o.get(k) or "").strip() for k in ("role", "team", "team_role"))
+    if bool(role) == bool(team):
+        return "a pagerduty-role grant needs either `role: ROLE` or `team: NAME` with `team_role`"
+    if role and role not in PAGERDUTY_BASE_ROLES:
+        return f"`role` is one of {', '.join(PAGERDUTY_BASE_ROLES)}, not {role!r}"
+    if team and team_role not in PAGERDUTY_TEAM_ROLES:
+        return "`team_role` is observer, responder or manager"
+    return None
+
+
 def _coherence(policy: Policy) -> list[tuple[list[Any], str, str]]:
     """Checks across fields: (path of the line to change, where, what is wrong)."""
     problems: list[tuple[list[Any], str, str]] = []
@@ -218,6 +251,10 @@ def _coherence(policy: Policy) -> list[tuple[list[Any], str, str]]:
                         "a webhook grant needs `secret_env: NAME` (the variable holding the signing secret)",
                     )
                 )
+        if res.grant.type in ("opsgenie-role", "pagerduty-role"):
+            problem = _role_grant_problem(res.grant)
+            if problem:
+                problems.append(([*at, "grant"], where, problem))
         if res.break_glass and res.break_glass.max_duration > policy.max_duration(res):
             problems.append(
                 (

@@ -6,146 +6,37 @@ concurrent clicks, retries and several replicas all yield exactly one decision.
 
 from __future__ import annotations
 
-import asyncio
-import difflib
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.audit import AuditEvent
 from core.durations import format_duration
-from core.errors import DomainError, NotFound
-from core.groups import GroupRef
-from core.identity import SYSTEM, Actor, IdentityMap, normalize_email
-from core.policy import Policy, Resource
-from core.ports import (
-    AuditLog,
-    Clock,
-    Grant,
-    Granter,
-    IdentityOverrides,
-    MessageRef,
-    Notifier,
-    RequestStore,
-    RosterProvider,
-    RosterStore,
-)
+from core.eligibility import Eligibility
+from core.errors import DomainError
+from core.granting import Granting, backoff
+from core.identity import SYSTEM, Actor
+from core.policy import Resource
 from core.replies import describe_request, evidence_sentence
 from core.requests import AccessRequest, Kind, Status, new_request_id
-from core.roster import Roster, RosterSnapshot, Shift
-from core.rules import Reason, Verdict, approvers_now, auto_approves, may_approve, may_request
+from core.roster import Roster
+from core.roster_cache import RosterCache
+from core.rules import Reason, Verdict, approvers_now, auto_approves, may_request
+from core.service_state import LIVE_CONFIRM_DEADLINE, AccessSettings, ServiceBase, _refs
 
 log = logging.getLogger(__name__)
 
-
-REVOKE_ALERT_AFTER = 5  # failed revokes in a row before admins are told again
-LIVE_CONFIRM_DEADLINE = 1.5  # seconds: a provider that is down never delays a reply past this
-
-
-@dataclass
-class AccessSettings:
-    roster_max_age: timedelta = timedelta(minutes=45)
-    admins: frozenset[str] = field(default_factory=frozenset)
-    live_confirm_deadline: float = LIVE_CONFIRM_DEADLINE
-    shift_end_warning: timedelta = timedelta(minutes=10)
-
-    def is_admin(self, email: str) -> bool:
-        return normalize_email(email) in self.admins
+__all__ = [
+    "LIVE_CONFIRM_DEADLINE",
+    "AccessService",
+    "AccessSettings",
+    "RosterCache",
+    "ServiceBase",
+    "backoff",
+]
 
 
-class RosterCache:
-    """The latest snapshots with canonical emails, re-read only when a newer sync landed or the
-    identity mappings changed."""
-
-    def __init__(
-        self,
-        store: RosterStore,
-        identities: IdentityOverrides | None = None,
-        aliases: dict[str, str] | None = None,
-    ) -> None:
-        self._store = store
-        self._identities = identities
-        self._aliases = aliases or {}
-        self._roster = Roster()
-        self._key: tuple[object, ...] = ()
-
-    async def identity_map(self) -> IdentityMap:
-        overrides = await self._identities.all() if self._identities else {}
-        return IdentityMap(self._aliases, overrides)
-
-    async def current(self) -> Roster:
-        versions = await self._store.versions()
-        identity = await self.identity_map()
-        key = (
-            tuple(sorted((p.value, at) for p, at in versions.items())),
-            tuple(sorted(identity.overrides.items())),
-        )
-        if key != self._key:
-            snapshots = await self._store.latest()
-            if identity.aliases or identity.overrides:
-                snapshots = [s.remapped(identity.email) for s in snapshots]
-            self._roster, self._key = Roster.of(snapshots), key
-        return self._roster
-
-    def put(self, snapshots: Sequence[RosterSnapshot]) -> None:
-        self._roster = Roster.of(snapshots)
-        self._key = ()
-
-
-class AccessService:
-    def __init__(
-        self,
-        *,
-        policy: Callable[[], Policy],
-        store: RequestStore,
-        audit: AuditLog,
-        roster: RosterCache,
-        granters: Mapping[str, Granter],
-        notifier: Notifier,
-        clock: Clock,
-        settings: AccessSettings,
-        providers: Callable[[], Sequence[RosterProvider]] = lambda: (),
-    ) -> None:
-        self._providers = providers
-        self._policy = policy
-        self.store = store
-        self.audit = audit
-        self.roster = roster
-        self._granters = granters
-        self.notifier = notifier
-        self.clock = clock
-        self.settings = settings
-
-    @property
-    def policy(self) -> Policy:
-        return self._policy()
-
-    def resource(self, name: str) -> Resource:
-        resources = self.policy.resources
-        found = resources.get(name) or resources.get(name.lower())
-        if found:
-            return found
-        guess = difflib.get_close_matches(name.lower(), list(resources), n=1, cutoff=0.5)
-        hint = (
-            f" Did you mean `{guess[0]}`?" if guess else " Type `list` to see what you may request."
-        )
-        raise NotFound(f"There is no resource `{name}`.{hint}")
-
-    async def get(self, request_id: str) -> AccessRequest:
-        found = await self.store.get(request_id.lower())
-        if not found:
-            raise NotFound(f"There is no request `{request_id}`.")
-        return found
-
-    async def verdict_for(self, actor: Actor, resource: Resource) -> Verdict:
-        roster = await self.roster.current()
-        return may_request(
-            resource, actor.email, roster, self.clock.now(), self.settings.roster_max_age
-        )
-
-    # -- request -------------------------------------------------------------------------------
+class AccessService(Eligibility, Granting):
+    """Requests and decisions, on top of eligibility checks and granting."""
 
     async def request(
         self,
@@ -369,97 +260,6 @@ class AccessService:
         for email in approvers_now(res, active.requester, roster, now, max_age):
             await self.notifier.tell(email, line, active)
 
-    def _fallback(
-        self, res: Resource, roster: Roster, actor: Actor, verdict: Verdict
-    ) -> dict[str, Any] | None:
-        """When the roster cannot vouch for the requester but named approvers can decide: the
-        evidence of that manual route, with the one sentence that says why; else None."""
-        groups = [str(g) for g in (*res.request.on_call, *res.request.members)]
-        if not [p for p in res.approve.people if p != actor.email] or not groups:
-            return None  # nobody else is named who could decide
-        if self._falls_back_to_people(res, roster):
-            note = (
-                "The on-call provider is disconnected, so your request goes to the named approvers."
-            )
-            return {"rule": "fallback.provider_disconnected", "groups": groups, "note": note}
-        if verdict.reason == Reason.ROSTER_STALE and res.on_stale == "manual":
-            note = f"{verdict.sentence(actor.tz, self.clock.now())} Your request goes to the named approvers instead."
-            return {"rule": "fallback.roster_stale", "groups": groups, "note": note}
-        if self._unknown_person(res, roster, actor.email):
-            note = f"You are not in the on-call roster as {actor.email}, so your request goes to the named approvers."
-            return {"rule": "fallback.unknown_person", "groups": groups, "note": note}
-        return None
-
-    def _refusal(self, res: Resource, roster: Roster, actor: Actor, verdict: Verdict) -> str:
-        if verdict.reason != Reason.ROSTER_STALE and self._unknown_person(res, roster, actor.email):
-            return (
-                f"You are not in the on-call roster as {actor.email}; an admin can map you "
-                "(`identity map ...`) if the provider knows you by another email."
-            )
-        return verdict.sentence(actor.tz, self.clock.now())
-
-    @staticmethod
-    def _unknown_person(res: Resource, roster: Roster, email: str) -> bool:
-        groups = [*res.request.on_call, *res.request.members]
-        return (
-            bool(groups)
-            and all(g.provider in roster.snapshots for g in groups)
-            and not roster.knows(email)
-        )
-
-    async def _confirm_live(self, res: Resource, email: str, refused: Verdict) -> Verdict:
-        """Ask the providers about this one person, so an override made after the last sync is
-        honoured; the answer is recorded as evidence. Bounded by a short deadline. A stale roster
-        is never bypassed: it means syncs are failing, and the decision fails closed."""
-        if refused.reason == Reason.ROSTER_STALE or not res.request.on_call:
-            return refused
-        live = {p.provider: p for p in self._providers()}
-        now = self.clock.now()
-        groups = [g for g in res.request.on_call if g.provider in live]
-        if not groups:
-            return refused
-
-        async def ask(group: GroupRef) -> tuple[GroupRef, Shift | None]:
-            return group, await live[group.provider].confirm_on_call(email, group, now)
-
-        try:
-            async with asyncio.timeout(self.settings.live_confirm_deadline):
-                answers = await asyncio.gather(*(ask(g) for g in groups), return_exceptions=True)
-        except TimeoutError:
-            log.info(
-                "live on-call confirm for %s timed out; the snapshot's answer stands", res.name
-            )
-            return refused
-        for answer in answers:
-            if isinstance(answer, BaseException):
-                log.info("live on-call confirm failed: %s", type(answer).__name__)
-                continue
-            group, shift = answer
-            if shift is not None and shift.covers(now):
-                evidence = {
-                    "rule": "request.on_call",
-                    "group": str(group),
-                    "provider": group.provider.value,
-                    "shift_start": shift.start.isoformat() if shift.start else None,
-                    "shift_end": shift.end.isoformat() if shift.end else None,
-                    "live_confirm": True,
-                    "confirmed_at": now.isoformat(),
-                }
-                return Verdict(True, Reason.ON_CALL, evidence, group, shift.end)
-        return refused
-
-    def _falls_back_to_people(self, res: Resource, roster: Roster) -> bool:
-        """Groups of a provider that was disconnected (no connection, no roster) cannot vouch for
-        anyone: such requests go to the people the policy names as approvers, instead of failing.
-        A provider that is connected, or whose roster is still stored, never falls back."""
-        groups = [*res.request.on_call, *res.request.members]
-        connected = {p.provider for p in self._providers()}
-        return bool(groups and res.approve.people) and all(
-            g.provider not in connected and g.provider not in roster.snapshots for g in groups
-        )
-
-    # -- decisions -----------------------------------------------------------------------------
-
     async def approve(self, actor: Actor, request_id: str, comment: str = "") -> AccessRequest:
         request = await self.get(request_id)
         self._require_pending(request)
@@ -526,55 +326,6 @@ class AccessService:
         )
         await self.notifier.request_changed(extension, _refs(extension))
         return extension
-
-    async def _recheck_requester(
-        self, request: AccessRequest, res: Resource, approver: Actor
-    ) -> AccessRequest:
-        """Eligibility is decided again at the click, on the current roster (and the provider
-        live): a requester whose shift ended meanwhile is refused, and both sides are told."""
-        if request.evidence.get("rule", "").startswith("fallback."):
-            return request  # nobody could check them when they asked; the named approvers decide
-        now = self.clock.now()
-        roster = await self.roster.current()
-        verdict = may_request(res, request.requester, roster, now, self.settings.roster_max_age)
-        if not verdict.allowed:
-            verdict = await self._confirm_live(res, request.requester, verdict)
-        if verdict.allowed:
-            return request.with_changes(evidence=verdict.evidence or request.evidence)
-        why = (
-            verdict.sentence("UTC", now)
-            .replace("You are", f"{request.requester} is")
-            .replace("Your", "Their")
-        )
-        denied = await self.store.transition(
-            request.id,
-            Status.PENDING,
-            Status.DENIED,
-            {
-                "decided_by": SYSTEM,
-                "decided_at": now,
-                "decision_note": f"no longer eligible: {why}",
-            },
-            self.event(
-                "request.denied",
-                request,
-                SYSTEM,
-                {
-                    "reason": "requester no longer eligible",
-                    "recheck": verdict.reason.value,
-                    "clicked_by": approver.email,
-                },
-            ),
-        )
-        if denied is not None:
-            await self.after_change(
-                denied,
-                f"Your request {denied.id} for {denied.resource} can no longer be approved: "
-                f"{verdict.sentence('UTC', now)}",
-            )
-        raise DomainError(
-            f"{request.requester} may no longer have {res.name}: {why} The request was closed."
-        )
 
     async def deny(self, actor: Actor, request_id: str, reason: str = "") -> AccessRequest:
         request = await self.get(request_id)
@@ -763,225 +514,3 @@ class AccessService:
             f"Your access to {request.resource} ({request.id}) now lasts {format_duration(more)} longer.",
         )
         return extended
-
-    async def _may_decide(self, actor: Actor, request: AccessRequest, res: Resource) -> Verdict:
-        roster = await self.roster.current()
-        now = self.clock.now()
-        verdict = may_approve(
-            res, actor.email, request.requester, roster, now, self.settings.roster_max_age
-        )
-        if not verdict.allowed:
-            raise DomainError(verdict.sentence(actor.tz, now))
-        return verdict
-
-    async def activate(self, approved: AccessRequest, actor: str) -> AccessRequest:
-        """Make the access real. A failed grant leaves the request approved, tells the requester
-        and the admins, and is retried with backoff by the scheduler."""
-        res = self.resource(approved.resource)
-        now = self.clock.now()
-        end = self._end_of(approved, res, now)
-        try:
-            receipt = await self._granter(res).grant(self._grant_of(approved, res, now, end))
-        except Exception as exc:
-            log.warning("grant of %s failed: %s", approved.id, type(exc).__name__)
-            attempts = approved.attempts + 1
-            await self.store.update_if(
-                approved.id,
-                {"status": Status.APPROVED},
-                {
-                    "attempts": attempts,
-                    "next_attempt_at": now + backoff(attempts),
-                    "last_error": _describe(exc),
-                },
-                self.event(
-                    "access.grant_failed",
-                    approved,
-                    SYSTEM,
-                    {"error": _describe(exc), "attempt": attempts},
-                ),
-            )
-            if attempts == 1:
-                await self.after_change(
-                    approved,
-                    f"Your request {approved.id} was approved, but granting {approved.resource} failed; "
-                    "it is retried and admins are told.",
-                )
-                await self.notifier.alert_admins(
-                    f"Granting {approved.id} ({approved.resource} for {approved.requester}) failed: {_describe(exc)}. Retrying."
-                )
-            return await self.get(approved.id)
-        active = await self.store.transition(
-            approved.id,
-            Status.APPROVED,
-            Status.ACTIVE,
-            {
-                "granted_at": now,
-                "expires_at": end,
-                "grant_receipt": receipt,
-                "attempts": 0,
-                "next_attempt_at": None,
-                "last_error": None,
-            },
-            self.event(
-                "access.granted",
-                approved,
-                actor,
-                {
-                    "duration": format_duration(approved.duration),
-                    "until": end.isoformat(),
-                    "granter": receipt,
-                },
-            ),
-        )
-        if active is None:
-            return await self.get(approved.id)
-        if active.kind == Kind.BIRTHRIGHT:
-            text = f"You have {active.resource} while you are on call ({active.id})."
-        elif active.kind == Kind.BREAK_GLASS:
-            text = f"Break-glass access to {active.resource} granted for {format_duration(active.duration)} ({active.id}); approvers are told and will review it."
-        else:
-            by = "automatically (you are on call)" if actor == SYSTEM else f"by {actor}"
-            text = f"Your request {active.id} for {active.resource} was approved {by}; access for {format_duration(active.duration)}."
-        await self.after_change(active, text)
-        return active
-
-    def _end_of(self, request: AccessRequest, res: Resource, now: datetime) -> datetime:
-        """The requested end, or the end of the shift that made the requester eligible, whichever
-        comes first (per resource `end_with_shift`; permanent on-calls are not cut short)."""
-        end = now + request.duration
-        shift_end = request.evidence.get("shift_end")
-        on_call_rule = str(request.evidence.get("rule", "")).endswith("on_call")
-        if (
-            request.kind in (Kind.REQUEST, Kind.BREAK_GLASS)
-            and res.ends_with_shift
-            and on_call_rule
-            and shift_end
-        ):
-            end = min(end, datetime.fromisoformat(shift_end))
-        return end
-
-    async def take_back(self, request: AccessRequest) -> dict[str, Any]:
-        """Revoke in the world; a granter that sees the access changed by hand says so."""
-        res = self.policy.resources.get(request.resource)
-        granter = self._granter(res) if res else self._granters["record"]
-        start = request.granted_at or request.created_at
-        end = request.expires_at or self.clock.now()
-        receipt = await granter.revoke(self._grant_of(request, res, start, end))
-        if receipt.get("manual_change"):
-            await self.notifier.alert_admins(
-                f"Revoking {request.id} ({request.resource} for {request.requester}) left a manual change alone: "
-                f"{receipt['manual_change']}"
-            )
-        return receipt
-
-    async def revoke_failed(
-        self, request: AccessRequest, exc: Exception, *, end_as: Status | None = None
-    ) -> None:
-        """Remember a revoke that did not go through; it is retried with backoff, and after a few
-        failures the admins are told (and `status` lists it)."""
-        now = self.clock.now()
-        attempts = request.attempts + 1
-        changes: dict[str, Any] = {
-            "attempts": attempts,
-            "next_attempt_at": now + backoff(attempts),
-            "last_error": _describe(exc),
-        }
-        if end_as is not None:
-            changes.update(end_as=end_as.value, expires_at=min(request.expires_at or now, now))
-        log.warning(
-            "revoke of %s failed (attempt %d): %s", request.id, attempts, type(exc).__name__
-        )
-        await self.store.update_if(
-            request.id,
-            {"status": Status.ACTIVE},
-            changes,
-            self.event(
-                "access.revoke_failed",
-                request,
-                SYSTEM,
-                {"error": _describe(exc), "attempt": attempts},
-            ),
-        )
-        if attempts in (1, REVOKE_ALERT_AFTER):
-            await self.notifier.alert_admins(
-                f"Revoking {request.id} ({request.resource} for {request.requester}) failed {attempts} time(s): "
-                f"{_describe(exc)}. It is retried until it succeeds."
-            )
-
-    def _grant_of(
-        self, request: AccessRequest, res: Resource | None, start: datetime, end: datetime
-    ) -> Grant:
-        return Grant(
-            request_id=request.id,
-            resource=request.resource,
-            email=request.requester,
-            start=start,
-            end=end,
-            approvers=request.approvals or ((request.decided_by,) if request.decided_by else ()),
-            reason=request.reason,
-            spec=res.grant.model_dump() if res else {"type": "record"},
-            receipt=request.grant_receipt or {},
-        )
-
-    def _granter(self, res: Resource) -> Granter:
-        granter = self._granters.get(res.grant.type)
-        if granter is None:
-            raise DomainError(
-                f"{res.name} uses grant type {res.grant.type}, which is not set up here."
-            )
-        return granter
-
-    async def after_change(self, request: AccessRequest, requester_text: str) -> None:
-        await self.notifier.request_changed(request, _refs(request))
-        await self.notifier.tell(request.requester, requester_text, request)
-
-    def _require_pending(self, request: AccessRequest) -> None:
-        if request.status != Status.PENDING:
-            raise DomainError(self._state_sentence(request))
-
-    @staticmethod
-    def _state_sentence(request: AccessRequest) -> str:
-        by = f" by {request.decided_by}" if request.decided_by else ""
-        return {
-            Status.PENDING: f"Request {request.id} is still waiting for approval.",
-            Status.APPROVED: f"Request {request.id} was already approved{by}.",
-            Status.ACTIVE: f"Request {request.id} is already approved{by} and active.",
-            Status.EXPIRED: f"Request {request.id} has already expired.",
-            Status.REVOKED: f"Request {request.id} was already revoked.",
-            Status.DENIED: f"Request {request.id} was already denied{by}.",
-            Status.CANCELLED: f"Request {request.id} was cancelled.",
-            Status.TIMED_OUT: f"Request {request.id} timed out before anyone decided.",
-        }[request.status]
-
-    def event(
-        self, name: str, request: AccessRequest, actor: str, detail: dict[str, Any]
-    ) -> AuditEvent:
-        base = {
-            "duration": format_duration(request.duration),
-            "reason": request.reason,
-            "evidence": request.evidence,
-        }
-        return AuditEvent(
-            event=name,
-            at=self.clock.now(),
-            actor=actor,
-            request_id=request.id,
-            resource=request.resource,
-            subject=request.requester,
-            detail={**base, **detail},
-        )
-
-
-def _refs(request: AccessRequest) -> list[MessageRef]:
-    return [MessageRef(surface, ref) for surface, ref in request.message_refs]
-
-
-def backoff(attempts: int) -> timedelta:
-    """30 s, 1 m, 2 m, 4 m, ... at most 15 m between attempts at a grant or a revoke."""
-    return timedelta(seconds=min(30 * 2 ** (attempts - 1), 900))
-
-
-def _describe(exc: Exception) -> str:
-    """What failed, safe to store and show: a DomainError's sentence, else the error's kind."""
-    message = getattr(exc, "message", None)
-    return message if isinstance(message, str) and message else type(exc).__name__

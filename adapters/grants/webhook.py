@@ -109,8 +109,11 @@ class WebhookGranter:
                     last = type(exc).__name__
                 else:
                     if 200 <= response.status_code < 300:
+                        # where to send the revoke, even if the policy changes (never the secret)
                         return {
                             "type": self.kind,
+                            "url": url,
+                            "secret_env": secret_env,
                             "status": response.status_code,
                             "idempotency_key": key,
                             "attempts": attempt,

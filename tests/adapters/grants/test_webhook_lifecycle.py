@@ -200,3 +200,31 @@ async def test_a_manual_revoke_that_fails_is_finished_by_the_scheduler(
         assert len(fake.events("revoke")) == 1
     finally:
         await bot.close()
+
+
+async def test_a_policy_change_mid_grant_still_revokes_what_was_granted(
+    tmp_path: Path, sqlite_url: str, clock: FakeClock, receiver: tuple[FakeWebhookReceiver, str]
+) -> None:
+    fake, url = receiver
+    bot = await make_bot(tmp_path, sqlite_url, clock, policy=policy(url))
+    try:
+        active = await bot.service.request(
+            Actor("alice@example.com"), "grafana-admin", timedelta(minutes=20), ""
+        )
+        changed = tmp_path / "policy.yaml"
+        changed.write_text(
+            policy(url)
+            .replace("grant: {type: webhook", "grant: {type: record, was: webhook")
+            .split(", url:")[0]
+            + "}\n"
+        )
+        bot.policy.path = changed
+        assert bot.policy.reload().resources["grafana-admin"].grant.type == "record"
+
+        clock.advance(timedelta(minutes=20))
+        await Scheduler(bot).run_lifecycle()
+
+        assert len(fake.events("revoke")) == 1  # the webhook that granted it is told
+        assert (await bot.service.get(active.id)).status == Status.EXPIRED
+    finally:
+        await bot.close()

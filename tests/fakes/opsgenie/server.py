@@ -1,10 +1,13 @@
 """A stateful fake Opsgenie REST API v2 on 127.0.0.1.
 
 Real behaviours kept: `GenieKey` auth (401), API-key access rights (403 without Read and
-Configuration Access), the `data`/`took`/`requestId` envelope, users paged with `paging` links
-(full URLs), who-is-on-call with and without `flat`, schedule timelines clipped to their window,
-429 with `X-RateLimit-State` / `-Reason` / `-Period-In-Sec`, and a `+` in a query value read as
-a space, so a client that does not escape the `date` offset fails as it would for real.
+Configuration Access, and on writes without Create and Update), the `data`/`took`/`requestId`
+envelope, user roles as `{id, name}` changed with `PATCH /v2/users/{id}` (every change recorded
+in `role_changes`), custom user roles read, created and updated under `/v2/roles`, users paged
+with `paging` links (full URLs), who-is-on-call with and without `flat`, schedule timelines
+clipped to their window, 429 with `X-RateLimit-State` / `-Reason` / `-Period-In-Sec`, and a `+`
+in a query value read as a space, so a client that does not escape the `date` offset fails as it
+would for real.
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.opsgenie.model import OpsgenieState, Schedule, User
+from tests.fakes.opsgenie.model import CustomRole, OpsgenieState, Schedule, User
 from tests.fakes.pagerduty.harness import FakeServer
 
 NEEDED_RIGHTS = {"read", "configuration"}
+WRITE_RIGHT = "create-update"  # "Create and Update" in API key management
+WRITE_RIGHTS = NEEDED_RIGHTS | {WRITE_RIGHT}
+BUILT_IN_ROLES = ("owner", "admin", "user", "observer", "stakeholder")
 UNITS = {"days": 1, "weeks": 7, "months": 30}
 
 
@@ -47,6 +53,7 @@ class FakeOpsgenie(FakeServer, OpsgenieState):
         self.api_keys = api_keys if api_keys is not None else {"testkey": set(NEEDED_RIGHTS)}
         self.now = now
         self.users_page_max = users_page_max
+        self.role_changes: list[tuple[str, str, str]] = []  # (username, from, to)
 
     def _envelope(self, **fields: Any) -> dict[str, Any]:
         return {**fields, "took": 0.01, "requestId": str(uuid.uuid4())}
@@ -76,6 +83,8 @@ class FakeOpsgenie(FakeServer, OpsgenieState):
             return self.error(401, "Could not authenticate")
         if not rights >= NEEDED_RIGHTS:
             return self.error(403, "You are not authorized for this operation")
+        if request.method in ("POST", "PUT", "PATCH") and WRITE_RIGHT not in rights:
+            return self.error(403, "You are not authorized for this operation")
         return None
 
     def routes(self, app: web.Application) -> None:
@@ -83,6 +92,10 @@ class FakeOpsgenie(FakeServer, OpsgenieState):
         add("/v2/users", self.list_users)
         add("/v2/users/{identifier}", self.get_user)
         add("/v2/roles", self.list_roles)
+        add("/v2/roles/{identifier}", self.get_role)
+        app.router.add_patch("/v2/users/{identifier}", self.update_user)
+        app.router.add_post("/v2/roles", self.create_role)
+        app.router.add_put("/v2/roles/{identifier}", self.update_role)
         add("/v2/teams", self.list_teams)
         add("/v2/teams/{identifier}", self.get_team)
         add("/v2/schedules", self.list_schedules)
@@ -97,7 +110,7 @@ class FakeOpsgenie(FakeServer, OpsgenieState):
             "id": u.id,
             "username": u.username,
             "fullName": u.full_name,
-            "role": {"id": u.role.title(), "name": u.role.title()},
+            "role": self.role_ref(u.role),
             "blocked": False,
             "verified": True,
             "timeZone": "Etc/UTC",
@@ -107,6 +120,23 @@ class FakeOpsgenie(FakeServer, OpsgenieState):
             "tags": [],
             "details": {},
         }
+
+    def role_ref(self, name: str) -> dict[str, str]:
+        """Built-in roles read back capitalised (`User`), custom ones with their own id."""
+        custom = self.custom_role(name)
+        if custom is not None:
+            return {"id": custom.id, "name": custom.name}
+        return {"id": name.title(), "name": name.title()}
+
+    def custom_role(self, ident: str, by_name: bool = True) -> CustomRole | None:
+        for role in self.custom_roles:
+            if (role.name.casefold() == ident.casefold()) if by_name else role.id == ident:
+                return role
+        return None
+
+    def role_body(self, r: CustomRole) -> dict[str, Any]:
+        return {"id": r.id, "name": r.name, "extendedRole": r.extended_role,
+                "grantedRights": r.granted, "disallowedRights": r.disallowed}  # fmt: skip
 
     def schedule(self, s: Schedule, rotations: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -205,12 +235,69 @@ class FakeOpsgenie(FakeServer, OpsgenieState):
         return self.error(404, "No user exists with identifier")
 
     async def list_roles(self, request: web.Request) -> web.Response:
-        roles = [
-            {"id": r.id, "name": r.name, "extendedRole": r.extended_role,
-             "grantedRights": r.granted, "disallowedRights": r.disallowed}
-            for r in self.custom_roles
-        ]  # fmt: skip
-        return self.ok(roles)
+        return self.ok([self.role_body(r) for r in self.custom_roles])
+
+    async def get_role(self, request: web.Request) -> web.Response:
+        by_name = request.query.get("identifierType", "id") == "name"
+        role = self.custom_role(request.match_info["identifier"], by_name)
+        return self.ok(self.role_body(role)) if role else self.error(404, "No role found")
+
+    def done(self, status: int = 200, **data: str) -> web.Response:
+        body = self._envelope(result="Created" if status == 201 else "Updated")
+        if data:
+            body["data"] = data
+        return web.json_response(body, status=status)
+
+    async def _json(self, request: web.Request) -> dict[str, Any]:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest() from None
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest()
+        return body
+
+    async def update_user(self, request: web.Request) -> web.Response:
+        ident = request.match_info["identifier"]
+        user = next((u for u in self.users.values() if ident in (u.id, u.username)), None)
+        if user is None:
+            return self.error(404, "No user exists with identifier")
+        role = (await self._json(request)).get("role")
+        name = role.get("name") if isinstance(role, dict) else None
+        if name is not None:
+            known = self.custom_role(str(name))
+            if known is None and str(name).lower() not in BUILT_IN_ROLES:
+                return self.error(422, "Role does not exist")
+            new = known.name if known else str(name).lower()
+            if new != user.role:
+                self.role_changes.append((user.username, user.role, new))
+            user.role = new
+        return self.done()
+
+    async def create_role(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        name = str(body.get("name") or "")
+        if not name or self.custom_role(name) or name.lower() in BUILT_IN_ROLES:
+            return self.error(422, "Role name is missing or already taken")
+        role = self.add_custom_role(
+            name, str(body.get("extendedRole") or "user"), list(body.get("grantedRights") or [])
+        )
+        role.disallowed = list(body.get("disallowedRights") or [])
+        return self.done(201, id=role.id, name=role.name)
+
+    async def update_role(self, request: web.Request) -> web.Response:
+        by_name = request.query.get("identifierType", "id") == "name"
+        role = self.custom_role(request.match_info["identifier"], by_name)
+        if role is None:
+            return self.error(404, "No role found")
+        body = await self._json(request)
+        role.name = str(body.get("name") or role.name)
+        role.extended_role = str(body.get("extendedRole") or role.extended_role)
+        if "grantedRights" in body:
+            role.granted = list(body["grantedRights"] or [])
+        if "disallowedRights" in body:
+            role.disallowed = list(body["disallowedRights"] or [])
+        return self.done()
 
     async def list_teams(self, request: web.Request) -> web.Response:
         teams = [

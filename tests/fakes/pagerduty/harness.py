@@ -29,6 +29,7 @@ class RecordedRequest:
     status: int = 0
     body: Any = None
     form: dict[str, str] = field(default_factory=dict)
+    sent: Any = None  # the JSON request body of a write, for checking it against the spec
 
     def params(self, name: str) -> list[str]:
         return [v for k, v in self.query if k == name]
@@ -71,6 +72,7 @@ class FakeServer:
         self.max_in_window = 0
         self._window: deque[float] = deque()
         self._faults: list[Fault] = []
+        self._lost: list[tuple[str, str]] = []
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -102,6 +104,11 @@ class FakeServer:
         """One-shot fault on requests whose path matches `pattern` (fnmatch): the `at`-th such
         request since the server started (1-based), or the next one when `at` is None."""
         self._faults.append(Fault(pattern, status, at, dict(headers or {}), body, delay))
+
+    def lose_answer(self, method: str, pattern: str) -> None:
+        """The next `method` request whose path matches `pattern` is acted on, but its answer is
+        lost on the way back (the client sees a 502): what a retried write must survive."""
+        self._lost.append((method.upper(), pattern))
 
     def requests_to(self, pattern: str) -> list[RecordedRequest]:
         return [r for r in self.requests if fnmatch.fnmatchcase(r.path, pattern)]
@@ -135,6 +142,11 @@ class FakeServer:
         )
         if request.method == "POST" and request.content_type.endswith("urlencoded"):
             record.form = dict((await request.post()).items())  # type: ignore[arg-type]
+        elif request.body_exists and request.content_type == "application/json":
+            try:
+                record.sent = await request.json()  # aiohttp keeps the body for the handler
+            except ValueError:
+                record.sent = None
         self.requests.append(record)
         self.counts[request.path] += 1
         if self.latency:
@@ -147,6 +159,12 @@ class FakeServer:
                 response = await handler(request)
             except web.HTTPException as exc:
                 response = self.error(exc.status, exc.reason)
+            for method, pattern in self._lost:
+                if method == request.method and fnmatch.fnmatchcase(request.path, pattern):
+                    if response.status < 400:
+                        self._lost.remove((method, pattern))
+                        response = self.error(502, "Bad Gateway")
+                    break
         record.status = response.status
         if self.record_bodies and isinstance(response, web.Response) and response.body:
             try:

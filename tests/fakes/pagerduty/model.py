@@ -141,6 +141,21 @@ class PagerDutyState:
         team.members.append((user.id, role))
         user.team_ids.append(team.id)
 
+    def team_role(self, team: Team, user: User) -> str | None:
+        """`user`'s role on `team`, None when not a member."""
+        return next((role for uid, role in team.members if uid == user.id), None)
+
+    def set_team_role(self, team: Team, user: User, role: str | None) -> None:
+        """Make `user` a member with `role` (None: remove them), as `PUT`/`DELETE` do."""
+        team.members = [(uid, r) for uid, r in team.members if uid != user.id]
+        if role is None:
+            if team.id in user.team_ids:
+                user.team_ids.remove(team.id)
+        else:
+            team.members.append((user.id, role))
+            if team.id not in user.team_ids:
+                user.team_ids.append(team.id)
+
     def remove_schedule(self, schedule_id: str) -> None:
         self.schedules.pop(schedule_id, None)
         self.shifts = [s for s in self.shifts if s.schedule_id != schedule_id]

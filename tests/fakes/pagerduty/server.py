@@ -8,7 +8,9 @@
 Real behaviours kept: `Token token=` / `Bearer` auth (401 otherwise), scopes on bearer tokens
 (403), classic pagination (`limit` ≤ 100, `more`, `total` only when asked, 400 past offset
 10,000), `/oncalls` computed from escalation policies and schedule shifts, rate limiting with
-`ratelimit-*` headers and the documented 429 body.
+`ratelimit-*` headers and the documented 429 body; role writes (`PUT /users/{id}`, `PUT` and
+`DELETE /teams/{id}/users/{user_id}`) refused to read-only keys and to tokens without
+`users.write` / `teams.write` (403), every change recorded in `role_changes`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from aiohttp import web
 
 from tests.fakes.pagerduty import render
 from tests.fakes.pagerduty.harness import FakeServer
-from tests.fakes.pagerduty.model import PagerDutyState, Schedule
+from tests.fakes.pagerduty.model import PagerDutyState, Schedule, Team, User
 
 ERROR_CODES = {400: 2001, 401: 2006, 403: 2010, 404: 2100, 429: 2020}
 ERROR_MESSAGES = {
@@ -36,6 +38,10 @@ ERROR_MESSAGES = {
     404: "Not Found",
     429: "Rate Limit Exceeded",
 }
+BASE_ROLES = ("admin", "limited_user", "observer", "owner", "read_only_user",
+              "restricted_access", "read_only_limited_user", "user")  # fmt: skip
+TEAM_ROLES = ("observer", "responder", "manager")
+RoleChange = tuple[str, str, str | None, str | None]  # user id, "account" or team name, from, to
 SCOPES = {
     "users": "users.read",
     "schedules": "schedules.read",
@@ -62,6 +68,8 @@ class FakePagerDuty(FakeServer, PagerDutyState):
         )
         PagerDutyState.__init__(self)
         self.api_keys = set(api_keys or {"testkey"})
+        self.read_only_keys: set[str] = set()  # keys made read-only: 403 on any write
+        self.role_changes: list[RoleChange] = []
         self.now = now
         self.wall_clock = wall_clock
         self.denied: set[str] = set()
@@ -95,8 +103,11 @@ class FakePagerDuty(FakeServer, PagerDutyState):
             return None
         header = request.headers.get("Authorization", "")
         scopes: set[str] | None = None
+        write = request.method not in ("GET", "HEAD")
         if header.startswith("Token token=") and header[12:] in self.api_keys:
-            scopes = set(SCOPES.values())
+            if write and header[12:] in self.read_only_keys:
+                return self.error(403, "")
+            scopes = set(SCOPES.values()) | {f"{area}.write" for area in ("users", "teams")}
         elif header.startswith("Bearer ") and header[7:] in self.tokens:
             granted, expires = self.tokens[header[7:]]
             if expires > self.wall_clock():
@@ -107,6 +118,8 @@ class FakePagerDuty(FakeServer, PagerDutyState):
         if area in self.denied:
             return self.error(403, "")
         need = "users.read" if request.path.endswith("/users") else SCOPES.get(area)
+        if write:
+            need = f"{area}.write"
         if need and need not in scopes:
             return self.error(403, "")
         return None
@@ -189,6 +202,9 @@ class FakePagerDuty(FakeServer, PagerDutyState):
         app.router.add_get("/teams", self.list_teams)
         app.router.add_get("/teams/{id}/members", self.team_members)
         app.router.add_get("/oncalls", self.list_oncalls)
+        app.router.add_put("/users/{id}", self.update_user)
+        app.router.add_put("/teams/{id}/users/{user_id}", self.put_team_user)
+        app.router.add_delete("/teams/{id}/users/{user_id}", self.delete_team_user)
 
     def _page(
         self,
@@ -303,6 +319,56 @@ class FakePagerDuty(FakeServer, PagerDutyState):
             if uid in self.users
         ]
         return self._page(request, "members", members)
+
+    async def _json(self, request: web.Request) -> dict[str, Any]:
+        try:
+            body = await request.json() if request.body_exists else {}
+        except ValueError:
+            raise web.HTTPBadRequest() from None
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest()
+        return body
+
+    async def update_user(self, request: web.Request) -> web.Response:
+        u = self.users.get(request.match_info["id"])
+        if u is None:
+            return self.error(404, "")
+        user = (await self._json(request)).get("user")
+        if not isinstance(user, dict):
+            return self.error(400, "")
+        role = user.get("role", u.role)
+        if role not in BASE_ROLES:
+            return self.error(400, "")
+        if role != u.role:
+            self.role_changes.append((u.id, "account", u.role, role))
+        u.role = role
+        return web.json_response({"user": render.user(self, u)})
+
+    def _membership(self, request: web.Request) -> tuple[Team, User]:
+        team = self.teams.get(request.match_info["id"])
+        user = self.users.get(request.match_info["user_id"])
+        if team is None or user is None:
+            raise web.HTTPNotFound()
+        return team, user
+
+    async def put_team_user(self, request: web.Request) -> web.Response:
+        team, user = self._membership(request)
+        role = (await self._json(request)).get("role", "manager")
+        if role not in TEAM_ROLES or user.role == "read_only_user":
+            return self.error(400, "")
+        before = self.team_role(team, user)
+        if before != role:
+            self.role_changes.append((user.id, team.name, before, role))
+        self.set_team_role(team, user, role)
+        return web.Response(status=204)
+
+    async def delete_team_user(self, request: web.Request) -> web.Response:
+        team, user = self._membership(request)
+        before = self.team_role(team, user)
+        if before is not None:
+            self.role_changes.append((user.id, team.name, before, None))
+        self.set_team_role(team, user, None)
+        return web.Response(status=204)
 
     async def list_oncalls(self, request: web.Request) -> web.Response:
         since, until = self._time_window(request)

@@ -1,0 +1,408 @@
+"""The `pagerduty-role` granter: a PagerDuty base role, or a role on a team, for a while.
+
+`grant: {type: pagerduty-role, role: user}` sets the person's base role (`PUT /users/{id}`);
+`grant: {type: pagerduty-role, team: Platform, team_role: manager}` sets their role on a team
+(`PUT /teams/{id}/users/{user_id}`, adding them when they were not on it). At the end the role
+they had before comes back (or they leave the team they were added to), unless someone changed
+it by hand meanwhile: then nothing is touched and the receipt's `manual_change` tells the admins.
+
+What they had before is noted in the bot's store *before* the change, so a grant retried after a
+lost answer never takes the granted role for the one to restore; grants of one role to one person
+share the note and the last one to end restores. A grant never lowers anyone: a person whose role
+already ranks above the one granted keeps it, and nothing is restored later. Messages use the
+role names people see in the web app (`roles.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import httpx
+
+from adapters.pagerduty.client import ACCEPT, PagerDutyClient
+from adapters.pagerduty.roles import role_display
+from adapters.providerhttp import (
+    DEFAULT_TIMEOUT,
+    NotFound,
+    ProviderError,
+    ProviderHTTP,
+    ProviderUnavailable,
+    error_for_status,
+    retry_after,
+)
+from core.errors import DomainError
+from core.identity import normalize_email
+from core.ports import Grant
+
+KIND = "pagerduty-role"
+# Base roles from least to most access; equal ranks are different, not ordered.
+BASE_RANK = {
+    "read_only_limited_user": 0,
+    "read_only_user": 1,
+    "restricted_access": 1,
+    "observer": 2,
+    "limited_user": 3,
+    "user": 4,
+    "admin": 5,
+    "owner": 6,
+}
+TEAM_RANK = {"observer": 0, "responder": 1, "manager": 2}
+KEY_NEEDS = (
+    "The PagerDuty credentials may not change users or teams: use an API key with full access "
+    "(not read-only), or give the OAuth app users.write and teams.write."
+)
+
+
+class KeyValues(Protocol):
+    """The bot's small shared store (`SqlKeyValues` in production): every replica sees a note."""
+
+    async def get(self, key: str, default: Any = None) -> Any: ...
+
+    async def put(self, key: str, value: Any) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+
+class Gone(DomainError):
+    """The user or team is no longer there: there is nothing to restore."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoleSpec:
+    """The policy's `grant:` mapping: a base `role`, or a `team` and its `team_role`."""
+
+    role: str = ""
+    team: str = ""
+    team_role: str = ""
+
+    @classmethod
+    def of(cls, spec: Mapping[str, Any]) -> RoleSpec:
+        role = str(spec.get("role") or "").strip()
+        team = str(spec.get("team") or "").strip()
+        team_role = str(spec.get("team_role") or "").strip()
+        if bool(role) == bool(team):
+            raise DomainError(
+                "A pagerduty-role grant needs either `role: ROLE` or `team: NAME` with `team_role`."
+            )
+        if role and (role not in BASE_RANK or role == "owner"):
+            raise DomainError(
+                f"PagerDuty has no base role {role!r} to give; use one of "
+                f"{', '.join(r for r in BASE_RANK if r != 'owner')}."
+            )
+        if team and team_role not in TEAM_RANK:
+            raise DomainError(
+                f"A PagerDuty team role is observer, responder or manager, not {team_role!r}."
+            )
+        return cls(role, team, team_role)
+
+    @property
+    def target(self) -> str:
+        return self.role or self.team_role
+
+
+class PagerDutyRoleGranter:
+    kind = KIND
+
+    def __init__(self, client_for: Callable[[], PagerDutyClient], notes: KeyValues) -> None:
+        """`client_for` returns the live connection's client (or raises DomainError) each call,
+        so a reconnect with new credentials is used at once."""
+        self._client_for = client_for
+        self._notes = notes
+
+    async def grant(self, grant: Grant) -> dict[str, Any]:
+        spec = RoleSpec.of(grant.spec)
+        client = self._client_for()
+        user_id = await _user_id(client, grant.email)
+        receipt: dict[str, Any] = {"type": KIND, "user_id": user_id, "role": spec.target}
+        slot: BaseRole | TeamRole
+        if spec.team:
+            team_id = await _team_id(client, spec.team)
+            receipt.update(team_id=team_id, team=spec.team)
+            slot = TeamRole(client, team_id, spec.team, user_id, grant.email)
+        else:
+            slot = BaseRole(client, user_id, grant.email)
+        return {**receipt, **await hold(slot, self._notes, grant.request_id, spec.target, _ready)}
+
+    async def revoke(self, grant: Grant) -> dict[str, Any]:
+        receipt = grant.receipt
+        if receipt.get("type") != KIND or not receipt.get("user_id"):
+            return {"type": KIND, "nothing_to_undo": True}
+        client, user_id = self._client_for(), str(receipt["user_id"])
+        slot: BaseRole | TeamRole = (
+            TeamRole(
+                client, str(receipt["team_id"]), str(receipt.get("team")), user_id, grant.email
+            )
+            if receipt.get("team_id")
+            else BaseRole(client, user_id, grant.email)
+        )
+        released = await release(slot, self._notes, grant.request_id, receipt)
+        return {"type": KIND, "role": receipt.get("role"), **released}
+
+
+async def _ready() -> None:
+    """PagerDuty roles need no setting up; missing write rights surface as a 403 on the change."""
+
+
+class BaseRole:
+    """A person's base role on the account."""
+
+    def __init__(self, client: PagerDutyClient, user_id: str, email: str) -> None:
+        self.client, self.path = client, f"/users/{quote(user_id, safe='')}"
+        self.key = f"{KIND}:user:{user_id}"
+        self.what = f"{email}'s PagerDuty role"
+        self._seen: dict[str, Any] = {"email": email}
+
+    async def read(self) -> str | None:
+        try:
+            body = await self.client.get(self.path)
+        except NotFound:
+            raise Gone(f"The PagerDuty user behind {self.what} is gone.") from None
+        user = body.get("user")
+        if not isinstance(user, dict):
+            return None
+        self._seen = user
+        return str(user.get("role") or "")
+
+    async def write(self, role: str | None) -> None:
+        # The spec's User requires name and email in an update too: send them back as read.
+        user = {"type": "user", "name": self._seen.get("name"), "email": self._seen.get("email")}
+        body = {"user": {**{k: v for k, v in user.items() if v}, "role": role}}
+        await send_json(self.client.http, "PUT", self.path, body)
+
+    @staticmethod
+    def same(a: str | None, b: str | None) -> bool:
+        return (a or "") == (b or "")
+
+    def covers(self, current: str | None, target: str) -> bool:
+        return current == target or BASE_RANK.get(current or "", -1) > BASE_RANK[target]
+
+    @staticmethod
+    def show(role: str | None) -> str:
+        return role_display(role)
+
+
+class TeamRole:
+    """A person's role on one team; None means not on the team."""
+
+    def __init__(
+        self, client: PagerDutyClient, team_id: str, team: str, user_id: str, email: str
+    ) -> None:
+        self.client, self.team_id, self.user_id = client, team_id, user_id
+        self.key = f"{KIND}:team:{team_id}:{user_id}"
+        self.what = f"{email}'s role on PagerDuty team {team}"
+
+    async def read(self) -> str | None:
+        try:
+            members = await self.client.list_all(
+                f"/teams/{quote(self.team_id, safe='')}/members", "members"
+            )
+        except NotFound:
+            raise Gone(f"The PagerDuty team behind {self.what} is gone.") from None
+        for member in members:
+            user = member.get("user") if isinstance(member, dict) else None
+            if isinstance(user, dict) and user.get("id") == self.user_id:
+                return str(member.get("role") or "")
+        return None
+
+    async def write(self, role: str | None) -> None:
+        path = f"/teams/{quote(self.team_id, safe='')}/users/{quote(self.user_id, safe='')}"
+        if role is None:
+            await send_json(self.client.http, "DELETE", path, None)
+        else:
+            await send_json(self.client.http, "PUT", path, {"role": role})
+
+    @staticmethod
+    def same(a: str | None, b: str | None) -> bool:
+        return a == b
+
+    def covers(self, current: str | None, target: str) -> bool:
+        return current == target or TEAM_RANK.get(current or "", -1) > TEAM_RANK[target]
+
+    @staticmethod
+    def show(role: str | None) -> str:
+        return role.replace("_", " ").title() if role else "none (not on the team)"
+
+
+async def _user_id(client: PagerDutyClient, email: str) -> str:
+    wanted = normalize_email(email)
+    body = await client.get("/users", [("query", wanted), ("limit", 25)])
+    for user in body.get("users") or ():
+        if isinstance(user, dict) and normalize_email(str(user.get("email") or "")) == wanted:
+            return str(user["id"])
+    raise Gone(f"PagerDuty has no user with the email {email}.")
+
+
+async def _team_id(client: PagerDutyClient, name: str) -> str:
+    for team in await client.list_all("/teams", "teams", [("query", name)]):
+        if isinstance(team, dict) and str(team.get("name", "")).casefold() == name.casefold():
+            return str(team["id"])
+    raise DomainError(f"PagerDuty has no team named '{name}'.")
+
+
+async def send_json(http: ProviderHTTP, method: str, path: str, body: Any) -> Any:
+    """One write with a JSON body, on the connection's credentials and within its rate budget.
+
+    `ProviderHTTP.request` sends no JSON bodies yet; once it does, this becomes one call to it.
+    Not retried here: the service retries a failed grant or revoke with backoff, and the note
+    taken before the change keeps those retries safe. A 403 means the key lacks a right.
+    """
+    for renewed in (False, True):
+        if http.bucket is not None:
+            await http.bucket.acquire()
+        headers = {
+            "Authorization": await http.auth.authorization(),
+            "Accept": ACCEPT,
+            "Content-Type": "application/json",  # the spec requires it on every call, DELETE too
+        }
+        http.stats.calls += 1
+        try:
+            async with httpx.AsyncClient(
+                base_url=http.base_url, timeout=DEFAULT_TIMEOUT, follow_redirects=False
+            ) as session:
+                response = await session.request(method, path, json=body, headers=headers)
+        except httpx.HTTPError:
+            http.stats.failures += 1
+            raise ProviderUnavailable(
+                f"{http.provider} did not answer a change in time.", provider=http.provider
+            ) from None
+        if response.is_success:
+            return response.json() if response.content else None
+        if response.status_code == 401 and not renewed and http.auth.invalidate():
+            continue
+        http.stats.failures += 1
+        hint = retry_after(response.headers)
+        if response.status_code == 429 and hint is not None and http.bucket is not None:
+            http.bucket.pause(hint)
+        if response.status_code == 403:
+            raise DomainError(KEY_NEEDS)
+        raise error_for_status(response.status_code, http.provider, retry_after=hint)
+    raise AssertionError("unreachable: the loop returns or raises")
+
+
+# -- the note of a role given for a while ---------------------------------------------------------
+
+
+class RoleSlot(Protocol):
+    """One place a role is given (a person's role, a team membership), as `hold` needs it."""
+
+    key: str
+    what: str
+
+    async def read(self) -> str | None: ...
+
+    async def write(self, role: str | None) -> None: ...
+
+    def same(self, a: str | None, b: str | None) -> bool: ...
+
+    def covers(self, current: str | None, target: str) -> bool: ...
+
+    def show(self, role: str | None) -> str: ...
+
+
+@dataclass
+class Held:
+    """The note: the role before (None: none at all), the role given, and who holds it."""
+
+    before: str | None
+    role: str
+    holders: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, raw: Any) -> Held | None:
+        if not isinstance(raw, dict) or "role" not in raw:
+            return None
+        before = raw.get("before")
+        holders = [str(h) for h in raw.get("holders") or ()]
+        return cls(None if before is None else str(before), str(raw["role"]), holders)
+
+
+async def hold(
+    slot: RoleSlot,
+    notes: KeyValues,
+    request_id: str,
+    target: str,
+    prepare: Callable[[], Awaitable[None]],
+) -> dict[str, Any]:
+    """Give `target` in `slot` for `request_id`; returns the receipt fields saying what to restore."""
+    held = Held.load(await notes.get(slot.key))
+    current = await slot.read()
+    if held is not None and request_id not in held.holders and not slot.same(held.role, target):
+        raise DomainError(
+            f"{slot.what} is {slot.show(held.role)} for a while already (through "
+            f"{', '.join(held.holders)}); roles do not stack, so this grant waits until that ends."
+        )
+    if held is None and slot.covers(current, target):
+        return {"previous_role": current, "unchanged": True}  # theirs before us: never taken away
+    changing = not slot.same(current, target)
+    if changing:
+        await prepare()
+    held = held or Held(current, target)
+    if request_id not in held.holders:
+        held.holders.append(request_id)
+        await notes.put(slot.key, asdict(held))  # before the change, so a retry finds it
+    if changing:
+        try:
+            await slot.write(target)
+        except Exception as exc:
+            if _refused(exc):
+                await _leave(slot, notes, held, request_id)  # nothing changed: no note to keep
+            raise
+    return {"previous_role": held.before}
+
+
+async def release(
+    slot: RoleSlot, notes: KeyValues, request_id: str, receipt: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Give back what `hold` gave, unless it was changed by hand or others still hold it."""
+    if receipt.get("unchanged"):
+        return {"unchanged": True}
+    held = Held.load(await notes.get(slot.key))
+    if held is not None and request_id not in held.holders:
+        return {"released": "already"}  # an earlier attempt finished; its answer was lost
+    if held is not None and len(held.holders) > 1:
+        await _leave(slot, notes, held, request_id)
+        return {"kept_for": [h for h in held.holders if h != request_id]}
+    before = held.before if held else receipt.get("previous_role")
+    role = held.role if held else str(receipt.get("role") or "")
+    try:
+        current = await slot.read()
+        if slot.same(current, role):
+            await slot.write(before)
+            result: dict[str, Any] = {"restored": before}
+        elif slot.same(current, before):
+            result = {"restored": before}  # by an earlier attempt whose answer was lost
+        else:
+            result = {
+                "manual_change": f"{slot.what} is now {slot.show(current)}, not "
+                f"{slot.show(role)} as granted, so it was left as it is instead of going back "
+                f"to {slot.show(before)}."
+            }
+    except Gone:
+        result = {
+            "manual_change": f"{slot.what} is gone (removed meanwhile), so nothing was restored."
+        }
+    if held is not None:
+        await notes.delete(slot.key)
+    return result
+
+
+async def _leave(slot: RoleSlot, notes: KeyValues, held: Held, request_id: str) -> None:
+    rest = [h for h in held.holders if h != request_id]
+    if rest:
+        await notes.put(slot.key, asdict(Held(held.before, held.role, rest)))
+    else:
+        await notes.delete(slot.key)
+
+
+def _refused(exc: Exception) -> bool:
+    """A definite no (a 4xx other than 408/429, or a refusal of ours): the change did not happen.
+    Anything else (timeouts, 5xx) may have happened, so the note stays for the retry."""
+    if isinstance(exc, DomainError):
+        return True
+    return isinstance(exc, ProviderError) and not exc.retryable and 400 <= (exc.status or 0) < 500
+
+
+__all__ = ["KIND", "PagerDutyRoleGranter", "RoleSpec"]

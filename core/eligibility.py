@@ -1,0 +1,160 @@
+"""Who may have access right now beyond the snapshot's first answer: the provider asked live,
+the named approvers as a fallback, and the requester checked again at the click.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from core.errors import DomainError
+from core.groups import GroupRef
+from core.identity import SYSTEM, Actor
+from core.policy import Resource
+from core.requests import AccessRequest, Status
+from core.roster import Roster, Shift
+from core.rules import Reason, Verdict, may_request
+from core.service_state import ServiceBase
+
+log = logging.getLogger(__name__)
+
+
+class Eligibility(ServiceBase):
+    def _fallback(
+        self, res: Resource, roster: Roster, actor: Actor, verdict: Verdict
+    ) -> dict[str, Any] | None:
+        """When the roster cannot vouch for the requester but named approvers can decide: the
+        evidence of that manual route, with the one sentence that says why; else None."""
+        groups = [str(g) for g in (*res.request.on_call, *res.request.members)]
+        if not [p for p in res.approve.people if p != actor.email] or not groups:
+            return None  # nobody else is named who could decide
+        if self._falls_back_to_people(res, roster):
+            note = (
+                "The on-call provider is disconnected, so your request goes to the named approvers."
+            )
+            return {"rule": "fallback.provider_disconnected", "groups": groups, "note": note}
+        if verdict.reason == Reason.ROSTER_STALE and res.on_stale == "manual":
+            note = f"{verdict.sentence(actor.tz, self.clock.now())} Your request goes to the named approvers instead."
+            return {"rule": "fallback.roster_stale", "groups": groups, "note": note}
+        if self._unknown_person(res, roster, actor.email):
+            note = f"You are not in the on-call roster as {actor.email}, so your request goes to the named approvers."
+            return {"rule": "fallback.unknown_person", "groups": groups, "note": note}
+        return None
+
+    def _refusal(self, res: Resource, roster: Roster, actor: Actor, verdict: Verdict) -> str:
+        if verdict.reason != Reason.ROSTER_STALE and self._unknown_person(res, roster, actor.email):
+            return (
+                f"You are not in the on-call roster as {actor.email}; an admin can map you "
+                "(`identity map ...`) if the provider knows you by another email."
+            )
+        return verdict.sentence(actor.tz, self.clock.now())
+
+    @staticmethod
+    def _unknown_person(res: Resource, roster: Roster, email: str) -> bool:
+        groups = [*res.request.on_call, *res.request.members]
+        return (
+            bool(groups)
+            and all(g.provider in roster.snapshots for g in groups)
+            and not roster.knows(email)
+        )
+
+    async def _confirm_live(self, res: Resource, email: str, refused: Verdict) -> Verdict:
+        """Ask the providers about this one person, so an override made after the last sync is
+        honoured; the answer is recorded as evidence. Bounded by a short deadline. A stale roster
+        is never bypassed: it means syncs are failing, and the decision fails closed."""
+        if refused.reason == Reason.ROSTER_STALE or not res.request.on_call:
+            return refused
+        live = {p.provider: p for p in self._providers()}
+        now = self.clock.now()
+        groups = [g for g in res.request.on_call if g.provider in live]
+        if not groups:
+            return refused
+
+        async def ask(group: GroupRef) -> tuple[GroupRef, Shift | None]:
+            return group, await live[group.provider].confirm_on_call(email, group, now)
+
+        try:
+            async with asyncio.timeout(self.settings.live_confirm_deadline):
+                answers = await asyncio.gather(*(ask(g) for g in groups), return_exceptions=True)
+        except TimeoutError:
+            log.info(
+                "live on-call confirm for %s timed out; the snapshot's answer stands", res.name
+            )
+            return refused
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                log.info("live on-call confirm failed: %s", type(answer).__name__)
+                continue
+            group, shift = answer
+            if shift is not None and shift.covers(now):
+                evidence = {
+                    "rule": "request.on_call",
+                    "group": str(group),
+                    "provider": group.provider.value,
+                    "shift_start": shift.start.isoformat() if shift.start else None,
+                    "shift_end": shift.end.isoformat() if shift.end else None,
+                    "live_confirm": True,
+                    "confirmed_at": now.isoformat(),
+                }
+                return Verdict(True, Reason.ON_CALL, evidence, group, shift.end)
+        return refused
+
+    def _falls_back_to_people(self, res: Resource, roster: Roster) -> bool:
+        """Groups of a provider that was disconnected (no connection, no roster) cannot vouch for
+        anyone: such requests go to the people the policy names as approvers, instead of failing.
+        A provider that is connected, or whose roster is still stored, never falls back."""
+        groups = [*res.request.on_call, *res.request.members]
+        connected = {p.provider for p in self._providers()}
+        return bool(groups and res.approve.people) and all(
+            g.provider not in connected and g.provider not in roster.snapshots for g in groups
+        )
+
+    async def _recheck_requester(
+        self, request: AccessRequest, res: Resource, approver: Actor
+    ) -> AccessRequest:
+        """Eligibility is decided again at the click, on the current roster (and the provider
+        live): a requester whose shift ended meanwhile is refused, and both sides are told."""
+        if request.evidence.get("rule", "").startswith("fallback."):
+            return request  # nobody could check them when they asked; the named approvers decide
+        now = self.clock.now()
+        roster = await self.roster.current()
+        verdict = may_request(res, request.requester, roster, now, self.settings.roster_max_age)
+        if not verdict.allowed:
+            verdict = await self._confirm_live(res, request.requester, verdict)
+        if verdict.allowed:
+            return request.with_changes(evidence=verdict.evidence or request.evidence)
+        why = (
+            verdict.sentence("UTC", now)
+            .replace("You are", f"{request.requester} is")
+            .replace("Your", "Their")
+        )
+        denied = await self.store.transition(
+            request.id,
+            Status.PENDING,
+            Status.DENIED,
+            {
+                "decided_by": SYSTEM,
+                "decided_at": now,
+                "decision_note": f"no longer eligible: {why}",
+            },
+            self.event(
+                "request.denied",
+                request,
+                SYSTEM,
+                {
+                    "reason": "requester no longer eligible",
+                    "recheck": verdict.reason.value,
+                    "clicked_by": approver.email,
+                },
+            ),
+        )
+        if denied is not None:
+            await self.after_change(
+                denied,
+                f"Your request {denied.id} for {denied.resource} can no longer be approved: "
+                f"{verdict.sentence('UTC', now)}",
+            )
+        raise DomainError(
+            f"{request.requester} may no longer have {res.name}: {why} The request was closed."
+        )

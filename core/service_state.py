@@ -1,0 +1,155 @@
+"""What every part of the access workflow shares: its settings, its collaborators, the
+one-sentence states, and the audit event of a request.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from core.audit import AuditEvent
+from core.durations import format_duration
+from core.errors import DomainError, NotFound
+from core.identity import Actor, normalize_email
+from core.policy import Policy, Resource
+from core.ports import (
+    AuditLog,
+    Clock,
+    Granter,
+    MessageRef,
+    Notifier,
+    RequestStore,
+    RosterProvider,
+)
+from core.requests import AccessRequest, Status
+from core.roster_cache import RosterCache
+from core.rules import Verdict, may_approve, may_request
+
+log = logging.getLogger(__name__)
+
+
+REVOKE_ALERT_AFTER = 5  # failed revokes in a row before admins are told again
+LIVE_CONFIRM_DEADLINE = 1.5  # seconds: a provider that is down never delays a reply past this
+
+
+@dataclass
+class AccessSettings:
+    roster_max_age: timedelta = timedelta(minutes=45)
+    admins: frozenset[str] = field(default_factory=frozenset)
+    live_confirm_deadline: float = LIVE_CONFIRM_DEADLINE
+    shift_end_warning: timedelta = timedelta(minutes=10)
+
+    def is_admin(self, email: str) -> bool:
+        return normalize_email(email) in self.admins
+
+
+class ServiceBase:
+    """The collaborators and small helpers the workflow's parts share."""
+
+    def __init__(
+        self,
+        *,
+        policy: Callable[[], Policy],
+        store: RequestStore,
+        audit: AuditLog,
+        roster: RosterCache,
+        granters: Mapping[str, Granter],
+        notifier: Notifier,
+        clock: Clock,
+        settings: AccessSettings,
+        providers: Callable[[], Sequence[RosterProvider]] = lambda: (),
+    ) -> None:
+        self._providers = providers
+        self._policy = policy
+        self.store = store
+        self.audit = audit
+        self.roster = roster
+        self._granters = granters
+        self.notifier = notifier
+        self.clock = clock
+        self.settings = settings
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy()
+
+    def resource(self, name: str) -> Resource:
+        resources = self.policy.resources
+        found = resources.get(name) or resources.get(name.lower())
+        if found:
+            return found
+        guess = difflib.get_close_matches(name.lower(), list(resources), n=1, cutoff=0.5)
+        hint = (
+            f" Did you mean `{guess[0]}`?" if guess else " Type `list` to see what you may request."
+        )
+        raise NotFound(f"There is no resource `{name}`.{hint}")
+
+    async def get(self, request_id: str) -> AccessRequest:
+        found = await self.store.get(request_id.lower())
+        if not found:
+            raise NotFound(f"There is no request `{request_id}`.")
+        return found
+
+    async def verdict_for(self, actor: Actor, resource: Resource) -> Verdict:
+        roster = await self.roster.current()
+        return may_request(
+            resource, actor.email, roster, self.clock.now(), self.settings.roster_max_age
+        )
+
+    async def _may_decide(self, actor: Actor, request: AccessRequest, res: Resource) -> Verdict:
+        roster = await self.roster.current()
+        now = self.clock.now()
+        verdict = may_approve(
+            res, actor.email, request.requester, roster, now, self.settings.roster_max_age
+        )
+        if not verdict.allowed:
+            raise DomainError(verdict.sentence(actor.tz, now))
+        return verdict
+
+    async def after_change(self, request: AccessRequest, requester_text: str) -> None:
+        await self.notifier.request_changed(request, _refs(request))
+        await self.notifier.tell(request.requester, requester_text, request)
+
+    def _require_pending(self, request: AccessRequest) -> None:
+        if request.status != Status.PENDING:
+            raise DomainError(self._state_sentence(request))
+
+    @staticmethod
+    def _state_sentence(request: AccessRequest) -> str:
+        by = f" by {request.decided_by}" if request.decided_by else ""
+        return {
+            Status.PENDING: f"Request {request.id} is still waiting for approval.",
+            Status.APPROVED: f"Request {request.id} was already approved{by}.",
+            Status.ACTIVE: f"Request {request.id} is already approved{by} and active.",
+            Status.EXPIRED: f"Request {request.id} has already expired.",
+            Status.REVOKED: f"Request {request.id} was already revoked.",
+            Status.DENIED: f"Request {request.id} was already denied{by}.",
+            Status.CANCELLED: f"Request {request.id} was cancelled.",
+            Status.TIMED_OUT: f"Request {request.id} timed out before anyone decided.",
+        }[request.status]
+
+    def event(
+        self, name: str, request: AccessRequest, actor: str, detail: dict[str, Any]
+    ) -> AuditEvent:
+        base = {
+            "duration": format_duration(request.duration),
+            "reason": request.reason,
+            "evidence": request.evidence,
+        }
+        return AuditEvent(
+            event=name,
+            at=self.clock.now(),
+            actor=actor,
+            request_id=request.id,
+            resource=request.resource,
+            subject=request.requester,
+            detail={**base, **detail},
+        )
+
+
+def _refs(request: AccessRequest) -> list[MessageRef]:
+    return [MessageRef(surface, ref) for surface, ref in request.message_refs]
