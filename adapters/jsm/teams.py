@@ -7,10 +7,9 @@ too. Teams are Atlassian platform teams, so their members come from the Teams AP
 organization id (not derivable from the site with an API token, so it is configured) and
 answers account ids with a Relay-style cursor.
 
-That cursor goes in a JSON request body, which the shared HTTP layer cannot send yet; the first
-page is asked for without a body (the API allows that), and a team with more members than one
-page is reported, its further members not counted (fail closed: a `members:` rule refuses them
-rather than admitting strangers).
+The cursor goes in the JSON request body (`{"first": 50, "after": CURSOR}`); pages are followed
+up to a bound, past which the team is reported and its further members not counted (fail
+closed: a `members:` rule refuses them rather than admitting strangers).
 """
 
 from __future__ import annotations
@@ -30,6 +29,10 @@ ORG_ID_HINT = (
     "set the Atlassian organization id (admin.atlassian.com → the organization; the id is in "
     "the address) to read team members"
 )
+
+
+MEMBER_PAGE = 50
+MAX_MEMBER_PAGES = 200  # 10,000 members: a team past that is reported, not read further
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,18 +60,29 @@ def members_path(org_id: str, team_id: str) -> str:
 
 
 async def team_members(client: JsmClient, org_id: str, team_id: str) -> Members:
-    body = await client.site.request(
-        "POST", members_path(org_id, team_id), params=[("siteId", await client.cloud_id())]
-    )
-    results = body.get("results") if isinstance(body, dict) else None
-    ids = [
-        str(r["accountId"])
-        for r in (results if isinstance(results, list) else [])
-        if isinstance(r, dict) and r.get("accountId")
-    ]
-    page = body.get("pageInfo") if isinstance(body, dict) else None
-    more = isinstance(page, dict) and page.get("hasNextPage") is True
-    return Members(ids, complete=not more)
+    """Every member, following the Relay cursor (`after`) page by page, up to a bound."""
+    ids: list[str] = []
+    cursor: str | None = None
+    site = [("siteId", await client.cloud_id())]
+    for _ in range(MAX_MEMBER_PAGES):
+        paging: dict[str, Any] = {"first": MEMBER_PAGE}
+        if cursor:
+            paging["after"] = cursor
+        body = await client.site.request(
+            "POST", members_path(org_id, team_id), params=site, json=paging
+        )
+        results = body.get("results") if isinstance(body, dict) else None
+        ids.extend(
+            str(r["accountId"])
+            for r in (results if isinstance(results, list) else [])
+            if isinstance(r, dict) and r.get("accountId")
+        )
+        page = body.get("pageInfo") if isinstance(body, dict) else None
+        more = isinstance(page, dict) and page.get("hasNextPage") is True
+        cursor = str(page.get("endCursor") or "") if isinstance(page, dict) else ""
+        if not more or not cursor:
+            return Members(ids, complete=True)
+    return Members(ids, complete=False)
 
 
 async def read_members(
@@ -97,8 +111,8 @@ async def read_members(
             continue
         if not members.complete:
             b.warn(
-                f"JSM team '{name}' has more members than one page of the Teams API; only the "
-                f"first {len(members.account_ids)} were read, the others do not count as members."
+                f"JSM team '{name}' has more members than {MAX_MEMBER_PAGES} pages of the Teams API; "
+                f"only the first {len(members.account_ids)} were read, the others do not count."
             )
         found[tid] = members.account_ids
     return found

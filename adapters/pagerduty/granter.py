@@ -20,18 +20,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
 
-import httpx
-
-from adapters.pagerduty.client import ACCEPT, PagerDutyClient
+from adapters.pagerduty.client import PagerDutyClient
 from adapters.pagerduty.roles import role_display
 from adapters.providerhttp import (
-    DEFAULT_TIMEOUT,
+    NO_RETRY,
+    Forbidden,
     NotFound,
     ProviderError,
     ProviderHTTP,
-    ProviderUnavailable,
-    error_for_status,
-    retry_after,
 )
 from core.errors import DomainError
 from core.identity import normalize_email
@@ -243,43 +239,15 @@ async def _team_id(client: PagerDutyClient, name: str) -> str:
 
 
 async def send_json(http: ProviderHTTP, method: str, path: str, body: Any) -> Any:
-    """One write with a JSON body, on the connection's credentials and within its rate budget.
-
-    `ProviderHTTP.request` sends no JSON bodies yet; once it does, this becomes one call to it.
-    Not retried here: the service retries a failed grant or revoke with backoff, and the note
-    taken before the change keeps those retries safe. A 403 means the key lacks a right.
-    """
-    for renewed in (False, True):
-        if http.bucket is not None:
-            await http.bucket.acquire()
-        headers = {
-            "Authorization": await http.auth.authorization(),
-            "Accept": ACCEPT,
-            "Content-Type": "application/json",  # the spec requires it on every call, DELETE too
-        }
-        http.stats.calls += 1
-        try:
-            async with httpx.AsyncClient(
-                base_url=http.base_url, timeout=DEFAULT_TIMEOUT, follow_redirects=False
-            ) as session:
-                response = await session.request(method, path, json=body, headers=headers)
-        except httpx.HTTPError:
-            http.stats.failures += 1
-            raise ProviderUnavailable(
-                f"{http.provider} did not answer a change in time.", provider=http.provider
-            ) from None
-        if response.is_success:
-            return response.json() if response.content else None
-        if response.status_code == 401 and not renewed and http.auth.invalidate():
-            continue
-        http.stats.failures += 1
-        hint = retry_after(response.headers)
-        if response.status_code == 429 and hint is not None and http.bucket is not None:
-            http.bucket.pause(hint)
-        if response.status_code == 403:
-            raise DomainError(KEY_NEEDS)
-        raise error_for_status(response.status_code, http.provider, retry_after=hint)
-    raise AssertionError("unreachable: the loop returns or raises")
+    """One write with a JSON body, through the shared HTTP layer (errors mapped there). Not
+    retried here: the service retries a failed grant or revoke with backoff, and the note taken
+    before the change keeps those retries safe. A 403 means the key lacks a right."""
+    try:
+        return await http.request(
+            method, path, json=body, retry=NO_RETRY, headers={"Content-Type": "application/json"}
+        )  # the spec asks for it on every call, DELETE too
+    except Forbidden:
+        raise DomainError(KEY_NEEDS) from None
 
 
 # -- the note of a role given for a while ---------------------------------------------------------

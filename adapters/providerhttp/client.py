@@ -138,6 +138,8 @@ class ProviderHTTP:
         *,
         params: QueryParams | None = None,
         data: Mapping[str, str] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
         deadline: float | None = None,
         retry: RetryPolicy | None = None,
         authorize: bool = True,
@@ -155,7 +157,9 @@ class ProviderHTTP:
             remaining = None if end is None else end - self._clock()
             if remaining is not None and remaining <= 0:
                 raise self._late()
-            response, error = await self._send(method, path, params, data, end, authorize)
+            response, error = await self._send(
+                method, path, params, data, end, authorize, json=json, extra=headers
+            )
             hint: float | None = None
             if response is not None:
                 if response.is_success:
@@ -198,6 +202,9 @@ class ProviderHTTP:
         data: Mapping[str, str] | None,
         end: float | None,
         authorize: bool,
+        *,
+        json: Any = None,
+        extra: Mapping[str, str] | None = None,
     ) -> tuple[httpx.Response | None, ProviderError | None]:
         async with self._semaphore:
             if self.bucket is not None:
@@ -205,6 +212,7 @@ class ProviderHTTP:
                 if not await self.bucket.acquire(max_wait=max_wait):
                     raise self._late()
             headers = {"Authorization": await self._auth.authorization()} if authorize else {}
+            headers.update(extra or {})
             timeout = self._timeout
             if end is not None:
                 remaining = end - self._clock()
@@ -214,7 +222,13 @@ class ProviderHTTP:
             self.stats.calls += 1
             try:
                 response = await self._client.request(
-                    method, path, params=params or None, data=data, headers=headers, timeout=timeout
+                    method,
+                    path,
+                    params=params or None,
+                    data=data,
+                    json=json,
+                    headers=headers,
+                    timeout=timeout,
                 )
             except httpx.TimeoutException:
                 return None, ProviderUnavailable(
@@ -228,6 +242,8 @@ class ProviderHTTP:
             return response, None
 
     def _json(self, response: httpx.Response) -> Any:
+        if response.status_code == 204 or not response.content:
+            return None  # a write answered with no body
         try:
             return response.json()
         except ValueError:

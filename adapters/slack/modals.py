@@ -256,6 +256,7 @@ CONNECT_BLOCKS: dict[str, str] = {
     "site": "site",
     "subdomain": "subdomain",
     "email": "email",
+    "org_id": "org_id",
 }
 """ConnectForm field -> the block that shows its error (JSM's token shares the key's block)."""
 
@@ -290,6 +291,12 @@ def connect_view(meta: str) -> View:
         ),
         _input(
             "email", "Atlassian account email (JSM)", _text_input(max_length=200), optional=True
+        ),
+        _input(
+            "org_id",
+            "Atlassian organization id (JSM, to read team members)",
+            _text_input(max_length=200),
+            optional=True,
         ),
         context("Credentials are verified live, stored encrypted, and never shown again."),
     ]
@@ -339,5 +346,6 @@ def read_connect(values: StateValues) -> tuple[ConnectForm | None, dict[str, str
         subdomain=_value(values, "subdomain"),
         site=_value(values, "site"),
         email=_value(values, "email"),
+        org_id=_value(values, "org_id"),
     )
     return form, {}

@@ -358,6 +358,7 @@ def connect_form(
         field("site", "Atlassian site", placeholder="acme.atlassian.net")
         field("email", "Atlassian account email", style="email")
         secret("api_token", "Atlassian API token")
+        field("org_id", "Atlassian organization id (to read team members)")
     # An error about a field this form does not show still has to be seen.
     body[1:1] = [notice(errors[name]) for name in errors if name not in shown]
     body.append(

@@ -29,7 +29,7 @@ from core.replies import Reply
 from core.requests import Status
 
 _SECRETS = frozenset({"api_key", "client_secret", "api_token"})
-_CONNECT_FIELDS = ("region", "auth", "client_id", "subdomain", "site", "email")
+_CONNECT_FIELDS = ("region", "auth", "client_id", "subdomain", "site", "email", "org_id")
 
 
 @dataclass(frozen=True)
@@ -176,6 +176,7 @@ class Dialogs:
             subdomain=fields["subdomain"],
             site=fields["site"],
             email=fields["email"],
+            org_id=fields["org_id"],
             api_token=fields["api_token"],
         )
         try:

@@ -168,13 +168,14 @@ async def test_team_members_need_the_organization_id(jsm: FakeJsm, make: Make) -
     assert roster.on_call("alice@example.com", TEAM_ROTA, NOW) is None  # fail closed
 
 
-async def test_a_team_larger_than_one_page_is_reported(jsm: FakeJsm, make: Make) -> None:
+async def test_a_team_larger_than_one_page_is_read_page_by_page(jsm: FakeJsm, make: Make) -> None:
     jsm.members_page_size = 2
-    people = [jsm.add_user(f"m{i}@example.com") for i in range(3)]
+    people = [jsm.add_user(f"m{i}@example.com") for i in range(5)]
     jsm.add_team("Big", people)
     snap = (await make().fetch()).snapshot
-    assert len(snap.groups[GroupRef.parse("jsm:team/Big")].members) == 2
-    assert any("'Big' has more members than one page" in w for w in snap.warnings)
+    assert len(snap.groups[GroupRef.parse("jsm:team/Big")].members) == 5
+    assert not any("'Big'" in w for w in snap.warnings)
+    assert len(jsm.requests_to("/gateway/*")) == 3  # pages of 2, 2 and 1
 
 
 async def test_a_refused_token_fails_the_sync_without_leaking_it(jsm: FakeJsm, make: Make) -> None:

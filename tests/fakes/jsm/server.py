@@ -246,7 +246,9 @@ class FakeJsm(FakeServer, JsmState):
             paging = json.loads(raw) if raw else {}
         except ValueError:
             return self.error(400, "Malformed JSON")
-        first = int(paging.get("first") or self.members_page_size)
+        first = min(
+            int(paging.get("first") or self.members_page_size), self.members_page_size
+        )  # server cap
         start = int(paging.get("after") or 0)
         page = team.members[start : start + first]
         more = start + first < len(team.members)
