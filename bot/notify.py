@@ -43,6 +43,17 @@ class FanOutNotifier:
                 request.id,
                 list(approvers),
             )
+            return refs
+        reached = {r.recipient for r in refs}
+        unreached = sorted(set(approvers) - reached)
+        if unreached:
+            verb = "was" if len(unreached) == 1 else "were"
+            await self.tell(
+                request.requester,
+                f"{', '.join(unreached)} {verb} not reached in any chat app (not installed, or not "
+                f"found by email), so they did not get the approval message for {request.id}.",
+                request,
+            )
         return refs
 
     async def request_changed(self, request: AccessRequest, refs: Sequence[MessageRef]) -> None:

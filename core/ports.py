@@ -201,10 +201,14 @@ class Granter(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class MessageRef:
-    """A sent message that may be updated later; opaque to the core, owned by its surface."""
+    """A sent message that may be updated later; opaque to the core, owned by its surface.
+
+    `recipient` is the approver a personal copy reached (None for a channel copy): with several
+    surfaces, only an approver no surface reached is worth telling the requester about."""
 
     surface: str
     ref: str
+    recipient: str | None = None
 
 
 class Notifier(Protocol):

@@ -71,6 +71,7 @@ async def make_bot(
     admins: str = "lead@example.com",
     lines: list[str] | None = None,
     aliases: str = "",
+    console: bool = True,
 ) -> Bot:
     """A bot wired exactly as `serve` wires it, on the roster file provider, synced once."""
     roster_path = tmp / "roster.yaml"
@@ -87,7 +88,7 @@ async def make_bot(
         settings,
         policy=parse_policy(policy, "policy.yaml"),
         clock=clock,  # type: ignore[arg-type]
-        notifiers=[ConsoleNotifier(out.append)],
+        notifiers=[ConsoleNotifier(out.append)] if console else [],
     )
     outcome = await bot.syncer.sync(bot.providers[0])
     assert outcome.ok, outcome.error

@@ -25,7 +25,7 @@ class ConsoleNotifier:
                 f"  » to {email}: {describe_request(request)} "
                 f"Reply `approve {request.id}` or `deny {request.id} REASON`."
             )
-        return [MessageRef(self.surface, email) for email in approvers]
+        return [MessageRef(self.surface, email, email) for email in approvers]
 
     async def request_changed(self, request: AccessRequest, refs: Sequence[MessageRef]) -> None:
         for ref in refs:

@@ -89,7 +89,8 @@ class SlackNotifier:
                 message = render.approval_message(
                     request, user.tz, now, requester_user_id=requester_id
                 )
-                refs.append(await self._post(channel, message, user.tz))
+                posted = await self._post(channel, message, user.tz)
+                refs.append(MessageRef(posted.surface, posted.ref, email))
             except SLACK_FAILURES as exc:
                 log.warning(
                     "could not send %s's approval message to %s: %s",

@@ -80,7 +80,7 @@ class TeamsNotifier:
             if ref is None:
                 failed.append(contact.email)
             else:
-                refs.append(ref)
+                refs.append(MessageRef(ref.surface, ref.ref, contact.email))
         channel = await self._references.approvals_channel()
         if channel is not None:
             content = cards.approval_card(
@@ -89,8 +89,10 @@ class TeamsNotifier:
             ref = await self._post(channel.reference, card_activity(content, summary), "UTC")
             if ref is not None:
                 refs.append(ref)
-        if missing or failed:
-            await self.tell(request.requester, _undelivered(request, missing, failed))
+        if (
+            missing or failed
+        ):  # the requester is told by the fan-out if no other surface reached them
+            log.info("Teams did not reach %s for %s", sorted(missing + failed), request.id)
         return refs
 
     async def request_changed(self, request: AccessRequest, refs: Sequence[MessageRef]) -> None:
@@ -167,22 +169,6 @@ def _updater(activity: Activity) -> Any:
         await turn_context.update_activity(activity)
 
     return update
-
-
-def _undelivered(request: AccessRequest, missing: list[str], failed: list[str]) -> str:
-    parts = []
-    if missing:
-        verb = "has" if len(missing) == 1 else "have"
-        parts.append(
-            f"{', '.join(sorted(missing))} {verb} not installed the On-call Access app in Teams, "
-            f"so they did not get the approval card for {request.id} there."
-        )
-    if failed:
-        parts.append(
-            f"The approval card for {request.id} could not be delivered in Teams to "
-            f"{', '.join(sorted(failed))}."
-        )
-    return " ".join(parts)
 
 
 def _id(request: AccessRequest | None) -> str:

@@ -214,7 +214,7 @@ async def running_teams(
     **settings: Any,
 ) -> AsyncIterator[TeamsUnderTest]:
     """``admin`` replaces the provider admin the dialogs use (to connect without a provider)."""
-    bot = await make_bot(tmp_path, database_url, clock)
+    bot = await make_bot(tmp_path, database_url, clock, console=False)  # Teams is the only surface
     if admin is not None:
         bot.admin = admin  # type: ignore[assignment]
     bot.settings = bot.settings.model_copy(

@@ -191,10 +191,10 @@ async def test_nobody_with_the_app_means_the_requester_learns_who_was_not_asked(
     rid = await _requested(teams)
 
     texts = [(await teams.next_in(ALICE)) for _ in range(2)]
-    [notice] = [t.text for t in texts if t.text and "not installed" in t.text]
+    [notice] = [t.text for t in texts if t.text and "not reached" in t.text]
     assert notice == (
-        "bob@example.com, lead@example.com have not installed the On-call Access app in Teams, "
-        f"so they did not get the approval card for {rid} there."
+        "bob@example.com, lead@example.com were not reached in any chat app (not installed, or "
+        f"not found by email), so they did not get the approval message for {rid}."
     )
 
 

@@ -105,7 +105,7 @@ async def test_without_an_app_id_everything_gets_401(
 
         assert (signed, unsigned) == (401, 401)
         assert teams.connector.calls == []
-        assert teams.bot.notifier.notifiers[-1].surface != "teams"
+        assert all(n.surface != "teams" for n in teams.bot.notifier.notifiers)
 
 
 async def test_dev_no_auth_mode_accepts_unsigned_activities(
