@@ -167,6 +167,8 @@ class SqlRequestStore:
             return await self._load(conn, requests.c.requester == email, limit=limit)
 
     async def with_status(self, *statuses: Status) -> list[AccessRequest]:
+        if not statuses:
+            raise ValueError("with_status needs at least one status")  # [] would read as "none"
         async with self._engine.connect() as conn:
             return await self._load(conn, requests.c.status.in_([s.value for s in statuses]))
 
