@@ -207,12 +207,15 @@ async def test_never_sends_credentials_to_another_host() -> None:
 
 async def test_concurrency_is_bounded() -> None:
     in_flight = peak = 0
+    full, release = asyncio.Event(), asyncio.Event()
 
     async def handler(request: httpx.Request) -> httpx.Response:
         nonlocal in_flight, peak
         in_flight += 1
         peak = max(peak, in_flight)
-        await asyncio.sleep(0.005)
+        if in_flight == 3:
+            full.set()
+        await release.wait()  # every answer is held until the test has looked
         in_flight -= 1
         return httpx.Response(200, json={})
 
@@ -220,7 +223,13 @@ async def test_concurrency_is_bounded() -> None:
         "Opsgenie", "https://x.test", auth=StaticAuth("GenieKey k"),
         transport=httpx.MockTransport(handler), max_concurrency=3,
     ) as http:  # fmt: skip
-        await asyncio.gather(*(http.get(f"/p/{i}") for i in range(20)))
+        calls = asyncio.gather(*(http.get(f"/p/{i}") for i in range(20)))
+        await asyncio.wait_for(full.wait(), 2)
+        for _ in range(20):
+            await asyncio.sleep(0)  # give a fourth request every chance to slip in
+        assert peak == 3
+        release.set()
+        await calls
         assert http.calls == 20
     assert peak == 3
 

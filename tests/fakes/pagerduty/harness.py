@@ -10,6 +10,7 @@ import asyncio
 import fnmatch
 import json
 import time
+from abc import ABC, abstractmethod
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ class Fault:
     delay: float = 0.0
 
 
-class FakeServer:
+class FakeServer(ABC):
     """Base fake: subclasses implement `routes`, `authenticate` and the error bodies."""
 
     def __init__(
@@ -77,8 +78,9 @@ class FakeServer:
         self.url = ""
 
     # -- to implement -----------------------------------------------------------------------
+    @abstractmethod
     def routes(self, app: web.Application) -> None:
-        raise NotImplementedError
+        """Add the provider's endpoints to the app."""
 
     def authenticate(self, request: web.Request) -> web.Response | None:
         """None when the request may proceed, else the error response (401/403)."""
