@@ -15,7 +15,7 @@ from pathlib import Path
 from adapters.storage.crypto import new_key
 from bot.policy_source import policy_or_empty
 from bot.settings import Settings
-from bot.wiring import build
+from bot.wiring import Bot, build
 from core.commands import parse
 from core.connections import ConnectForm
 from core.identity import Actor
@@ -130,8 +130,8 @@ async def status(settings: Settings, args: argparse.Namespace) -> int:
         settings, policy=policy_or_empty(settings.policy_file), load_connections=False
     )
     try:
-        assert bot.admin is not None
-        for line in await bot.admin.status_lines():
+        reply = await bot.dispatcher.execute(_operator(bot, settings), parse("status"))
+        for line in reply.lines:
             print(line)
         return 0
     finally:
@@ -149,8 +149,7 @@ async def identity(settings: Settings, args: argparse.Namespace) -> int:
             words += [args.key, args.email]
         elif args.identity_command == "unmap":
             words += [args.key]
-        actor = Actor(next(iter(settings.admins), "admin@localhost"), surface="cli")
-        reply = await bot.dispatcher.execute(actor, parse(shlex.join(words)))
+        reply = await bot.dispatcher.execute(_operator(bot, settings), parse(shlex.join(words)))
         print(reply.full_text, file=sys.stdout if reply.ok else sys.stderr)
         return 0 if reply.ok else 1
     finally:
@@ -160,3 +159,11 @@ async def identity(settings: Settings, args: argparse.Namespace) -> int:
 async def secret_key(settings: Settings, args: argparse.Namespace) -> int:
     print(new_key())
     return 0
+
+
+def _operator(bot: Bot, settings: Settings) -> Actor:
+    """Whoever runs the CLI on the server acts as an admin (recorded as the first configured
+    admin, or USER@localhost)."""
+    email = next(iter(sorted(settings.admins)), f"{getpass.getuser()}@localhost")
+    bot.service.settings.admins = bot.service.settings.admins | {email}
+    return Actor(email, surface="cli")

@@ -725,3 +725,39 @@ def test_serve_on_a_port_in_use_exits_1_with_a_sentence_in_a_real_process(
     assert done.returncode == 1, done
     assert str(port) in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_identity_mappings_are_made_and_listed_on_the_server(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mapped = run(capsys, "identity", "map", "pagerduty:PABC123", "Alice@Example.com")
+    listed = run(capsys, "identity", "list")
+    unmapped = run(capsys, "identity", "unmap", "pagerduty:PABC123")
+    again = run(capsys, "identity", "unmap", "pagerduty:PABC123")
+
+    assert (
+        mapped.code == 0 and mapped.out.strip() == "Mapped pagerduty:PABC123 to alice@example.com."
+    )
+    assert "pagerduty:PABC123 → alice@example.com" in listed.out
+    assert unmapped.code == 0 and again.code == 1 and "was not mapped" in again.err
+
+
+def test_status_lists_a_revoke_that_keeps_failing(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "db", "upgrade")
+    db = folder / "oncall-access.db"
+    sql(
+        db,
+        "INSERT INTO requests (id, resource, requester, duration_seconds, reason, status, created_at,"
+        " timeout_at, decision_note, granted_at, expires_at, evidence, message_refs, version, kind,"
+        " attempts, last_error) VALUES ('rstuck2', 'prod-db', 'alice@example.com', 3600, 'x', 'active',"
+        " '2026-01-01 10:00:00', '2026-01-01 10:30:00', '', '2026-01-01 10:00:00',"
+        " '2026-01-01 11:00:00', '{}', '[]', 1, 'request', 3, 'WebhookUnavailable')",
+    )
+    shown = run(capsys, "status")
+    assert shown.code == 0
+    assert (
+        "Revoke failing: rstuck2 (prod-db for alice@example.com), 3 attempts, last: WebhookUnavailable"
+        in shown.out
+    )
