@@ -18,10 +18,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.typedefs import Handler
-from botbuilder.core import Bot, CardFactory, TurnContext, serializer_helper
+from botbuilder.core import Bot, CardFactory, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, AdaptiveCardInvokeValue
+from botbuilder.schema import AdaptiveCardInvokeResponse, AdaptiveCardInvokeValue
 from botbuilder.schema.teams import (
     TaskModuleContinueResponse,
     TaskModuleMessageResponse,
@@ -29,9 +29,9 @@ from botbuilder.schema.teams import (
     TaskModuleResponse,
     TaskModuleTaskInfo,
 )
-from msrest.serialization import Model
 
 from adapters.teams.auth import AppType, build_bot_framework_authentication
+from adapters.teams.route import AuthMode, messages_route
 from tests.fakes.teams.activities import DEFAULT_APP_ID
 from tests.fakes.teams.connector import FakeConnector
 from tests.fakes.teams.identity import FakeIdentityProvider
@@ -161,35 +161,9 @@ Route = Literal["fixed", "stock"]
 
 
 def api_messages(adapter: CloudAdapter, bot: Bot) -> Handler:
-    """``POST /api/messages`` as the product should mount it.
-
-    Same contract as ``CloudAdapter.process`` (415 non-JSON, 400 no type, 401 on
-    ``PermissionError``, 201 or the invoke response), except that botbuilder 4.17.1's version
-    serializes an invoke response body a second time and fails with 500 on the dict every
-    ``ActivityHandler`` invoke handler returns (see ``test_stock_process_fails_invoke_bodies``).
-    """
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        if "application/json" not in request.headers.get("Content-Type", ""):
-            raise web.HTTPUnsupportedMediaType()
-        activity = Activity().deserialize(await request.json())
-        if not activity.type:
-            raise web.HTTPBadRequest()
-        auth_header = request.headers.get("Authorization", "")
-        try:
-            invoke_response = await adapter.process_activity(auth_header, activity, bot.on_turn)
-        except PermissionError:
-            raise web.HTTPUnauthorized() from None
-        if invoke_response is None:
-            return web.Response(status=201)
-        body = invoke_response.body
-        if isinstance(body, Model):
-            body = serializer_helper(body)
-        if body is None:
-            return web.Response(status=int(invoke_response.status))
-        return web.json_response(body, status=int(invoke_response.status))
-
-    return handle
+    """``POST /api/messages`` exactly as the product mounts it (``adapters.teams.route``), which
+    fixes botbuilder 4.17.1's invoke answers (see ``test_stock_process_fails_invoke_bodies``)."""
+    return messages_route(adapter, bot, AuthMode.VERIFY)
 
 
 def stock_api_messages(adapter: CloudAdapter, bot: Bot) -> Handler:

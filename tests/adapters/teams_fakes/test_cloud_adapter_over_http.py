@@ -206,7 +206,7 @@ async def test_adaptive_card_action_answers_in_the_http_response(bot: BotUnderTe
 @pytest.mark.xfail(
     reason="botbuilder-integration-aiohttp 4.17.1: CloudAdapter.process re-serializes the dict "
     "body ActivityHandler already serialized and answers 500 (same trace as "
-    "microsoft/teams-sdk#2547); api_messages in conftest avoids it",
+    "microsoft/teams-sdk#2547); adapters/teams/route.py avoids it",
     raises=AssertionError,
 )
 async def test_stock_process_fails_invoke_bodies(
