@@ -28,6 +28,7 @@ from adapters.providerhttp import (
     RetryPolicy,
     StaticAuth,
 )
+from adapters.providerhttp.base import HTTPClientBase
 from adapters.providerhttp.limiter import MonotonicClock, Sleep
 
 API_NAME = "JSM operations"
@@ -45,7 +46,7 @@ def basic_auth(email: str, api_token: str) -> StaticAuth:
     return StaticAuth("Basic " + b64encode(f"{email}:{api_token}".encode()).decode("ascii"))
 
 
-class JsmClient:
+class JsmClient(HTTPClientBase):
     """Authenticated, rate-limited access to one site's JSM operations and Jira user data."""
 
     def __init__(
@@ -93,19 +94,8 @@ class JsmClient:
         self._cloud_id = cloud_id
         self._lookup = asyncio.Lock()
 
-    @property
-    def calls(self) -> int:
-        return self.api.calls + self.site.calls
-
-    async def __aenter__(self) -> JsmClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.api.aclose()
-        await self.site.aclose()
+    def connections(self) -> tuple[ProviderHTTP, ProviderHTTP]:
+        return (self.api, self.site)
 
     async def cloud_id(self) -> str:
         """The site's cloud id, from `/_edge/tenant_info` once (it never changes for a site).

@@ -22,6 +22,7 @@ from adapters.providerhttp import (
     RetryPolicy,
     StaticAuth,
 )
+from adapters.providerhttp.base import HTTPClientBase
 from adapters.providerhttp.limiter import MonotonicClock, Sleep
 
 PROVIDER_NAME = "Opsgenie"
@@ -44,7 +45,7 @@ def api_url(region: Region | str = Region.US, base_url: str | None = None) -> st
     return (base_url or API_HOSTS[Region(str(region).lower())]).rstrip("/")
 
 
-class OpsgenieClient:
+class OpsgenieClient(HTTPClientBase):
     """Authenticated, rate-limited access to one Opsgenie account's REST API."""
 
     def __init__(
@@ -77,18 +78,8 @@ class OpsgenieClient:
             transport=transport,
         )
 
-    @property
-    def calls(self) -> int:
-        return self.http.calls
-
-    async def __aenter__(self) -> OpsgenieClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    def connections(self) -> tuple[ProviderHTTP]:
+        return (self.http,)
 
     async def get(self, path: str, params: Params | None = None, **kw: Any) -> dict[str, Any]:
         """The whole JSON body (`data`, `paging`, `took`, …)."""

@@ -26,6 +26,7 @@ from adapters.providerhttp import (
     RetryPolicy,
     StaticAuth,
 )
+from adapters.providerhttp.base import HTTPClientBase
 from adapters.providerhttp.limiter import MonotonicClock, Sleep
 from adapters.providerhttp.tasks import gather_or_cancel
 
@@ -68,7 +69,7 @@ class OffsetCapReached(Exception):
         self.total = total
 
 
-class PagerDutyClient:
+class PagerDutyClient(HTTPClientBase):
     """Authenticated, rate-limited access to one PagerDuty account's REST API."""
 
     def __init__(
@@ -104,18 +105,8 @@ class PagerDutyClient:
             transport=transport,
         )
 
-    @property
-    def calls(self) -> int:
-        return self.http.calls
-
-    async def __aenter__(self) -> PagerDutyClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    def connections(self) -> tuple[ProviderHTTP]:
+        return (self.http,)
 
     async def get(self, path: str, params: Params | None = None, **kw: Any) -> dict[str, Any]:
         body = await self.http.get(path, params or [], **kw)
