@@ -10,7 +10,7 @@ from contextlib import ExitStack
 from typing import TextIO
 
 from adapters.storage.audit import SqlAuditLog
-from adapters.storage.engine import make_engine
+from adapters.storage.engine import make_engine, sqlite_file_missing
 from adapters.storage.migrate import upgrade
 from adapters.storage.roster import SqlRosterStore
 from bot.settings import Settings
@@ -105,7 +105,7 @@ async def _groups_no_provider_has(settings: Settings, groups: set) -> list[str]:
     """Compare with the latest synced rosters, when this machine's database has any."""
     engine = make_engine(settings.database_url)
     try:
-        if engine.dialect.name == "sqlite" and not _sqlite_exists(settings.database_url):
+        if sqlite_file_missing(settings.database_url):
             return []
         try:
             roster = Roster.of(await SqlRosterStore(engine).latest())
@@ -124,13 +124,6 @@ async def _groups_no_provider_has(settings: Settings, groups: set) -> list[str]:
         return lines
     finally:
         await engine.dispose()
-
-
-def _sqlite_exists(url: str) -> bool:
-    from pathlib import Path
-
-    path = url.split(":///", 1)[-1]
-    return Path(path).exists()
 
 
 async def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:

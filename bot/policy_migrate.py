@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from adapters.storage.engine import make_engine
+from adapters.storage.engine import make_engine, sqlite_file_missing
 from adapters.storage.roster import SqlRosterStore
 from bot.settings import Settings
 from core.groups import GroupKind, GroupRef, Provider
@@ -309,7 +309,7 @@ async def _jsm_roster(database_url: str) -> tuple[set[GroupRef] | None, datetime
     """The latest synced JSM roster's groups, when this machine's database has one."""
     if not database_url:
         return None, None
-    if _no_sqlite_file(database_url):
+    if sqlite_file_missing(database_url):
         return None, None  # no database yet; do not create one just to look
     engine = make_engine(database_url)
     try:
@@ -322,9 +322,3 @@ async def _jsm_roster(database_url: str) -> tuple[set[GroupRef] | None, datetime
         if snap.provider is TARGET:
             return set(snap.groups), snap.taken_at
     return None, None
-
-
-def _no_sqlite_file(database_url: str) -> bool:
-    return (
-        database_url.startswith("sqlite") and not Path(database_url.split(":///", 1)[-1]).exists()
-    )

@@ -7,6 +7,7 @@ row locks and an advisory lock where they need them.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -49,3 +50,12 @@ def _serialise_sqlite_writes(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def sqlite_file_missing(url: str) -> bool:
+    """True for a SQLite URL whose file does not exist yet (nothing to read, nothing to create)."""
+    url = normalize_url(url)
+    if not url.startswith("sqlite"):
+        return False
+    path = url.split(":///", 1)[-1]
+    return path != ":memory:" and not Path(path).exists()
