@@ -4,7 +4,7 @@ Opsgenie only lets a custom role hold a right together with the rights it builds
 alert presupposes acting on alerts) and only on top of certain base roles. A role that breaks
 this cannot be created, or does not do what its name promises, so the granter explains the gap in
 one sentence instead of failing on a person's access. The table is Opsgenie's own list
-(`user-right-prerequisites.csv` in the shared reference: right, prerequisites, base roles).
+(Opsgenie's published `user-right-prerequisites.csv`, kept in `tests/reference/opsgenie/`: right, prerequisites, base roles).
 """
 
 from __future__ import annotations

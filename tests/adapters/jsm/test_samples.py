@@ -1,7 +1,7 @@
 """The published JSM operations samples: the mapping reads them, and the fake answers in them.
 
 There is no machine-readable spec saved for JSM operations, so the two response samples from
-Atlassian's reference (`shared/reference/samples/jsm-ops/`) are the yardstick: every field the
+Atlassian's reference (`tests/reference/samples/jsm-ops/`) are the yardstick: every field the
 fake sends must exist at the same place in the sample (the fake invents nothing), and the
 mapping must read the samples themselves correctly.
 """
@@ -9,14 +9,14 @@ mapping must read the samples themselves correctly.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from adapters.jsm.mapping import oncall_accounts
 from tests.adapters.jsm.conftest import Make, seed_small
 from tests.fakes.jsm import FakeJsm
+from tests.reference_files import REFERENCE
 
-SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "samples"
+SAMPLES = REFERENCE / "samples"
 JSM = SAMPLES / "jsm-ops"
 
 

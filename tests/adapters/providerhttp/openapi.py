@@ -13,7 +13,6 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft4Validator
@@ -21,8 +20,8 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
 from tests.fakes.pagerduty.harness import RecordedRequest
+from tests.reference_files import REFERENCE
 
-REFERENCE = Path(__file__).resolve().parents[3].parent / "shared" / "reference"
 URI = "urn:spec"
 
 
