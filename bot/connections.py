@@ -3,7 +3,9 @@ uses): verify live, store sealed, sync at once; never echo or log a secret."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,6 +22,7 @@ from core.sync import RosterSyncer
 from core.timefmt import show_age
 
 log = logging.getLogger(__name__)
+RETIRED_GRACE_SECONDS = 900.0  # longer than any sync or grant call that may hold an old client
 
 
 def _missing_field(form: ConnectForm) -> ConnectResult | None:
@@ -68,37 +71,75 @@ class BotProviderAdmin:
         self._rosters = rosters
         self._syncer = syncer
         self._providers = providers  # the live list the syncer and the service read
-        self._retired: list[RosterProvider] = []
+        self._retired: list[tuple[RosterProvider, float]] = []
+        self._closing: set[asyncio.Task[None]] = set()
+        self._revisions: dict[
+            str, int
+        ] = {}  # the stored revision each live provider was built from
         self.identities: IdentityOverrides | None = None
         self._clock = clock
         self._make = make
 
     async def load(self) -> list[str]:
         """Build providers from stored connections at start; returns problems worth logging."""
-        problems = []
+        _, problems = await self.refresh()
+        return problems
+
+    async def refresh(self) -> tuple[list[Provider], list[str]]:
+        """Bring the live providers in line with the database, where every replica and the CLI
+        write: connected, reconnected (a rotated key), rotated tokens, disconnected elsewhere.
+
+        One cheap query when nothing changed; a connection is decrypted only when its revision
+        moved on. Returns the providers that were (re)built and problems worth logging, each
+        once per revision."""
+        self._close_retired()
         try:
-            stored = await self._store.all()
-        except SecretKeyMissing as exc:
-            names = await self._store.providers()
-            return [f"{', '.join(names)} connected but unusable: {exc.message}"] if names else []
-        for conn in stored:
+            revisions = await self._store.revisions()
+        except SecretKeyMissing:  # pragma: no cover - revisions decrypt nothing
+            return [], []
+        changed: list[Provider] = []
+        problems: list[str] = []
+        for name, revision in sorted(revisions.items()):
+            if self._revisions.get(name) == revision:
+                continue
+            self._revisions[name] = revision  # a bad revision is reported once, not every tick
             try:
-                if conn.config.get("auth") == "oauth_user" and self.make_user_token_provider:
-                    self._put(self.make_user_token_provider(conn.config, conn.secrets))
-                    continue
-                self._put(
-                    self._make(
-                        conn.provider,
-                        conn.config,
-                        conn.secrets,
-                        self._settings,
-                        self._clock.now,
-                        self.identities,
-                    )
-                )
+                conn = await self._store.get(name)
+            except SecretKeyMissing as exc:
+                problems.append(f"{name} connected but unusable: {exc.message}")
+                continue
+            if conn is None:
+                continue
+            try:
+                self._put(self._build(conn))
             except Exception as exc:
                 problems.append(f"{conn.provider}: cannot be used ({type(exc).__name__})")
-        return problems
+                continue
+            self._revisions[name] = conn.revision
+            changed.append(Provider(name))
+        for name in [n for n in self._revisions if n not in revisions]:
+            del self._revisions[name]
+            await self._drop(Provider(name))
+            changed.append(Provider(name))
+        return changed, problems
+
+    def _build(self, conn: Connection) -> RosterProvider:
+        if conn.config.get("auth") == "oauth_user" and self.make_user_token_provider:
+            return self.make_user_token_provider(conn.config, conn.secrets)
+        return self._make(
+            conn.provider,
+            conn.config,
+            conn.secrets,
+            self._settings,
+            self._clock.now,
+            self.identities,
+        )
+
+    async def rotated(self, provider: str, secrets: dict[str, Any]) -> None:
+        """Store tokens this replica rotated (OAuth refresh), without rebuilding its provider."""
+        revision = await self._store.update_secrets(provider, secrets)
+        if revision is not None and self._revisions.get(provider) == revision - 1:
+            self._revisions[provider] = revision
 
     async def connect(self, form: ConnectForm, actor: str) -> ConnectResult:
         missing = _missing_field(form)
@@ -133,7 +174,7 @@ class BotProviderAdmin:
             await _close(provider)
             return ConnectResult(False, verification.summary, field=_secret_field(form))
         now = self._clock.now()
-        await self._store.save(
+        revision = await self._store.save(
             Connection(form.provider, config, secrets, now, actor),
             AuditEvent(
                 "provider.connected",
@@ -147,6 +188,7 @@ class BotProviderAdmin:
             ),
         )
         self._put(provider)
+        self._revisions[form.provider] = revision
         outcome = await self._syncer.sync(provider)
         return ConnectResult(
             True,
@@ -168,9 +210,8 @@ class BotProviderAdmin:
         )
         if not removed:
             return f"{which.display} is not connected."
-        for p in [p for p in self._providers if p.provider == which]:
-            self._providers.remove(p)
-            await _close(p)
+        self._revisions.pop(which.value, None)
+        await self._drop(which)
         await self._rosters.remove(which)
         return (
             f"Disconnected {which.display} and removed its credentials. Resources whose requesters "
@@ -203,20 +244,37 @@ class BotProviderAdmin:
             )
         return lines
 
-    def adopt(self, provider: RosterProvider) -> None:
+    def adopt(self, provider: RosterProvider, revision: int) -> None:
         """Use a provider connected elsewhere (the OAuth callback) from now on."""
         self._put(provider)
+        self._revisions[provider.provider.value] = revision
 
     def _put(self, provider: RosterProvider) -> None:
         for old in [p for p in self._providers if p.provider == provider.provider]:
             self._providers.remove(old)
-            self._retired.append(old)  # closed with the bot: a sync may still be using it
+            self._retired.append((old, time.monotonic()))  # a sync may still be using it
         self._providers.append(provider)
 
+    async def _drop(self, which: Provider) -> None:
+        for p in [p for p in self._providers if p.provider == which]:
+            self._providers.remove(p)
+            self._retired.append((p, time.monotonic()))
+
+    def _close_retired(self) -> None:
+        """Close providers replaced long enough ago that no sync or grant still uses them."""
+        cutoff = time.monotonic() - RETIRED_GRACE_SECONDS
+        for entry in [e for e in self._retired if e[1] < cutoff]:
+            self._retired.remove(entry)
+            task = asyncio.get_running_loop().create_task(_close(entry[0]))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
     async def aclose(self) -> None:
-        for provider in self._retired:
+        for provider, _ in self._retired:
             await _close(provider)
         self._retired.clear()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
 
 
 async def _close(provider: RosterProvider) -> None:

@@ -56,9 +56,7 @@ def user_token_provider(
 
     async def keep(rotated: TokenSet) -> None:
         if bot.admin is not None:
-            await bot.admin.store.update_secrets(
-                "pagerduty", {**secrets, **_token_secrets(rotated)}
-            )
+            await bot.admin.rotated("pagerduty", {**secrets, **_token_secrets(rotated)})
 
     auth = UserTokenAuth(flow, tokens, on_rotate=keep)
     client = PagerDutyClient(
@@ -160,7 +158,7 @@ def callback_route(bot: Bot) -> web.RouteDef:
             return _page("Not connected", verification.summary, 400)
         assert bot.admin is not None
         now = bot.clock.now()
-        await bot.admin.store.save(
+        revision = await bot.admin.store.save(
             Connection("pagerduty", config, secrets, now, pending["actor"]),
             AuditEvent(
                 "provider.connected",
@@ -169,7 +167,7 @@ def callback_route(bot: Bot) -> web.RouteDef:
                 detail={"provider": "pagerduty", **config},
             ),
         )
-        bot.admin.adopt(provider)
+        bot.admin.adopt(provider, revision)
         outcome = await bot.syncer.sync(provider)
         return _page("PagerDuty connected", f"{verification.summary} {outcome.summary()}", 200)
 

@@ -2,7 +2,10 @@
 too old), and every few seconds expiring grants and timing out pending requests.
 
 Each run is claimed through the database (job leases), so N replicas never run the same job
-twice: a sync slot is claimed by name, the lifecycle tick by a short lease.
+twice. Leases are short (`LEASE_SECONDS`) and renewed while the work runs, so the work of a replica
+killed mid-run passes to another within seconds; a sync slot is also marked finished, so it runs
+exactly once across the fleet even when the replica that began it died. Every tick starts by
+picking up provider connections changed on another replica or with the CLI.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import contextlib
 import logging
 import os
 import socket
-from datetime import datetime
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 
 from croniter import croniter
 
@@ -24,6 +28,12 @@ from core.sync import SyncOutcome
 
 log = logging.getLogger(__name__)
 
+LEASE_SECONDS = 10.0
+"""How long a replica may go silent before its job passes to another one."""
+RENEW_SECONDS = LEASE_SECONDS / 3
+PRUNE_EVERY = timedelta(hours=1)
+KEEP_FINISHED = timedelta(days=2)
+
 
 class Scheduler:
     def __init__(self, bot: Bot) -> None:
@@ -32,6 +42,8 @@ class Scheduler:
         self._next_sync: datetime | None = None
         self._policy_mtime: int | None = None
         self.policy_error: str | None = None
+        self._due_slot: datetime | None = None
+        self._pruned_at: datetime | None = None
 
     def next_sync_at(self) -> datetime:
         if self._next_sync is None:
@@ -45,41 +57,99 @@ class Scheduler:
         versions = await self._bot.rosters.versions()
         now, max_age = self._bot.clock.now(), self._bot.settings.roster_max_age
         outcomes = []
-        for provider in self._bot.providers:
+        for provider in list(self._bot.providers):
             taken = versions.get(provider.provider)
-            stale = taken is None or now - taken > max_age
-            job = f"sync:{provider.provider.value}:start"
-            if stale and await self._bot.leases.claim(job, self.holder, now, 60):
-                outcomes.append(await self._bot.syncer.sync(provider))
+            if taken is not None and now - taken <= max_age:
+                continue
+            async with self.held(f"sync:{provider.provider.value}:stale") as mine:
+                if mine:  # re-read: another replica may have synced it while we asked
+                    taken = (await self._bot.rosters.versions()).get(provider.provider)
+                    if taken is None or self._bot.clock.now() - taken > max_age:
+                        outcomes.append(await self._bot.syncer.sync(provider))
         return outcomes
 
     async def sync_if_due(self) -> list[SyncOutcome]:
+        """Run the due sync slot, once across the fleet: a slot stays this replica's concern
+        until some replica finished it, so a slot whose runner died is taken over."""
         now = self._bot.clock.now()
         slot = self.next_sync_at()
-        if now < slot:
+        if now >= slot:
+            self._next_sync = croniter(self._bot.settings.sync_schedule, now).get_next(datetime)
+            self._due_slot = slot  # a newer slot supersedes one never finished
+        if self._due_slot is None:
             return []
-        self._next_sync = croniter(self._bot.settings.sync_schedule, now).get_next(datetime)
-        if not await self._bot.leases.claim(f"sync@{slot.isoformat()}", self.holder, now, 86400):
-            return []  # another replica runs this slot
-        outcomes = await self._bot.syncer.sync_all()
+        job = f"sync@{self._due_slot.isoformat()}"
+        async with self.held(job) as mine:
+            if not mine:
+                return []  # another replica runs it now; asked again next tick
+            if await self._bot.leases.finished(job):
+                self._due_slot = None
+                return []
+            outcomes = await self._bot.syncer.sync_all()
+            await self._bot.leases.finish(job, self.holder, self._bot.clock.now())
+            self._due_slot = None
         for o in outcomes:
             (log.info if o.ok else log.warning)("%s", o.summary())
         return outcomes
 
     async def run_lifecycle(self) -> dict[str, int]:
         """Birthright, expiry, grant retries, reminders, escalations, timeouts, reviews."""
-        now = self._bot.clock.now()
-        if not await self._bot.leases.claim("lifecycle", self.holder, now, 60):
-            return {}
-        try:
+        async with self.held("lifecycle") as mine:
+            if not mine:
+                return {}
             counts = {
                 f"birthright_{k}": v
                 for k, v in (await reconcile_birthright(self._bot.service)).items()
             }
             counts.update(await Lifecycle(self._bot.service).run_all())
             return counts
+
+    @contextlib.asynccontextmanager
+    async def held(self, job: str) -> AsyncIterator[bool]:
+        """Claim `job` for a short lease, renewed in the background while the caller works and
+        released after; yields whether this replica holds it."""
+        leases, clock = self._bot.leases, self._bot.clock
+        if not await leases.claim(job, self.holder, clock.now(), LEASE_SECONDS):
+            yield False
+            return
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(RENEW_SECONDS)
+                try:
+                    if not await leases.renew(job, self.holder, clock.now(), LEASE_SECONDS):
+                        log.warning("lost the lease on %s: another replica may take it over", job)
+                except Exception:
+                    log.warning("could not renew the lease on %s; retrying", job, exc_info=True)
+
+        renewing = asyncio.create_task(renew())
+        try:
+            yield True
         finally:
-            await self._bot.leases.release("lifecycle", self.holder)
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+            with contextlib.suppress(Exception):  # an unreleased lease still expires by itself
+                await leases.release(job, self.holder)
+
+    async def pick_up_changes(self) -> None:
+        """Connections changed on another replica or with the CLI take effect here; a provider
+        newly seen with a missing or stale roster is synced (by one replica)."""
+        if self._bot.admin is None:
+            return
+        changed, problems = await self._bot.admin.refresh()
+        for problem in problems:
+            log.warning("%s", problem)
+        if changed:
+            log.info("provider connections changed: %s", ", ".join(p.value for p in changed))
+            await self.sync_if_stale()
+
+    async def prune_if_due(self) -> None:
+        now = self._bot.clock.now()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        await self._bot.leases.prune(now - KEEP_FINISHED)
 
     def reload_policy_if_changed(self) -> bool:
         """Re-read the policy file when it changed on disk; an invalid file keeps the old policy."""
@@ -114,9 +184,11 @@ class Scheduler:
 
     async def tick(self) -> None:
         self.reload_policy_if_changed()
+        await self.pick_up_changes()
         await self.run_lifecycle()
         if await self.sync_if_due():
             await self.run_lifecycle()  # reconcile birthright with the new roster at once
+        await self.prune_if_due()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until `stop` is set; one failing tick is logged and the next one runs."""

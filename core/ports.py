@@ -167,9 +167,24 @@ class IdentityOverrides(Protocol):
 
 
 class JobLeases(Protocol):
+    """Scheduled work claimed through the database: at most one holder at a time, across
+    processes; leases are short and renewed while the work runs."""
+
     async def claim(self, job: str, holder: str, now: datetime, ttl_seconds: float) -> bool:
-        """True when `holder` may run `job` now; at most one holder at a time, across processes."""
+        """True when `holder` may run `job` now."""
         ...
+
+    async def renew(self, job: str, holder: str, now: datetime, ttl_seconds: float) -> bool: ...
+
+    async def release(self, job: str, holder: str) -> None: ...
+
+    async def finished(self, job: str) -> bool:
+        """Whether a once-only run (a sync slot) already completed on some replica."""
+        ...
+
+    async def finish(self, job: str, holder: str, now: datetime) -> None: ...
+
+    async def prune(self, before: datetime) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

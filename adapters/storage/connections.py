@@ -1,4 +1,7 @@
-"""Provider connections: settings in clear, credentials sealed by `SecretBox`, one row each."""
+"""Provider connections: settings in clear, credentials sealed by `SecretBox`, one row each.
+
+Every write moves the row's `revision` on, so each replica can tell, with one cheap query a
+tick, that a provider was connected, reconnected, rotated or disconnected elsewhere."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.storage.audit import append_event
 from adapters.storage.crypto import SecretBox
@@ -23,6 +26,7 @@ class Connection:
     secrets: dict[str, Any]
     connected_at: datetime
     connected_by: str
+    revision: int = 0
 
     def __repr__(self) -> str:  # never show secrets, also not in tracebacks or logs
         return f"Connection(provider={self.provider!r}, config={self.config!r}, secrets=<{len(self.secrets)} hidden>)"
@@ -33,9 +37,12 @@ class SqlConnectionStore:
         self._engine = engine
         self._box = box
 
-    async def save(self, connection: Connection, event: AuditEvent) -> None:
+    async def save(self, connection: Connection, event: AuditEvent) -> int:
+        """Store (or replace) a connection with its audit event; returns its new revision."""
         sealed = self._box.seal(connection.secrets)
         async with self._engine.begin() as conn:
+            await append_event(conn, event)  # takes the trail's write lock first, as every writer
+            revision = (await _revision(conn, connection.provider) or 0) + 1
             await upsert(
                 conn,
                 connections,
@@ -45,18 +52,38 @@ class SqlConnectionStore:
                     "secret": sealed,
                     "connected_at": connection.connected_at,
                     "connected_by": connection.connected_by,
+                    "revision": revision,
                 },
             )
-            await append_event(conn, event)
+        return revision
 
-    async def update_secrets(self, provider: str, secrets: dict[str, Any]) -> None:
-        """Rotated tokens (OAuth refresh) replace the stored ones."""
+    async def update_secrets(self, provider: str, secrets: dict[str, Any]) -> int | None:
+        """Rotated tokens (OAuth refresh) replace the stored ones; returns the new revision, or
+        None when the connection is gone."""
         async with self._engine.begin() as conn:
-            await conn.execute(
+            result = await conn.execute(
                 connections.update()
                 .where(connections.c.provider == provider)
-                .values(secret=self._box.seal(secrets))
+                .values(secret=self._box.seal(secrets), revision=connections.c.revision + 1)
             )
+            if not result.rowcount:
+                return None
+            return await _revision(conn, provider)
+
+    async def revisions(self) -> dict[str, int]:
+        """Each connected provider's revision, without decrypting anything."""
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(select(connections.c.provider, connections.c.revision))
+            ).all()
+        return {r.provider: r.revision for r in rows}
+
+    async def get(self, provider: str) -> Connection | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(select(connections).where(connections.c.provider == provider))
+            ).first()
+        return self._open(row) if row else None
 
     async def remove(self, provider: str, event: AuditEvent) -> bool:
         async with self._engine.begin() as conn:
@@ -70,14 +97,25 @@ class SqlConnectionStore:
     async def all(self) -> list[Connection]:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(select(connections).order_by(connections.c.provider))).all()
-        return [
-            Connection(
-                r.provider, r.config or {}, self._box.open(r.secret), r.connected_at, r.connected_by
-            )
-            for r in rows
-        ]
+        return [self._open(r) for r in rows]
+
+    def _open(self, row: Any) -> Connection:
+        return Connection(
+            row.provider,
+            row.config or {},
+            self._box.open(row.secret),
+            row.connected_at,
+            row.connected_by,
+            row.revision,
+        )
 
     async def providers(self) -> list[str]:
         """Connected providers without decrypting anything."""
         async with self._engine.connect() as conn:
             return [r.provider for r in (await conn.execute(select(connections.c.provider))).all()]
+
+
+async def _revision(conn: AsyncConnection, provider: str) -> int | None:
+    return (
+        await conn.execute(select(connections.c.revision).where(connections.c.provider == provider))
+    ).scalar_one_or_none()

@@ -101,6 +101,14 @@ job_leases = Table(
     Column("lease_until", UTCDateTime, nullable=False),
 )
 
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("job", String(100), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+)
+
 connections = Table(
     "provider_connections",
     metadata,
@@ -109,6 +117,7 @@ connections = Table(
     Column("secret", Text, nullable=False),
     Column("connected_at", UTCDateTime, nullable=False),
     Column("connected_by", String(320), nullable=False),
+    Column("revision", Integer, nullable=False, server_default="1"),
 )
 
 kv = Table(

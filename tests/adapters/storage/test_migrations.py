@@ -12,8 +12,8 @@ from adapters.storage.migrate import DatabaseTooNew, upgrade
 async def test_fresh_database_is_migrated_to_head_and_then_left_alone(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
-        assert await upgrade(engine) == (None, "0003")
-        assert await upgrade(engine) == ("0003", "0003")
+        assert await upgrade(engine) == (None, "0004")
+        assert await upgrade(engine) == ("0004", "0004")
         async with engine.connect() as conn:
             tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         assert {"requests", "approvals", "audit_events", "roster_snapshots", "job_leases"} <= tables
