@@ -21,7 +21,7 @@ from bot import (
     policy_migrate,
 )
 from bot.settings import Settings
-from core.errors import DomainError
+from core.errors import DomainError, Unavailable
 
 log = logging.getLogger("oncall_access")
 
@@ -147,6 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_handler(args)(settings, args))
     except DomainError as exc:
         print(f"oncall-access: {exc.message}", file=sys.stderr)
+        return 1
+    except Unavailable as exc:  # the operator gets the cause too, still without a traceback
+        print(f"oncall-access: {exc.message} ({exc.detail})", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from typing import Any
+
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from bot.wiring import Bot
+from core.errors import Unavailable
 from core.requests import Status
 
+log = logging.getLogger(__name__)
+
 BOT_KEY = web.AppKey("bot", Bot)
+READY_TIMEOUT = 2.0
+"""Seconds `/readyz` waits for the database: a hung connection must not hang the probe."""
+
+_abandoned: set[asyncio.Task[Any]] = set()  # given-up checks, referenced until their cleanup ends
 
 
 class Metrics:
@@ -48,25 +59,55 @@ class Metrics:
 
 
 async def readiness(bot: Bot) -> tuple[bool, dict[str, str]]:
-    checks: dict[str, str] = {}
+    """Whether this replica can serve: the database answers (within READY_TIMEOUT) and every
+    provider's roster is fresh enough to decide on."""
+    # The checks run as their own task: cancelling a hung connection can take longer than the
+    # probe may wait, so the answer is not held up by the cleanup.
+    checks = asyncio.ensure_future(_checks(bot))
+    done, _ = await asyncio.wait({checks}, timeout=READY_TIMEOUT)
+    if not done:
+        checks.cancel()
+        _abandoned.add(checks)
+        checks.add_done_callback(_retrieve)
+        found = {"database": f"unreachable (no answer within {READY_TIMEOUT:g} s)"}
+    else:
+        found = checks.result()
+    return all(v == "ok" for v in found.values()), found
+
+
+async def _checks(bot: Bot) -> dict[str, str]:
     try:
         async with bot.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"unreachable ({type(exc).__name__})"
-    if checks["database"] == "ok":
+    except Exception as exc:  # whatever stops a plain SELECT, this replica cannot serve
+        return {"database": f"unreachable ({_kind(exc)})"}
+    try:
         versions = await bot.rosters.versions()
-        now, max_age = bot.clock.now(), bot.settings.roster_max_age
-        for provider in bot.providers:
-            taken = versions.get(provider.provider)
-            if taken is None:
-                checks[f"roster:{provider.provider.value}"] = "never synced"
-            elif now - taken > max_age:
-                checks[f"roster:{provider.provider.value}"] = f"stale (taken {taken.isoformat()})"
-            else:
-                checks[f"roster:{provider.provider.value}"] = "ok"
-    return all(v == "ok" for v in checks.values()), checks
+    except Unavailable as exc:  # gone between the two reads
+        return {"database": f"unreachable ({_kind(exc)})"}
+    checks = {"database": "ok"}
+    now, max_age = bot.clock.now(), bot.settings.roster_max_age
+    for provider in bot.providers:
+        taken = versions.get(provider.provider)
+        if taken is None:
+            checks[f"roster:{provider.provider.value}"] = "never synced"
+        elif now - taken > max_age:
+            checks[f"roster:{provider.provider.value}"] = f"stale (taken {taken.isoformat()})"
+        else:
+            checks[f"roster:{provider.provider.value}"] = "ok"
+    return checks
+
+
+def _kind(exc: BaseException) -> str:
+    """The failure's type, seen through the outage it was translated into."""
+    return type(exc.__cause__ if isinstance(exc, Unavailable) and exc.__cause__ else exc).__name__
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """A readiness check given up on may still fail while it is cancelled; that is expected."""
+    _abandoned.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("an abandoned readiness check ended with %r", task.exception())
 
 
 def make_app(bot: Bot) -> web.Application:
@@ -82,7 +123,11 @@ def make_app(bot: Bot) -> web.Application:
         return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
     async def metrics_route(_: web.Request) -> web.Response:
-        body = await metrics.collect(bot)
+        try:
+            body = await metrics.collect(bot)
+        except Unavailable as exc:  # the scrape fails, which is the signal; no traceback per scrape
+            log.warning("metrics: database unavailable: %s", exc.detail)
+            return web.Response(status=503, text="database unavailable\n")
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app.router.add_get("/healthz", healthz)

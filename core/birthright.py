@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from core.granting import GRANT_GRACE
 from core.identity import SYSTEM, Actor
 from core.requests import AccessRequest, Kind, Status
 from core.roster import Roster
@@ -94,7 +95,12 @@ async def _grant(
         request.id,
         Status.PENDING,
         Status.APPROVED,
-        {"decided_by": SYSTEM, "decided_at": now, "decision_note": "birthright"},
+        {
+            "decided_by": SYSTEM,
+            "decided_at": now,
+            "decision_note": "birthright",
+            "next_attempt_at": now + GRANT_GRACE,
+        },
         s.event("request.approved", request, SYSTEM, {"birthright": True, "evidence": evidence}),
     )
     assert approved is not None

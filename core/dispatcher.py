@@ -1,13 +1,15 @@
 """One dispatcher for every surface: parse the text, call the workflow, answer with a Reply.
 
-A DomainError becomes its one-sentence message; anything else is logged with a correlation id
-and answered with a generic message carrying that id, never with exception text.
+A DomainError becomes its one-sentence message; a database outage (Unavailable) its own sentence,
+logged once without a traceback; anything else is logged with a correlation id and answered with
+a generic message carrying that id, never with exception text.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -15,7 +17,7 @@ from core import commands as c
 from core.audit import AuditEvent
 from core.connections import ProviderAdmin
 from core.durations import format_duration
-from core.errors import DomainError
+from core.errors import DomainError, Unavailable
 from core.groups import GroupRef
 from core.identity import Actor, is_email, normalize_email
 from core.ports import IdentityOverrides
@@ -58,6 +60,14 @@ class Dispatcher:
             return self.internal_error(actor, text)
 
     def internal_error(self, actor: Actor, what: str) -> Reply:
+        """The answer to an exception outside the domain; call it in the `except` block, as the
+        exception being handled decides: an outage gets its sentence, a bug an error id."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, Unavailable):
+            log.warning(
+                "database unavailable for %s handling %r: %s", actor.email, what[:80], exc.detail
+            )
+            return Reply(exc.message, ok=False)
         incident = secrets.token_hex(4)
         log.exception("unexpected error [%s] for %s handling %r", incident, actor.email, what[:80])
         return Reply(

@@ -4,10 +4,16 @@
     ├── CommandError       the typed text does not follow the grammar
     ├── PolicyError        a policy file is invalid (carries file and line)
     ├── RosterError        a roster could not be read or parsed
-    └── NotFound           an id or name that does not exist
+    ├── NotFound           an id or name that does not exist
+    └── (beside the code that raises them) InvalidTransition (core.requests), SecretKeyMissing,
+        DatabaseTooNew (adapters.storage), SlackIdentityError, IdentityRefused (adapters.slack,
+        adapters.teams), WebhookRejected, WebhookUnavailable, Gone (adapters.grants,
+        adapters.providerhttp)
+    Unavailable            the access database cannot be reached: an outage, not a refusal;
+                           its one sentence is shown, and it is logged without a traceback
 
-Anything that is not a DomainError is a bug or an outage: logged with a correlation id and
-answered with a generic message, never with its text.
+Anything else is a bug: logged with a correlation id and answered with a generic message, never
+with its text.
 """
 
 from __future__ import annotations
@@ -39,3 +45,24 @@ class RosterError(DomainError):
 
 class NotFound(DomainError):
     """An id or a name that does not exist."""
+
+
+DATABASE_UNAVAILABLE = (
+    "The access database can't be reached right now, so nothing was changed; try again in a minute."
+)
+OUTCOME_UNKNOWN = (
+    "The access database stopped answering while this was being saved, so it may or may not have "
+    "gone through; `mine` or `pending` shows which once it is back."
+)
+
+
+class Unavailable(Exception):
+    """The database could not be reached. Not a DomainError: nothing is wrong with what was asked,
+    and the bot recovers by itself once the database is back.
+
+    `detail` names the underlying failure for the log; `message` is what a person reads."""
+
+    def __init__(self, message: str = DATABASE_UNAVAILABLE, *, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail

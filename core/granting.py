@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.durations import format_duration
-from core.errors import DomainError
+from core.errors import DomainError, Unavailable
 from core.identity import SYSTEM
 from core.policy import Resource
 from core.ports import (
@@ -22,11 +22,29 @@ from core.service_state import REVOKE_ALERT_AFTER, ServiceBase
 
 log = logging.getLogger(__name__)
 
+GRANT_GRACE = timedelta(minutes=2)
+"""Every approval is recorded as due to be granted this long after it, in the same transaction:
+if the process or the database goes away before the grant is recorded, the scheduler grants it
+then, so an approval is never stranded. Recording the grant clears it."""
+
 
 class Granting(ServiceBase):
     async def activate(self, approved: AccessRequest, actor: str) -> AccessRequest:
         """Make the access real. A failed grant leaves the request approved, tells the requester
-        and the admins, and is retried with backoff by the scheduler."""
+        and the admins, and is retried with backoff by the scheduler.
+
+        The approval is already committed: if the database goes away now, whoever decided is
+        told that, not that nothing changed."""
+        try:
+            return await self._activate(approved, actor)
+        except Unavailable as exc:
+            raise Unavailable(
+                f"{approved.id} is approved, but the access database went away before the access "
+                "was recorded; it is granted by itself once the database is back.",
+                detail=exc.detail,
+            ) from exc
+
+    async def _activate(self, approved: AccessRequest, actor: str) -> AccessRequest:
         res = self.resource(approved.resource)
         now = self.clock.now()
         end = self._end_of(approved, res, now)

@@ -13,7 +13,7 @@ from typing import Any
 from core.durations import format_duration
 from core.eligibility import Eligibility
 from core.errors import DomainError
-from core.granting import Granting, backoff
+from core.granting import GRANT_GRACE, Granting, backoff
 from core.identity import SYSTEM, Actor
 from core.policy import Resource
 from core.replies import describe_request, evidence_sentence
@@ -96,7 +96,12 @@ class AccessService(Eligibility, Granting):
                 request.id,
                 Status.PENDING,
                 Status.APPROVED,
-                {"decided_by": SYSTEM, "decided_at": now, "decision_note": "auto_if_on_call"},
+                {
+                    "decided_by": SYSTEM,
+                    "decided_at": now,
+                    "decision_note": "auto_if_on_call",
+                    "next_attempt_at": now + GRANT_GRACE,
+                },
                 self.event(
                     "request.approved", request, SYSTEM, {"auto": True, "evidence": auto.evidence}
                 ),
@@ -155,7 +160,12 @@ class AccessService(Eligibility, Granting):
             request.id,
             Status.PENDING,
             Status.APPROVED,
-            {"decided_by": SYSTEM, "decided_at": now, "decision_note": "break-glass"},
+            {
+                "decided_by": SYSTEM,
+                "decided_at": now,
+                "decision_note": "break-glass",
+                "next_attempt_at": now + GRANT_GRACE,
+            },
             self.event(
                 "request.approved",
                 request,
@@ -301,6 +311,8 @@ class AccessService(Eligibility, Granting):
                 "decided_at": now,
                 "decision_note": comment,
                 "evidence": request.evidence,
+                # an extension is applied, not granted: nothing for the scheduler to pick up
+                "next_attempt_at": None if request.kind == Kind.EXTENSION else now + GRANT_GRACE,
             },
             self.event("request.approved", request, actor.email, {**detail, "approvals": count}),
         )

@@ -30,6 +30,7 @@ from adapters.teams.references import ConversationReferences, KeyValues
 from adapters.teams.route import AuthMode, messages_route
 from core.connections import ProviderAdmin
 from core.dispatcher import Dispatcher
+from core.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,8 @@ _PROACTIVE = frozenset(
 
 
 async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
-    """Log with an error id and tell the person only that id; never the exception text.
+    """Log with an error id and tell the person only that id; never the exception text. A
+    database outage is told in its one sentence instead, and logged without a traceback.
 
     Proactive turns re-raise so the notifier learns the message was not delivered; a
     ``PermissionError`` (the bot's own credentials refused) re-raises so Teams gets a 401.
@@ -141,6 +143,15 @@ async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
     if isinstance(error, PermissionError):
         log.error("Teams refused the bot's credentials: check MICROSOFT_APP_ID/PASSWORD/TYPE")
         raise error
+    if isinstance(error, Unavailable):
+        log.warning(
+            "database unavailable handling a Teams %s activity: %s", activity.type, error.detail
+        )
+        try:
+            await turn_context.send_activity(error.message)
+        except Exception:
+            log.warning("could not tell the sender that the database is unavailable")
+        return
     incident = secrets.token_hex(4)
     log.error(
         "unexpected error [%s] handling a Teams %s activity",

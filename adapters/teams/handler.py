@@ -31,6 +31,7 @@ from adapters.teams.notifier import card_activity
 from adapters.teams.references import ConversationReferences, copy_reference
 from core.commands import strip_prefix
 from core.dispatcher import Dispatcher
+from core.errors import Unavailable
 from core.identity import Actor
 from core.replies import Reply
 from core.requests import AccessRequest
@@ -116,6 +117,15 @@ class AccessTeamsBot(TeamsActivityHandler):
             )
         return Actor(user.email, surface=SURFACE, tz=user.tz), user
 
+    def _refusal(self, turn_context: TurnContext, exc: IdentityRefused | Unavailable) -> str:
+        """Why the sender could not be identified, said inside the card or dialog (an invoke
+        response) rather than as a new post; call it in the `except` block."""
+        if isinstance(exc, IdentityRefused):
+            return exc.message
+        sender = turn_context.activity.from_property
+        who = Actor(f"teams:{getattr(sender, 'id', '') or 'unknown'}", surface=SURFACE)
+        return self._dispatcher.internal_error(who, turn_context.activity.type or "invoke").text
+
     def _is_admin(self, actor: Actor) -> bool:
         return bool(self._service.settings.is_admin(actor.email))
 
@@ -189,8 +199,8 @@ class AccessTeamsBot(TeamsActivityHandler):
         data = data if isinstance(data, dict) else {}
         try:
             actor, _ = await self._sender(turn_context)
-        except IdentityRefused as exc:
-            return card_response(cards.result_card(exc.message, ok=False))
+        except (IdentityRefused, Unavailable) as exc:
+            return card_response(cards.result_card(self._refusal(turn_context, exc), ok=False))
         try:
             return card_response(await self._button(actor, verb, data))
         except Exception:
@@ -264,8 +274,8 @@ class AccessTeamsBot(TeamsActivityHandler):
     ) -> TaskModuleResponse:
         try:
             actor, _ = await self._sender(turn_context)
-        except IdentityRefused as exc:
-            return close_with(exc.message)
+        except (IdentityRefused, Unavailable) as exc:
+            return close_with(self._refusal(turn_context, exc))
         data = task_module_request.data if isinstance(task_module_request.data, dict) else {}
         return (await self._dialogs.fetch(actor, data)).response
 
@@ -274,8 +284,8 @@ class AccessTeamsBot(TeamsActivityHandler):
     ) -> TaskModuleResponse:
         try:
             actor, _ = await self._sender(turn_context)
-        except IdentityRefused as exc:
-            return close_with(exc.message)
+        except (IdentityRefused, Unavailable) as exc:
+            return close_with(self._refusal(turn_context, exc))
         data = task_module_request.data if isinstance(task_module_request.data, dict) else {}
         result = await self._dialogs.submit(actor, data)
         if result.post is not None:
