@@ -22,7 +22,7 @@ from croniter import croniter
 
 from bot.wiring import Bot
 from core.birthright import reconcile_birthright
-from core.errors import DomainError
+from core.errors import DomainError, Unavailable
 from core.lifecycle import Lifecycle
 from core.sync import SyncOutcome
 
@@ -44,6 +44,7 @@ class Scheduler:
         self.policy_error: str | None = None
         self._due_slot: datetime | None = None
         self._pruned_at: datetime | None = None
+        self._outage = False
 
     def next_sync_at(self) -> datetime:
         if self._next_sync is None:
@@ -119,6 +120,8 @@ class Scheduler:
                 try:
                     if not await leases.renew(job, self.holder, clock.now(), LEASE_SECONDS):
                         log.warning("lost the lease on %s: another replica may take it over", job)
+                except Unavailable as exc:
+                    log.warning("could not renew the lease on %s (%s); retrying", job, exc.detail)
                 except Exception:
                     log.warning("could not renew the lease on %s; retrying", job, exc_info=True)
 
@@ -190,12 +193,21 @@ class Scheduler:
             await self.run_lifecycle()  # reconcile birthright with the new roster at once
         await self.prune_if_due()
 
+    async def tick_safely(self) -> None:
+        """One tick whose failure is logged, never raised: an outage once, not at every tick."""
+        try:
+            await self.tick()
+            self._outage = False
+        except Unavailable as exc:
+            if not self._outage:
+                log.warning("scheduled work paused: %s (%s)", exc.message, exc.detail)
+            self._outage = True
+        except Exception:
+            log.exception("scheduled work failed; retrying at the next tick")
+
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until `stop` is set; one failing tick is logged and the next one runs."""
         while not stop.is_set():
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("scheduled work failed; retrying at the next tick")
+            await self.tick_safely()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self._bot.settings.tick_seconds)

@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.console.repl import run_console
 from bot.http import READY_TIMEOUT, make_app
+from bot.scheduler import Scheduler
 from bot.wiring import Bot
 from core.errors import DATABASE_UNAVAILABLE, OUTCOME_UNKNOWN
 from core.granting import GRANT_GRACE
@@ -232,3 +233,24 @@ def test_cli_says_the_database_cannot_be_reached_without_a_traceback(
     assert ran.code == 1
     assert ran.err.startswith(f"oncall-access: {DATABASE_UNAVAILABLE} (ConnectionRefusedError")
     assert "Traceback" not in ran.text
+
+
+async def test_scheduled_work_logs_an_outage_once_and_carries_on_when_it_ends(
+    bot: Bot, proxy: CuttableProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    scheduler = Scheduler(bot)
+    await proxy.cut()
+    with caplog.at_level(logging.WARNING, logger="bot.scheduler"):
+        for _ in range(3):
+            await scheduler.tick_safely()
+    paused = [r for r in caplog.records if "scheduled work paused" in r.getMessage()]
+    assert len(paused) == 1
+    no_tracebacks(caplog)
+
+    proxy.restore()
+    caplog.clear()
+    await scheduler.tick_safely()
+    assert await scheduler.run_lifecycle() != {}  # the database answers again
+    await proxy.cut()
+    await scheduler.tick_safely()
+    assert [r for r in caplog.records if "scheduled work paused" in r.getMessage()] != []
