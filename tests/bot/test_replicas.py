@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,11 +31,13 @@ from adapters.slack.constants import APPROVE, DECISION_BLOCK, EVENTS_PATH
 from adapters.storage.crypto import new_key
 from adapters.storage.engine import make_engine
 from adapters.storage.tables import audit_events, job_leases, job_runs, requests
+from core.errors import DATABASE_UNAVAILABLE
 from tests.adapters.pagerduty.conftest import seed_small
 from tests.builders import POLICY, roster_yaml
 from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.slack import FakeSlackApi, payloads, send_signed
 from tests.fakes.slack.constants import SIGNING_SECRET
+from tests.tcpproxy import CuttableProxy, cut_postgres  # noqa: F401
 
 ALICE, BOB, LEAD = "UALICE0001", "UBOB000001", "ULEAD00001"
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,42 +157,54 @@ async def _stop(replica: Replica) -> None:
             await replica.process.wait()
 
 
-@pytest.fixture
-async def fleet(postgres_url: str, tmp_path: Path) -> AsyncIterator[Fleet]:
-    now = datetime.now(UTC)
-    (tmp_path / "policy.yaml").write_text(POLICY)
-    (tmp_path / "roster.yaml").write_text(roster_yaml(now))
+def _env(
+    database_url: str, folder: Path, pagerduty: FakePagerDuty, slack: FakeSlackApi
+) -> dict[str, str]:
+    """What every replica of one fleet is started with: the same settings, one database."""
+    (folder / "policy.yaml").write_text(POLICY)
+    (folder / "roster.yaml").write_text(roster_yaml(datetime.now(UTC)))
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("ONCALL_", "SLACK_"))}
+    return {
+        **keep,
+        "PYTHONPATH": str(ROOT),
+        "ONCALL_ACCESS_DATABASE_URL": database_url,
+        "ONCALL_ACCESS_SECRET_KEY": new_key(),
+        "ONCALL_ACCESS_POLICY_FILE": str(folder / "policy.yaml"),
+        "ONCALL_ACCESS_ROSTER_FILE": str(folder / "roster.yaml"),
+        "ONCALL_ACCESS_ADMINS": "lead@example.com",
+        "ONCALL_ACCESS_TICK_SECONDS": TICK,
+        "ONCALL_ACCESS_SYNC_SCHEDULE": f"* * * * * */{SLOT_SECONDS}",
+        "PAGERDUTY_API_URL": pagerduty.url,
+        "SLACK_BOT_TOKEN": slack.token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.base_url,
+    }
+
+
+@asynccontextmanager
+async def _fleet(database_url: str, folder: Path, size: int) -> AsyncIterator[Fleet]:
     async with FakePagerDuty(api_keys={"pd-key"}) as pagerduty, FakeSlackApi() as slack:
         seed_small(pagerduty)
         slack.add_user(ALICE, "alice@example.com", name="alice")
         slack.add_user(BOB, "bob@example.com", name="bob")
         slack.add_user(LEAD, "lead@example.com", name="lead")
-        keep = {k: v for k, v in os.environ.items() if not k.startswith(("ONCALL_", "SLACK_"))}
-        env = {
-            **keep,
-            "PYTHONPATH": str(ROOT),
-            "ONCALL_ACCESS_DATABASE_URL": postgres_url,
-            "ONCALL_ACCESS_SECRET_KEY": new_key(),
-            "ONCALL_ACCESS_POLICY_FILE": str(tmp_path / "policy.yaml"),
-            "ONCALL_ACCESS_ROSTER_FILE": str(tmp_path / "roster.yaml"),
-            "ONCALL_ACCESS_ADMINS": "lead@example.com",
-            "ONCALL_ACCESS_TICK_SECONDS": TICK,
-            "ONCALL_ACCESS_SYNC_SCHEDULE": f"* * * * * */{SLOT_SECONDS}",
-            "PAGERDUTY_API_URL": pagerduty.url,
-            "SLACK_BOT_TOKEN": slack.token,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": slack.base_url,
-        }
-        engine = make_engine(postgres_url)
+        env = _env(database_url, folder, pagerduty, slack)
+        engine = make_engine(database_url)
         replicas: list[Replica] = []
         try:
-            for name in ("a", "b"):  # one after the other: the first migrates the database
-                replicas.append(await _start(name, env, tmp_path))
-            yield Fleet(replicas, engine, env, tmp_path, pagerduty, slack)
+            for name in "abc"[:size]:  # one after the other: the first migrates the database
+                replicas.append(await _start(name, env, folder))
+            yield Fleet(replicas, engine, env, folder, pagerduty, slack)
         finally:
             for replica in replicas:
                 await _stop(replica)
             await engine.dispose()
+
+
+@pytest.fixture
+async def fleet(postgres_url: str, tmp_path: Path) -> AsyncIterator[Fleet]:
+    async with _fleet(postgres_url, tmp_path, 2) as found:
+        yield found
 
 
 async def test_a_cli_connection_reaches_both_replicas_and_each_slot_syncs_once(
@@ -335,3 +350,34 @@ async def test_a_killed_replica_gives_up_its_sync_and_grants_still_end_on_time(
     assert ended_at is not None
     assert (ended_at.replace(tzinfo=UTC) - row.expires_at).total_seconds() <= 20
     assert timedelta(0) <= ended_at.replace(tzinfo=UTC) - row.expires_at
+
+
+async def test_a_replica_rides_out_a_database_outage_and_recovers_by_itself(
+    cut_postgres: tuple[str, CuttableProxy],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    url, proxy = cut_postgres
+    async with _fleet(url, tmp_path, 1) as fleet:
+        [replica] = fleet.replicas
+
+        async def ready() -> int:
+            async with aiohttp.ClientSession() as http, http.get(f"{replica.url}/readyz") as resp:
+                return resp.status
+
+        await eventually(lambda: _is(ready, 200), within=10, what="ready")
+        await proxy.cut()
+        await eventually(lambda: _is(ready, 503), within=10, what="not ready while cut")
+        await fleet.slash(replica, "mine", ALICE, "during")
+        during = await fleet.slack.next_call("response_url:during", timeout=15)
+        assert during.params["text"] == DATABASE_UNAVAILABLE
+
+        proxy.restore()
+        await eventually(lambda: _is(ready, 200), within=15, what="ready again")
+        await fleet.slash(replica, "request grafana-admin 30m", ALICE, "after")
+        after = await fleet.slack.next_call("response_url:after", timeout=15)
+        assert "grafana-admin is yours" in after.params["text"], after.params
+        assert "Traceback" not in replica.log.read_text()
+
+
+async def _is(probe: Callable[[], Awaitable[int]], status: int) -> bool:
+    return await probe() == status
