@@ -3,8 +3,11 @@
 Why not ``ConfigurationBotFrameworkAuthentication``: as soon as one endpoint is overridden it
 switches botbuilder to its parameterized mode, which takes every other endpoint verbatim with no
 defaults, so a partial override silently yields ``None`` URLs. Here every value is filled in
-(public-cloud defaults + our overrides), and three botbuilder 4.17 behaviours are corrected:
+(public-cloud defaults + our overrides), and four botbuilder 4.17 behaviours are corrected:
 
+* inbound tokens are checked by ``tokens.ChannelTokenValidator`` on ``ChannelSigningKeys``:
+  botbuilder fetched the channel's keys with blocking calls on the event loop and refused a key
+  published after its daily refresh until the next one;
 * a custom login URL made botbuilder's MSAL client ask login.microsoftonline.com to vouch for
   the authority (instance discovery); an explicitly configured login URL is trusted as is;
 * credentials were rebuilt per turn, so every turn fetched a new token; they are now cached
@@ -20,11 +23,8 @@ does not apply. It only works on an Azure host with that identity attached.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
 from enum import StrEnum
-from typing import TypeVar
 
-import requests
 from botbuilder.schema import Activity, CallerIdConstants
 from botframework.connector.auth import (
     AuthenticateRequestResult,
@@ -43,10 +43,12 @@ from botframework.connector.auth import (
 from botframework.connector.skills import BotFrameworkClient
 from msal import ConfidentialClientApplication
 
+from adapters.teams.signing_keys import ChannelSigningKeys
+from adapters.teams.tokens import ChannelTokenValidator
+
 __all__ = ["DEFAULT_LOGIN_URL", "AppType", "build_bot_framework_authentication"]
 
 _log = logging.getLogger(__name__)
-_T = TypeVar("_T")
 
 DEFAULT_LOGIN_URL = "https://login.microsoftonline.com"
 _MULTI_TENANT_AUTHORITY_TENANT = AuthenticationConstants.DEFAULT_CHANNEL_AUTH_TENANT
@@ -75,12 +77,14 @@ def build_bot_framework_authentication(
     openid_metadata_url: str | None = None,
     token_issuer: str | None = None,
     login_url: str | None = None,
+    signing_keys: ChannelSigningKeys | None = None,
 ) -> BotFrameworkAuthentication:
     """Authentication for ``CloudAdapter``: validates inbound channel JWTs, signs outbound calls.
 
     ``openid_metadata_url`` / ``token_issuer`` decide which inbound tokens are genuine;
     ``login_url`` is the Entra host outbound tokens come from (authority ``{login_url}/{tenant}``,
-    tenant ``botframework.com`` for MultiTenant).
+    tenant ``botframework.com`` for MultiTenant). ``signing_keys`` replaces the keys fetched from
+    ``openid_metadata_url`` (tests give theirs a clock).
     """
     kind = AppType.parse(app_type)
     if not app_id:
@@ -88,17 +92,17 @@ def build_bot_framework_authentication(
         raise ValueError("MICROSOFT_APP_ID is required")
     custom_login = login_url is not None
     credentials = _credentials_factory(kind, app_id, app_password, tenant_id, custom_login)
+    metadata_url = (
+        openid_metadata_url or AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
+    )
+    issuer = token_issuer or AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
     inner = BotFrameworkAuthenticationFactory.create(
         validate_authority=not custom_login,
         to_channel_from_bot_login_url=(login_url or DEFAULT_LOGIN_URL).rstrip("/"),
         to_channel_from_bot_oauth_scope=AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE,
-        to_bot_from_channel_token_issuer=(
-            token_issuer or AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
-        ),
+        to_bot_from_channel_token_issuer=issuer,
         oauth_url=AuthenticationConstants.OAUTH_URL,
-        to_bot_from_channel_open_id_metadata_url=(
-            openid_metadata_url or AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
-        ),
+        to_bot_from_channel_open_id_metadata_url=metadata_url,
         to_bot_from_emulator_open_id_metadata_url=(
             AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL
         ),
@@ -106,7 +110,8 @@ def build_bot_framework_authentication(
         credential_factory=credentials,
         auth_configuration=AuthenticationConfiguration(),
     )
-    return _RejectInvalidTokens(inner)
+    keys = signing_keys or ChannelSigningKeys(metadata_url)
+    return _ChannelAuthentication(inner, ChannelTokenValidator(app_id, issuer, keys))
 
 
 def _credentials_factory(
@@ -187,34 +192,44 @@ class _ClientSecretCredentials(MicrosoftAppCredentials):
         return token
 
 
-class _RejectInvalidTokens(BotFrameworkAuthentication):
-    """Delegates to botbuilder, reporting every failed token check as ``PermissionError``.
+class _ChannelAuthentication(BotFrameworkAuthentication):
+    """Inbound tokens checked by ``ChannelTokenValidator``; everything outbound is botbuilder's.
 
-    ``CloudAdapter.process`` maps only ``PermissionError`` to 401; botbuilder lets PyJWT errors
-    (expired, bad signature), an unknown ``kid`` (``IndexError``) or a missing header
-    (``AttributeError``) escape as 500s. Failing to *fetch* the keys stays a server error.
+    Only the Bot Connector's channel tokens are accepted: botbuilder would also send Emulator and
+    skill tokens through checks of their own, on keys fetched with blocking calls.
+    Every refusal is a ``PermissionError`` (401); ``KeysUnavailable`` (no key ever fetched) is
+    not a refusal: the route answers it with 503.
     """
 
-    def __init__(self, inner: BotFrameworkAuthentication) -> None:
+    def __init__(self, inner: BotFrameworkAuthentication, tokens: ChannelTokenValidator) -> None:
         self._inner = inner
+        self._tokens = tokens
 
     async def authenticate_request(
         self, activity: Activity, auth_header: str
     ) -> AuthenticateRequestResult:
-        # CloudAdapter passes "" for a missing header; botbuilder only refuses None.
-        return await _as_permission_error(
-            self._inner.authenticate_request(activity, auth_header or None)
-        )
+        try:
+            claims = await self._tokens.validate(
+                auth_header, activity.channel_id, activity.service_url
+            )
+        except PermissionError as exc:
+            _log.info("rejected channel token: %s", exc)
+            raise
+        # What botbuilder's parameterized authentication answers for a channel token.
+        result = AuthenticateRequestResult()
+        result.claims_identity = claims
+        result.audience = self._inner.get_originating_audience()
+        result.caller_id = CallerIdConstants.public_azure_channel
+        result.connector_factory = self._inner.create_connector_factory(claims)
+        return result
 
     async def authenticate_streaming_request(
         self, auth_header: str, channel_id_header: str
     ) -> AuthenticateRequestResult:
-        return await _as_permission_error(
-            self._inner.authenticate_streaming_request(auth_header, channel_id_header)
-        )
+        raise PermissionError("streaming connections are not served")
 
     async def authenticate_channel_request(self, auth_header: str) -> ClaimsIdentity:
-        return await _as_permission_error(self._inner.authenticate_channel_request(auth_header))
+        raise PermissionError("skill calls are not served")
 
     def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
         factory: ConnectorFactory = self._inner.create_connector_factory(claims_identity)
@@ -231,13 +246,3 @@ class _RejectInvalidTokens(BotFrameworkAuthentication):
     def get_originating_audience(self) -> str:
         audience: str = self._inner.get_originating_audience()
         return audience
-
-
-async def _as_permission_error(check: Awaitable[_T]) -> _T:
-    try:
-        return await check
-    except (PermissionError, requests.RequestException):
-        raise
-    except Exception as exc:
-        _log.info("rejected channel token: %s: %s", type(exc).__name__, exc)
-        raise PermissionError("invalid channel token") from exc

@@ -4,7 +4,8 @@ Same contract as ``CloudAdapter.process`` (415 for a body that is not JSON, 400 
 without a type, 401 when authentication fails, 201 for an accepted activity, the invoke response
 otherwise), with one fix: botbuilder-integration-aiohttp 4.17.1 serializes an invoke response
 body a second time and answers 500 for the dict every ``ActivityHandler`` invoke handler returns,
-so Universal Actions and dialogs would never work behind it.
+so Universal Actions and dialogs would never work behind it. While the channel's signing keys
+have never been fetched, activities get 503: an outage, not a refusal.
 
 Three modes: authenticated (an app id is configured), ``refuse_all`` (Teams is not configured:
 401 for everything, so an unconfigured bot never acts on unauthenticated input), and
@@ -23,6 +24,8 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 from msrest.exceptions import DeserializationError
 from msrest.serialization import Model
+
+from adapters.teams.signing_keys import KeysUnavailable
 
 
 class AuthMode(StrEnum):
@@ -55,6 +58,8 @@ def messages_route(adapter: CloudAdapter | None, bot: Bot | None, mode: AuthMode
             invoke_response = await adapter.process_activity(auth_header, activity, bot.on_turn)
         except PermissionError:
             raise web.HTTPUnauthorized() from None
+        except KeysUnavailable:  # logged where the fetch failed
+            raise web.HTTPServiceUnavailable() from None
         if invoke_response is None:
             return web.Response(status=201)
         payload = invoke_response.body

@@ -18,6 +18,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.http import make_app
+from bot.slack_wiring import mount_slack
 from bot.teams_wiring import mount_teams
 from bot.wiring import Bot
 from core.connections import ProviderAdmin
@@ -213,8 +214,11 @@ async def running_teams(
     admin: ProviderAdmin | None = None,
     **settings: Any,
 ) -> AsyncIterator[TeamsUnderTest]:
-    """``admin`` replaces the provider admin the dialogs use (to connect without a provider)."""
-    bot = await make_bot(tmp_path, database_url, clock, console=False)  # Teams is the only surface
+    """The app as ``serve`` composes it (Slack too, when ``settings`` configure it).
+
+    ``admin`` replaces the provider admin the dialogs use (to connect without a provider).
+    """
+    bot = await make_bot(tmp_path, database_url, clock, console=False)  # no console surface
     if admin is not None:
         bot.admin = admin  # type: ignore[assignment]
     bot.settings = bot.settings.model_copy(
@@ -232,6 +236,7 @@ async def running_teams(
         connector.add_member(person.member)
     try:
         app = make_app(bot)
+        mount_slack(bot, app)
         mount_teams(app, bot)
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:
             yield TeamsUnderTest(client, bot, identity, connector, clock)

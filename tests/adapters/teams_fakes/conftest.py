@@ -85,8 +85,10 @@ def no_outside_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 @pytest.fixture
 async def identity(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeIdentityProvider]:
     async with FakeIdentityProvider(clients={APP_ID: APP_PASSWORD}) as idp:
-        # botbuilder and MSAL fetch from it with `requests`; trust its CA for this test only.
+        # MSAL fetches from it with `requests`, the channel's signing keys come through httpx:
+        # both trust its CA for this test only.
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", idp.ca_bundle_path)
+        monkeypatch.setenv("SSL_CERT_FILE", idp.ca_bundle_path)
         yield idp
 
 

@@ -6,6 +6,7 @@ connector with tokens from the fake identity provider.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -109,6 +110,31 @@ def _not_a_jwt(bot: BotUnderTest, service_url: str) -> str:
     return "Bearer not-a-jwt"
 
 
+def _without_expiry(bot: BotUnderTest, service_url: str) -> str:
+    return "Bearer " + bot.identity.mint_channel_token(APP_ID, service_url, claims={"exp": None})
+
+
+def _not_yet_valid(bot: BotUnderTest, service_url: str) -> str:
+    later = int(time.time()) + 3600
+    token = bot.identity.mint_channel_token(APP_ID, service_url, claims={"nbf": later})
+    return "Bearer " + token
+
+
+def _several_audiences(bot: BotUnderTest, service_url: str) -> str:
+    audiences = [APP_ID, "some-other-bot"]
+    token = bot.identity.mint_channel_token(APP_ID, service_url, claims={"aud": audiences})
+    return "Bearer " + token
+
+
+def _unsigned_alg_none(bot: BotUnderTest, service_url: str) -> str:
+    return "Bearer " + bot.identity.mint_channel_token(APP_ID, service_url, algorithm="none")
+
+
+def _rs512(bot: BotUnderTest, service_url: str) -> str:
+    # The channel's metadata lists RS256 only.
+    return "Bearer " + bot.identity.mint_channel_token(APP_ID, service_url, algorithm="RS512")
+
+
 @pytest.mark.parametrize(
     "authorization",
     [
@@ -121,6 +147,11 @@ def _not_a_jwt(bot: BotUnderTest, service_url: str) -> str:
         _other_service_url,
         _not_bearer,
         _not_a_jwt,
+        _without_expiry,
+        _not_yet_valid,
+        _several_audiences,
+        _unsigned_alg_none,
+        _rs512,
     ],
     ids=lambda f: f.__name__.strip("_"),
 )
@@ -141,6 +172,16 @@ async def test_unauthenticated_activity_is_refused_with_401(
 async def test_key_not_endorsed_for_the_channel_is_refused(bot: BotUnderTest) -> None:
     activity = activities.personal_message("hello", service_url=bot.connector.service_url)
     activity["channelId"] = "webchat"  # the published key is endorsed for "msteams" only
+
+    status, _ = await bot.post(activity)
+
+    assert status == 401
+    assert bot.connector.calls == []
+
+
+async def test_activity_naming_no_channel_is_refused(bot: BotUnderTest) -> None:
+    activity = activities.personal_message("hello", service_url=bot.connector.service_url)
+    del activity["channelId"]  # no channel, so no endorsement to check the key against
 
     status, _ = await bot.post(activity)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import time
 
@@ -33,6 +34,54 @@ async def test_metadata_and_keys_look_like_bot_framework_s(identity: FakeIdentit
         identity.signing_key.kid,
         ["msteams"],
     )
+
+
+async def test_rotation_publishes_the_new_key_and_signs_with_it(
+    identity: FakeIdentityProvider,
+) -> None:
+    old = identity.signing_key
+    new = identity.rotate_signing_key()
+    tls = ssl.create_default_context(cafile=identity.ca_bundle_path)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(identity.base_url + "/v1/.well-known/keys", ssl=tls) as response,
+    ):
+        kids = [key["kid"] for key in (await response.json())["keys"]]
+
+    assert kids == [new.kid, old.kid] == identity.published_kids
+    token = identity.mint_channel_token(APP_ID, "https://smba.example/amer/")
+    assert jwt.get_unverified_header(token)["kid"] == new.kid
+    identity.rotate_signing_key(keep_previous=False)
+    assert len(identity.published_kids) == 1
+    assert identity.jwks_fetches == 1
+
+
+async def test_held_metadata_is_answered_once_released(identity: FakeIdentityProvider) -> None:
+    identity.hold_metadata(seconds=30.0)
+    tls = ssl.create_default_context(cafile=identity.ca_bundle_path)
+    async with aiohttp.ClientSession() as session:
+        fetch = asyncio.create_task(session.get(identity.openid_metadata_url, ssl=tls))
+        await identity.next_held_metadata()
+        assert identity.holding_metadata == 1 and not fetch.done()
+
+        identity.release_metadata()
+        async with await asyncio.wait_for(fetch, timeout=5.0) as response:
+            assert response.status == 200
+    assert identity.holding_metadata == 0
+    assert identity.metadata_fetches == 1
+
+
+async def test_failing_metadata_answers_the_status_until_mended(
+    identity: FakeIdentityProvider,
+) -> None:
+    tls = ssl.create_default_context(cafile=identity.ca_bundle_path)
+    async with aiohttp.ClientSession() as session:
+        identity.fail_metadata(503)
+        async with session.get(identity.openid_metadata_url, ssl=tls) as response:
+            assert response.status == 503
+        identity.fail_metadata(None)
+        async with session.get(identity.openid_metadata_url, ssl=tls) as response:
+            assert response.status == 200
 
 
 def test_channel_token_carries_the_connector_claims(identity: FakeIdentityProvider) -> None:

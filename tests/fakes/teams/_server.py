@@ -1,9 +1,9 @@
 """Plumbing shared by the Teams fakes: a threaded aiohttp server and awaitable observations.
 
 The fakes run in their own thread with their own event loop because botbuilder talks to them with
-blocking ``requests`` calls made *on the bot's event loop* (OpenID/JWKS fetch in
-``JwtTokenExtractor``, MSAL's token request inside ``AppCredentials.signed_session``). A fake served
-from the test's loop would deadlock on the first such call.
+blocking ``requests`` calls made *on the bot's event loop* (MSAL's token request inside
+``AppCredentials.signed_session``, the connector client). A fake served from the test's loop would
+deadlock on the first such call.
 """
 
 from __future__ import annotations

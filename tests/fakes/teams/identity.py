@@ -4,19 +4,23 @@ Lets tests send the bot JWTs signed exactly as the Bot Connector signs them, and
 outbound token requests (MSAL client credentials) succeed, with no traffic beyond 127.0.0.1.
 
 It serves HTTPS because MSAL refuses a non-``https`` authority; the certificate chains to a CA
-generated per instance, so point ``requests`` at it (``REQUESTS_CA_BUNDLE=ca_bundle_path``, e.g.
-with ``monkeypatch.setenv``) before the bot talks to it.
+generated per instance, so point ``requests`` (``REQUESTS_CA_BUNDLE``) and httpx
+(``SSL_CERT_FILE``) at ``ca_bundle_path``, e.g. with ``monkeypatch.setenv``, before the bot talks
+to it.
 
 Routes (shapes from the reference ``auth/`` examples):
 
-* ``GET /v1/.well-known/openidconfiguration`` - channel OpenID metadata, ``jwks_uri`` -> self
-* ``GET /v1/.well-known/keys`` - JWKS; every key carries ``endorsements`` (channel ids)
+* ``GET /v1/.well-known/openidconfiguration`` - channel OpenID metadata, ``jwks_uri`` -> self;
+  it can be made slow (``hold_metadata``) or failing (``fail_metadata``)
+* ``GET /v1/.well-known/keys`` - JWKS of every published key (``rotate_signing_key`` publishes a
+  new one); every key carries ``endorsements`` (channel ids)
 * ``GET /{tenant}/v2.0/.well-known/openid-configuration`` - tenant discovery MSAL does first
 * ``POST /{tenant}/oauth2/v2.0/token`` - ``client_credentials`` grant, recorded
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ipaddress
 import secrets
@@ -100,7 +104,13 @@ class FakeIdentityProvider(ThreadedFake):
         self._token_issuer = token_issuer
         self._clients = dict(clients) if clients is not None else None
         self.signing_key = generate_signing_key()
+        self._published: tuple[SigningKey, ...] = (self.signing_key,)
         self._foreign_key: SigningKey | None = None
+        self._metadata_failure: int | None = None
+        self._metadata_hold: float | None = None
+        self._metadata_released = threading.Event()
+        self._holding = 0  # metadata requests being held right now (changed on the server thread)
+        self._held: Observations[str] = Observations("held metadata request")
         self._issued: set[str] = set()
         self._issued_lock = threading.Lock()
         self._token_requests: Observations[TokenRequest] = Observations("token request")
@@ -119,6 +129,7 @@ class FakeIdentityProvider(ThreadedFake):
         self._forget_cached_metadata()
 
     def _before_stop(self) -> None:
+        self.release_metadata()  # a held request must not keep the server from stopping
         self._forget_cached_metadata()
 
     def _after_stop(self) -> None:
@@ -172,26 +183,80 @@ class FakeIdentityProvider(ThreadedFake):
         issuer: str | None = None,
         audience: str | None = None,
         signing_key: SigningKey | None = None,
+        claims: Mapping[str, Any] | None = None,
+        algorithm: str = "RS256",
     ) -> str:
-        """A JWT as the Bot Connector sends it to the bot in ``Authorization: Bearer``."""
+        """A JWT as the Bot Connector sends it to the bot in ``Authorization: Bearer``;
+        ``claims`` adds or replaces claims (``None`` removes one)."""
         now = int(time.time())
         # Expired tokens end well outside botbuilder's 5 minute clock-skew allowance.
         if expired:
             nbf, exp = now - 2 * _TOKEN_LIFETIME_S, now - _TOKEN_LIFETIME_S
         else:
             nbf, exp = now - 300, now + _TOKEN_LIFETIME_S
-        claims = {
+        token_claims = {
             "serviceurl": service_url,
             "nbf": nbf,
             "exp": exp,
             "iss": issuer or self._token_issuer,
             "aud": audience or app_id,
         }
-        return _sign(claims, signing_key or self.signing_key)
+        merged = {k: v for k, v in {**token_claims, **(claims or {})}.items() if v is not None}
+        return _sign(merged, signing_key or self.signing_key, algorithm)
 
     def mint_forged_token(self, app_id: str, service_url: str) -> str:
         """Same claims as a good token, signed by ``foreign_key``."""
         return self.mint_channel_token(app_id, service_url, signing_key=self.foreign_key)
+
+    def unpublished_key(self) -> SigningKey:
+        """A key under a fresh, never published ``kid``; cheap, so a test can make hundreds."""
+        return SigningKey(kid=secrets.token_urlsafe(16), private_key=self.foreign_key.private_key)
+
+    # -- what Microsoft does to its keys -----------------------------------------------------------
+
+    def rotate_signing_key(self, *, keep_previous: bool = True) -> SigningKey:
+        """Publish a new key and sign with it from now on; the old one stays published unless
+        ``keep_previous`` is false (then it is withdrawn)."""
+        new = generate_signing_key()
+        self._published = (new, *self._published) if keep_previous else (new,)
+        self.signing_key, self._foreign_key = new, None
+        return new
+
+    @property
+    def published_kids(self) -> list[str]:
+        return [key.kid for key in self._published]
+
+    @property
+    def metadata_fetches(self) -> int:
+        """How many times the channel OpenID metadata was asked for."""
+        return self.served.count(("GET", _CHANNEL_METADATA_PATH))
+
+    @property
+    def jwks_fetches(self) -> int:
+        return self.served.count(("GET", _JWKS_PATH))
+
+    def fail_metadata(self, status: int | None = 503) -> None:
+        """Answer the metadata with ``status`` from now on; ``None`` serves it again."""
+        self._metadata_failure = status
+
+    def hold_metadata(self, seconds: float = 5.0) -> None:
+        """A slow endpoint: each metadata request is answered after ``seconds``, or as soon as
+        ``release_metadata`` is called; ``next_held_metadata`` tells when one is being held."""
+        self._metadata_released.clear()
+        self._metadata_hold = seconds
+
+    def release_metadata(self) -> None:
+        """Answer held metadata requests now, and later ones at once."""
+        self._metadata_hold = None
+        self._metadata_released.set()
+
+    async def next_held_metadata(self, timeout: float = 2.0) -> str:  # noqa: ASYNC109
+        return await self._held.next(lambda _: True, timeout=timeout)
+
+    @property
+    def holding_metadata(self) -> int:
+        """How many metadata requests are being held open right now."""
+        return self._holding
 
     def is_issued_access_token(self, token: str) -> bool:
         with self._issued_lock:
@@ -235,6 +300,17 @@ class FakeIdentityProvider(ThreadedFake):
         return response
 
     async def _channel_metadata(self, request: web.Request) -> web.Response:
+        if self._metadata_failure is not None:
+            return web.json_response({"error": "unavailable"}, status=self._metadata_failure)
+        hold = self._metadata_hold
+        if hold is not None:
+            self._holding += 1
+            self._held.publish(request.path)
+            try:
+                # Waited for in a worker thread: the test releases it from its own thread.
+                await asyncio.to_thread(self._metadata_released.wait, hold)
+            finally:
+                self._holding -= 1
         return web.json_response(
             {
                 "issuer": self._token_issuer,
@@ -247,7 +323,8 @@ class FakeIdentityProvider(ThreadedFake):
         )
 
     async def _jwks(self, request: web.Request) -> web.Response:
-        return web.json_response({"keys": [self.signing_key.public_jwk(self._endorsements)]})
+        keys = [key.public_jwk(self._endorsements) for key in self._published]
+        return web.json_response({"keys": keys})
 
     async def _tenant_metadata(self, request: web.Request) -> web.Response:
         tenant_url = f"{self.base_url}/{request.match_info['tenant']}"
@@ -358,9 +435,10 @@ class FakeIdentityProvider(ThreadedFake):
         return context
 
 
-def _sign(claims: Mapping[str, Any], key: SigningKey) -> str:
+def _sign(claims: Mapping[str, Any], key: SigningKey, algorithm: str = "RS256") -> str:
+    secret: Any = None if algorithm == "none" else key.private_key
     return jwt.encode(
-        dict(claims), key.private_key, algorithm="RS256", headers={"kid": key.kid, "x5t": key.kid}
+        dict(claims), secret, algorithm=algorithm, headers={"kid": key.kid, "x5t": key.kid}
     )
 
 
