@@ -219,25 +219,25 @@ async def test_a_cli_connection_reaches_both_replicas_and_each_slot_syncs_once(
             what=f"replica {replica.name} using the new connection",
         )
 
-    async def slots() -> list[Any]:
-        done = await fleet.rows(select(job_runs).where(job_runs.c.job.like("sync@%")))
-        return done if len(done) >= 2 else []
-
-    await eventually(slots, within=3 * SLOT_SECONDS, what="two sync slots", every=0.5)
-
-    async def counted() -> tuple[int, int] | None:
-        """Finished slots and PagerDuty syncs, read when no slot finished in between."""
-        before = await slots_done()
-        synced = [
-            e for e in await fleet.events("roster.synced") if e.detail["provider"] == "pagerduty"
-        ]
-        return (before, len(synced)) if await slots_done() == before else None
+    picked_up = datetime.now(UTC)  # slots from here on see PagerDuty on every replica
 
     async def slots_done() -> int:
-        return len(await fleet.rows(select(job_runs.c.job).where(job_runs.c.job.like("sync@%"))))
+        """Finished slots that began after both replicas had the connection."""
+        done = await fleet.rows(select(job_runs.c.job).where(job_runs.c.job.like("sync@%")))
+        return sum(datetime.fromisoformat(r.job.removeprefix("sync@")) > picked_up for r in done)
 
-    done, synced = await eventually(counted, within=10, what="a quiet moment")
-    assert synced == 1 + done  # the CLI's first sync, then exactly one per finished slot
+    async def counted() -> tuple[int, int] | None:
+        """Those slots and the PagerDuty syncs since, read when no slot finished in between."""
+        before = await slots_done()
+        synced = [
+            e
+            for e in await fleet.events("roster.synced")
+            if e.detail["provider"] == "pagerduty" and e.at > picked_up
+        ]
+        return (before, len(synced)) if before >= 2 and await slots_done() == before else None
+
+    done, synced = await eventually(counted, within=3 * SLOT_SECONDS + 10, what="two slots")
+    assert synced == done  # exactly one sync per slot across the two replicas
 
 
 async def _has_pagerduty(fleet: Fleet, replica: Replica) -> bool:
