@@ -40,7 +40,7 @@ def slack_config(settings: Settings) -> SlackConfig | None:
 
 def build_slack(bot: Bot, config: SlackConfig) -> SlackSurface:
     """The surface on the bot's dispatcher, with its notifier added to the bot's fan-out."""
-    surface = SlackSurface(config, bot.dispatcher, bot.clock, admin=bot.admin, kv=bot.kv)
+    surface = SlackSurface(config, bot.dispatcher, bot.clock, kv=bot.kv)
     bot.notifier.add(surface.notifier)
     return surface
 

@@ -1,8 +1,12 @@
-"""One dispatcher for every surface: parse the text, call the workflow, answer with a Reply.
+"""The front door to the core, one for every surface (console, Slack, Teams, CLI).
 
-A DomainError becomes its one-sentence message; a database outage (Unavailable) its own sentence,
-logged once without a traceback; anything else is logged with a correlation id and answered with
-a generic message carrying that id, never with exception text.
+A surface hands over who asks (`Actor`, as the platform identified them) and either typed text
+(`handle`) or an already-built command from a button, form or dialog (`execute`); reads go
+through `views` the same way. Here, once for every path: identity resolution (surface identity
+to person, with aliases and admin mappings), authorization (admins), and error mapping — a
+DomainError becomes its one sentence (with the form field it is about), a database outage
+(Unavailable) its own sentence, logged once without a traceback, and anything else a generic
+message with a correlation id, never exception text.
 """
 
 from __future__ import annotations
@@ -11,24 +15,35 @@ import logging
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import TypeVar
 
 from core import commands as c
 from core.audit import AuditEvent
-from core.connections import ProviderAdmin
+from core.connections import ConnectForm, ConnectResult, ProviderAdmin
 from core.durations import format_duration
 from core.errors import DomainError, Unavailable
-from core.groups import GroupRef
-from core.identity import Actor, is_email, normalize_email
+from core.identity import Actor, IdentityMap, is_email, normalize_email
 from core.ports import IdentityOverrides
-from core.replies import Reply, describe_request
+from core.replies import Reply
 from core.requests import Status
-from core.rules import approvers_now, auto_approves, may_approve, may_request
 from core.service import AccessService
 from core.sync import RosterSyncer
-from core.timefmt import show_age, show_time
+from core.timefmt import show_time
+from core.views import HomeView, RequestCard, ResourceChoice, Views
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+ADMINS_ONLY = "Only admins can do that (ONCALL_ACCESS_ADMINS)."
+NO_EMAIL = (
+    "I can't see your email address, so I can't tell who you are; "
+    "an admin can map your chat account with `identity map`."
+)
+CONNECT_ON_SERVER = (
+    "Providers are connected on the server here: `oncall-access connect pagerduty|opsgenie|jsm ...` "
+    "or `oncall-access disconnect PROVIDER`."
+)
 
 
 class Dispatcher:
@@ -41,23 +56,92 @@ class Dispatcher:
         identities: IdentityOverrides | None = None,
     ) -> None:
         self._identities = identities
-        self.service = service
+        self._service = service
         self._syncer = syncer
         self._connections = connections
-        self._next_sync = next_sync
+        self.views = Views(service, connections, next_sync)
 
     def set_next_sync(self, next_sync: Callable[[], datetime | None]) -> None:
         """The scheduler tells when it syncs next, for `status` and `why`."""
-        self._next_sync = next_sync
+        self.views.set_next_sync(next_sync)
+
+    def now(self) -> datetime:
+        return self.views.now()
+
+    # -- who asks ------------------------------------------------------------------------------
+
+    async def resolve(self, actor: Actor) -> Actor:
+        """The person behind a surface identity: an admin's mapping of the surface id or email
+        first, then domain aliases; admin rights follow the person, not the claim."""
+        identity = await self._service.roster.identity_map()
+        email = identity.email(actor.email, actor.user_key)
+        if not email:
+            raise DomainError(NO_EMAIL)
+        return Actor(
+            email,
+            surface=actor.surface,
+            tz=actor.tz,
+            is_admin=self.views.is_admin(email),
+            user_key=actor.user_key,
+        )
+
+    async def identity_map(self) -> IdentityMap:
+        """The mappings in force, for a surface that looks people up by email to reach them."""
+        return await self._service.roster.identity_map()
+
+    # -- changes -------------------------------------------------------------------------------
 
     async def handle(self, actor: Actor, text: str) -> Reply:
+        """Typed text: parsed by the one grammar, then as `execute`."""
+        return await self._answer(actor, text[:80], lambda who: self._route(who, c.parse(text)))
+
+    async def execute(self, actor: Actor, command: c.Command) -> Reply:
+        """A command built by a button, form or dialog: the same path as typed text."""
+        return await self._answer(
+            actor, type(command).__name__, lambda who: self._route(who, command)
+        )
+
+    async def connect(self, actor: Actor, form: ConnectForm) -> ConnectResult:
+        """An admin's connect form: verified, stored sealed, synced (the `ProviderAdmin`)."""
+
+        async def connect(who: Actor) -> Reply:
+            admin = self._require_connections(who)
+            result = await admin.connect(form, who.email)
+            return Reply(result.message, ok=result.ok, connect=result)
+
+        reply = await self._answer(actor, "connect", connect)
+        return reply.connect or ConnectResult(False, reply.text)
+
+    async def connect_refusal(self, actor: Actor) -> str | None:
+        """Why this person gets no connect form, or None when they may connect."""
         try:
-            actor = (await self.service.roster.identity_map()).actor(actor)
-            return await self._route(actor, c.parse(text))
+            self._require_connections(await self.resolve(actor))
         except DomainError as exc:
-            return Reply(exc.message, ok=False)
-        except Exception:
-            return self.internal_error(actor, text)
+            return exc.message
+        return None
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def read(self, actor: Actor, view: Callable[[Actor], Awaitable[T]]) -> T:
+        """Run a view for the resolved person; refusals and outages are raised, for the surface
+        to draw where the view would have been (`refusal` words them)."""
+        return await view(await self.resolve(actor))
+
+    async def resource_choices(self, actor: Actor) -> list[ResourceChoice]:
+        return await self.read(actor, self.views.resource_choices)
+
+    async def request_card(self, actor: Actor, request_id: str) -> RequestCard:
+        return await self.read(actor, lambda _: self.views.request_card(request_id))
+
+    async def home(self, actor: Actor) -> HomeView:
+        return await self.read(actor, self.views.home)
+
+    def refusal(self, actor: Actor, what: str) -> Reply:
+        """The answer to the exception being handled, from a read or a surface's own work."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, DomainError):
+            return Reply(exc.message, ok=False, fields=exc.fields)
+        return self.internal_error(actor, what)
 
     def internal_error(self, actor: Actor, what: str) -> Reply:
         """The answer to an exception outside the domain; call it in the `except` block, as the
@@ -75,27 +159,28 @@ class Dispatcher:
             ok=False,
         )
 
-    async def execute(self, actor: Actor, command: c.Command) -> Reply:
-        """Run an already-parsed command (a form or a button), with the same error mapping."""
+    async def _answer(
+        self, actor: Actor, what: str, action: Callable[[Actor], Awaitable[Reply]]
+    ) -> Reply:
         try:
-            actor = (await self.service.roster.identity_map()).actor(actor)
-            return await self._route(actor, command)
+            return await action(await self.resolve(actor))
         except DomainError as exc:
-            return Reply(exc.message, ok=False)
+            return Reply(exc.message, ok=False, fields=exc.fields)
         except Exception:
-            return self.internal_error(actor, type(command).__name__)
+            return self.internal_error(actor, what)
 
-    async def run(self, actor: Actor, action: Callable[[], Awaitable[Reply]]) -> Reply:
-        """Run a surface's own action (a button, a form) with the same error mapping."""
-        try:
-            return await action()
-        except DomainError as exc:
-            return Reply(exc.message, ok=False)
-        except Exception:
-            return self.internal_error(actor, getattr(action, "__name__", "action"))
+    def _require_admin(self, actor: Actor) -> None:
+        if not actor.is_admin:
+            raise DomainError(ADMINS_ONLY)
+
+    def _require_connections(self, actor: Actor) -> ProviderAdmin:
+        self._require_admin(actor)
+        if self._connections is None:
+            raise DomainError(CONNECT_ON_SERVER)
+        return self._connections
 
     async def _route(self, actor: Actor, cmd: c.Command) -> Reply:
-        s = self.service
+        s = self._service
         match cmd:
             case c.Request(resource=None):
                 return Reply(
@@ -178,23 +263,23 @@ class Dispatcher:
                 until = show_time(req.expires_at, actor.tz, s.clock.now()) if req.expires_at else ""
                 return Reply(f"Extended {req.id}: {req.resource} until {until}.", request=req)
             case c.ListResources():
-                return await self._list(actor)
+                return await self.views.resources_text(actor)
             case c.Mine():
-                return await self._mine(actor)
+                return await self.views.mine(actor)
             case c.Pending():
-                return await self._pending(actor)
+                return await self.views.pending(actor)
             case c.OnCall(group=group):
-                return await self._oncall(actor, group)
+                return await self.views.oncall(actor, group)
             case c.Help():
                 return Reply(c.HELP_TEXT)
             case c.Why(resource=name):
-                return await self._why(actor, name)
+                return await self.views.why(actor, name)
             case c.Identity():
                 self._require_admin(actor)
                 return await self._identity(actor, cmd)
             case c.Status():
                 self._require_admin(actor)
-                return await self._status(actor)
+                return await self.views.status(actor)
             case c.Sync():
                 self._require_admin(actor)
                 outcomes = await self._syncer.sync_all()
@@ -221,152 +306,10 @@ class Dispatcher:
                 return Reply(await self._connections.disconnect(provider, actor.email))
         raise DomainError("I don't know that command; type `help`.")
 
-    def _require_admin(self, actor: Actor) -> None:
-        if not self.service.settings.is_admin(actor.email):
-            raise DomainError("Only admins can do that (ONCALL_ACCESS_ADMINS).")
-
-    async def _list(self, actor: Actor) -> Reply:
-        lines = []
-        now = self.service.clock.now()
-        for res in self.service.policy.resources.values():
-            verdict = await self.service.verdict_for(actor, res)
-            mark = "✓" if verdict.allowed else "✗"
-            desc = f" ({res.description})" if res.description else ""
-            lines.append(f"{mark} {res.name}{desc}: {verdict.sentence(actor.tz, now)}")
-        if not lines:
-            return Reply("The policy defines no resources.")
-        return Reply("Resources (✓ you may request now):", lines=tuple(lines))
-
-    async def _mine(self, actor: Actor) -> Reply:
-        now = self.service.clock.now()
-        requests = await self.service.store.by_requester(actor.email)
-        if not requests:
-            return Reply("You have no requests. `list` shows what you may request.")
-        lines = []
-        for r in requests:
-            if r.status == Status.ACTIVE:
-                state = f"active, {format_duration(_to_minute(r.time_left(now)))} left"
-            else:
-                state = r.status.value.replace("_", " ")
-            lines.append(f"{r.id}  {r.resource}  {format_duration(r.duration)}  {state}")
-        return Reply("Your requests, newest first:", lines=tuple(lines))
-
-    async def _pending(self, actor: Actor) -> Reply:
-        s = self.service
-        roster, now = await s.roster.current(), s.clock.now()
-        max_age = s.settings.roster_max_age
-        lines = []
-        for r in await s.store.with_status(Status.PENDING):
-            res = s.policy.resources.get(r.resource)
-            if res and may_approve(res, actor.email, r.requester, roster, now, max_age).allowed:
-                lines.append(describe_request(r, actor.tz, now))
-        for r in await s.store.of_kind(
-            "break_glass", Status.ACTIVE, Status.EXPIRED, Status.REVOKED
-        ):
-            res = s.policy.resources.get(r.resource)
-            if r.review != "open" or res is None:
-                continue
-            if may_approve(res, actor.email, r.requester, roster, now, max_age).allowed:
-                lines.append(
-                    f'review {r.id}: break-glass {r.resource} by {r.requester} "{r.reason}" '
-                    f"(`review {r.id} ok` or `review {r.id} flag COMMENT`)"
-                )
-        if not lines:
-            return Reply("Nothing is waiting for your approval.")
-        return Reply("Waiting for you (`approve ID` or `deny ID REASON`):", lines=tuple(lines))
-
-    async def _oncall(self, actor: Actor, wanted: str | None) -> Reply:
-        s = self.service
-        roster, now = await s.roster.current(), s.clock.now()
-        groups = roster.all_groups()
-        if wanted:
-            try:
-                ref = GroupRef.parse(wanted)
-                groups = [g for g in groups if g == ref]
-            except ValueError:
-                groups = [g for g in groups if wanted.lower() in g.name.lower()]
-            if not groups:
-                raise DomainError(f"No group matches `{wanted}`; `oncall` lists them all.")
-        if not groups:
-            return Reply("No roster yet: an admin can connect a provider and run `sync`.", ok=False)
-        lines = []
-        for g in groups:
-            snap = roster.snapshot_for(g)
-            group = snap.groups.get(g) if snap else None
-            if group is not None and not group.shifts:
-                if wanted:
-                    lines.append(f"{g.display}: no on-call rota ({len(group.members)} members)")
-                continue
-            shifts = roster.on_call_now(g, now)
-            who = ", ".join(
-                f"{sh.email} until {show_time(sh.end, actor.tz, now) if sh.end else 'further notice'}"
-                for sh in shifts
-            )
-            lines.append(f"{g.display}: {who or 'nobody'}")
-        ages = {
-            snap.provider.display: show_age(snap.taken_at, now)
-            for snap in roster.snapshots.values()
-        }
-        age_text = ", ".join(f"{p} synced {a}" for p, a in ages.items())
-        return Reply(f"On call now ({age_text}):", lines=tuple(lines))
-
-    async def _why(self, actor: Actor, name: str) -> Reply:
-        """Everything that decides this person's access to one resource, right now."""
-        s = self.service
-        res = s.resource(name)
-        roster, now = await s.roster.current(), s.clock.now()
-        max_age = s.settings.roster_max_age
-        verdict = may_request(res, actor.email, roster, now, max_age)
-        lines = [f"{'✓' if verdict.allowed else '✗'} {verdict.sentence(actor.tz, now)}"]
-        rule = res.request
-        if rule.open_to_all:
-            lines.append("Rule: anyone may request it.")
-        if rule.people:
-            lines.append(f"Rule: these people may request it: {', '.join(rule.people)}.")
-        for group in rule.on_call:
-            shift = roster.on_call(actor.email, group, now)
-            if shift:
-                until = show_time(shift.end, actor.tz, now) if shift.end else "further notice"
-                lines.append(f"Rule: on call for {group.display}: you are, until {until}.")
-            else:
-                lines.append(f"Rule: on call for {group.display}: you are not.")
-        for group in rule.members:
-            member = roster.is_member(actor.email, group)
-            lines.append(f"Rule: member of {group.display}: you {'are' if member else 'are not'}.")
-        if verdict.allowed:
-            auto = auto_approves(res, actor.email, roster, now, max_age)
-            if auto.allowed:
-                lines.append(
-                    "You would be approved at once (you are on call and auto_if_on_call is on)."
-                )
-            else:
-                who = approvers_now(res, actor.email, roster, now, max_age)
-                need = res.approve.required
-                lines.append(
-                    f"Needs {need} approval{'s' if need > 1 else ''}; who can approve now: {', '.join(who) or 'nobody'}."
-                )
-            if res.ends_with_shift and verdict.at and verdict.reason.value == "on_call":
-                lines.append(
-                    f"Access would end with your shift at {show_time(verdict.at, actor.tz, now)} at the latest."
-                )
-        lines.append(
-            f"Durations: default {format_duration(s.policy.default_duration(res))}, "
-            f"maximum {format_duration(s.policy.max_duration(res))}"
-            + ("; a reason is required." if s.policy.require_reason(res) else ".")
-        )
-        for snap in roster.snapshots.values():
-            lines.append(
-                f"Roster from {snap.provider.display} synced {show_age(snap.taken_at, now)}."
-            )
-        nxt = self._next_sync()
-        if nxt:
-            lines.append(f"Next sync: {show_time(nxt, actor.tz, now)}.")
-        return Reply(f"Why for {res.name}:", ok=True, lines=tuple(lines))
-
     async def _identity(self, actor: Actor, cmd: c.Identity) -> Reply:
         if self._identities is None:
             return Reply("Identity mappings are not available here.", ok=False)
-        now = self.service.clock.now()
+        now = self.now()
         if cmd.action == "list":
             found = await self._identities.all()
             if not found:
@@ -388,30 +331,3 @@ class Dispatcher:
         if await self._identities.remove(key, event):
             return Reply(f"Removed the mapping of {key}.")
         return Reply(f"{key} was not mapped.", ok=False)
-
-    async def _status(self, actor: Actor) -> Reply:
-        s = self.service
-        now = s.clock.now()
-        lines = []
-        if self._connections:
-            lines.extend(await self._connections.status_lines())
-        for r in await s.store.with_status(Status.ACTIVE):
-            if r.attempts and r.expires_at and r.expires_at <= now:
-                lines.append(
-                    f"Revoke failing: {r.id} ({r.resource} for {r.requester}), {r.attempts} attempts, last: {r.last_error}"
-                )
-        for r in await s.store.with_status(Status.APPROVED):
-            if r.next_attempt_at is not None:
-                lines.append(
-                    f"Grant failing: {r.id} ({r.resource} for {r.requester}), {r.attempts} attempts, last: {r.last_error}"
-                )
-        nxt = self._next_sync()
-        if nxt:
-            lines.append(f"Next sync: {show_time(nxt, actor.tz, now)}.")
-        return Reply("Provider status:", lines=tuple(lines) or ("No provider connected.",))
-
-
-def _to_minute(delta: timedelta) -> timedelta:
-    """Time left as people read it: whole minutes, rounded up, seconds only in the last one."""
-    seconds = int(delta.total_seconds())
-    return delta if seconds < 60 else timedelta(minutes=-(-seconds // 60))

@@ -20,11 +20,18 @@ from __future__ import annotations
 
 
 class DomainError(Exception):
-    """A refusal whose message is one sentence meant for the person who asked."""
+    """A refusal whose message is one sentence meant for the person who asked.
 
-    def __init__(self, message: str) -> None:
+    `fields` says what the refusal is about, field by field (`resource`, `duration`, `reason`),
+    so a surface that asked through a form shows each sentence on its field; the core decides,
+    not the wording. `message` is the first of them when there are several."""
+
+    def __init__(
+        self, message: str, *, field: str | None = None, fields: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.fields = dict(fields or ({field: message} if field else {}))
 
 
 class CommandError(DomainError):

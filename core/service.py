@@ -54,14 +54,17 @@ class AccessService(Eligibility, Granting):
             return await self._break_glass(actor, res, duration, reason)
         duration = duration or policy.default_duration(res)
         maximum = policy.max_duration(res)
+        problems: dict[str, str] = {}
         if duration > maximum:
-            raise DomainError(
+            problems["duration"] = (
                 f"{format_duration(duration)} is longer than the {format_duration(maximum)} maximum for {res.name}."
             )
         if policy.require_reason(res) and not reason.strip():
-            raise DomainError(
+            problems["reason"] = (
                 f"{res.name} needs a reason: `request {res.name} {format_duration(duration)} REASON`."
             )
+        if problems:
+            raise DomainError(next(iter(problems.values())), fields=problems)
         roster = await self.roster.current()
         max_age = self.settings.roster_max_age
         verdict = may_request(res, actor.email, roster, now, max_age)

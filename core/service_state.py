@@ -86,7 +86,7 @@ class ServiceBase:
         hint = (
             f" Did you mean `{guess[0]}`?" if guess else " Type `list` to see what you may request."
         )
-        raise NotFound(f"There is no resource `{name}`.{hint}")
+        raise NotFound(f"There is no resource `{name}`.{hint}", field="resource")
 
     async def get(self, request_id: str) -> AccessRequest:
         found = await self.store.get(request_id.lower())

@@ -1,6 +1,6 @@
 """Admins in Slack: connect a provider from a modal (credentials verified live by the bot's
-`ProviderAdmin`, never shown back) and disconnect one after a confirm dialog. Who is an admin is
-the core's setting; it is checked again on every submission and click."""
+`ProviderAdmin`, never shown back) and disconnect one after a confirm dialog. Who may is the
+core's decision, asked again through the front door on every submission and click."""
 
 from __future__ import annotations
 
@@ -12,16 +12,10 @@ from slack_bolt.async_app import AsyncAck
 from adapters.slack import modals, render
 from adapters.slack.answers import FormAnswers, FormOutcome, Responder, action_of, user_of
 from adapters.slack.identity import SlackIdentityError
-from core.connections import ProviderAdmin
+from core import commands
 from core.dispatcher import Dispatcher
 from core.identity import Actor
 from core.replies import Reply
-
-ADMINS_ONLY = "Only admins can do that (ONCALL_ACCESS_ADMINS)."
-NO_ADMIN_SURFACE = (
-    "Connecting providers from Slack is not available here; on the server run "
-    "`oncall-access connect pagerduty|opsgenie|jsm ...` or `oncall-access disconnect PROVIDER`."
-)
 
 
 class AdminHandlers:
@@ -29,13 +23,10 @@ class AdminHandlers:
         self,
         *,
         dispatcher: Dispatcher,
-        admin: ProviderAdmin | None,
         actor: Callable[[str], Awaitable[Actor]],
         forms: FormAnswers,
     ) -> None:
         self.dispatcher = dispatcher
-        self.service = dispatcher.service
-        self.admin = admin
         self.actor = actor
         self.forms = forms
 
@@ -52,19 +43,9 @@ class AdminHandlers:
                 actor = await self.actor(user_id)
             except SlackIdentityError as exc:
                 return FormOutcome(errors={"provider": exc.message})
-            if not self.service.settings.is_admin(actor.email):
-                return FormOutcome(errors={"provider": ADMINS_ONLY})
-            if self.admin is None:
-                return FormOutcome(errors={"provider": NO_ADMIN_SURFACE})
-            admin = self.admin
-            try:
-                result = await admin.connect(form, actor.email)
-            except Exception:
-                return FormOutcome(
-                    errors={"provider": self.dispatcher.internal_error(actor, "connect").text}
-                )
+            result = await self.dispatcher.connect(actor, form)
             if not result.ok:
-                block = modals.CONNECT_BLOCKS.get(result.field or "", "api_key")
+                block = modals.CONNECT_BLOCKS.get(result.field or "", "provider")
                 return FormOutcome(errors={block: result.message})
             lines = [line for line in (result.sync_summary,) if line]
             if result.authorize_url:
@@ -77,11 +58,9 @@ class AdminHandlers:
         await self.forms.answer(ack, connect(), user_id, {}, slow_view=slow)
 
     async def confirm_disconnect(self, user_id: str, provider: str, respond: Responder) -> None:
-        actor = await self.actor(user_id)
-        if not self.service.settings.is_admin(actor.email):
-            reply = Reply(ADMINS_ONLY, ok=False)
-        elif self.admin is None:
-            reply = Reply(NO_ADMIN_SURFACE, ok=False)
+        refusal = await self.dispatcher.connect_refusal(await self.actor(user_id))
+        if refusal:
+            reply = Reply(refusal, ok=False)
         elif provider not in modals.PROVIDERS:
             reply = Reply("Which provider? `/access disconnect pagerduty|opsgenie|jsm`.", ok=False)
         else:
@@ -91,7 +70,7 @@ class AdminHandlers:
         await respond.send(render.reply_message(reply))
 
     async def on_disconnect(self, body: dict[str, Any], respond: Responder) -> None:
-        """The confirmed click; who may disconnect is checked again, here, at the moment it counts."""
+        """The confirmed click; who may disconnect is checked again, by the core, when it counts."""
         user_id = user_of(body)
         provider = str(action_of(body).get("value") or "")
         try:
@@ -99,15 +78,8 @@ class AdminHandlers:
         except SlackIdentityError as exc:
             await respond.send(render.reply_message(Reply(exc.message, ok=False)))
             return
-        admin = self.admin
-        if not self.service.settings.is_admin(actor.email):
-            reply = Reply(ADMINS_ONLY, ok=False)
-        elif admin is None or provider not in modals.PROVIDERS:
-            reply = Reply(NO_ADMIN_SURFACE, ok=False)
+        if provider not in modals.PROVIDERS:
+            reply = Reply("Which provider? `/access disconnect pagerduty|opsgenie|jsm`.", ok=False)
         else:
-
-            async def disconnect() -> Reply:
-                return Reply(await admin.disconnect(provider, actor.email))
-
-            reply = await self.dispatcher.run(actor, disconnect)
+            reply = await self.dispatcher.execute(actor, commands.Disconnect(provider))
         await respond.send(render.reply_message(reply), replace=True)

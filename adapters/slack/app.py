@@ -32,7 +32,6 @@ from adapters.slack.http import events_route
 from adapters.slack.identity import OTHER_WORKSPACE, SlackDirectory, SlackWorkspace
 from adapters.slack.notifier import KeyValues, SlackNotifier
 from adapters.slack.socket import SocketModeRunner
-from core.connections import ProviderAdmin
 from core.dispatcher import Dispatcher
 from core.ports import Clock
 
@@ -72,7 +71,6 @@ class SlackSurface:
         dispatcher: Dispatcher,
         clock: Clock,
         *,
-        admin: ProviderAdmin | None = None,
         kv: KeyValues | None = None,
     ) -> None:
         self.config = config
@@ -86,20 +84,18 @@ class SlackSurface:
         )
         self.directory = SlackDirectory(self.client, ttl=config.identity_ttl)
         self.workspace = SlackWorkspace(self.client, config.team_id)
-        service = dispatcher.service
         self.notifier = SlackNotifier(
             self.client,
             self.directory,
             clock,
-            admins=lambda: service.settings.admins,
+            admins=dispatcher.views.admins,
             approvals_channel=config.approvals_channel,
             kv=kv,
-            identity=service.roster.identity_map,
+            identity=dispatcher.identity_map,
         )
         self._tasks: set[asyncio.Task[Any]] = set()
         self.handlers = SlackHandlers(
             dispatcher=dispatcher,
-            admin=admin,
             client=self.client,
             directory=self.directory,
             clock=clock,

@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import home, modals, render
-from adapters.slack.admin import NO_ADMIN_SURFACE, AdminHandlers
+from adapters.slack.admin import AdminHandlers
 from adapters.slack.answers import (
     FormAnswers,
     FormOutcome,
@@ -26,9 +26,14 @@ from adapters.slack.answers import (
     request_id_of,
     user_of,
 )
-from adapters.slack.identity import SLACK_FAILURES, SlackDirectory, SlackIdentityError, failure
+from adapters.slack.identity import (
+    NO_EMAIL,
+    SLACK_FAILURES,
+    SlackDirectory,
+    SlackIdentityError,
+    failure,
+)
 from core import commands
-from core.connections import ProviderAdmin
 from core.dispatcher import Dispatcher
 from core.durations import format_duration, parse_duration
 from core.errors import DomainError
@@ -36,6 +41,7 @@ from core.identity import Actor
 from core.ports import Clock
 from core.replies import Reply
 from core.requests import Status
+from core.views import HomeView
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +53,6 @@ class SlackHandlers:
         self,
         *,
         dispatcher: Dispatcher,
-        admin: ProviderAdmin | None,
         client: AsyncWebClient,
         directory: SlackDirectory,
         clock: Clock,
@@ -55,8 +60,6 @@ class SlackHandlers:
         spawn: Spawn,
     ) -> None:
         self.dispatcher = dispatcher
-        self.service = dispatcher.service
-        self.admin = admin
         self.client = client
         self.directory = directory
         self.clock = clock
@@ -69,20 +72,19 @@ class SlackHandlers:
             publish_home=self.publish_home,
         )
         self.admin_handlers = AdminHandlers(
-            dispatcher=dispatcher, admin=admin, actor=self.actor, forms=self.forms
+            dispatcher=dispatcher, actor=self.actor, forms=self.forms
         )
 
     async def actor(self, user_id: str) -> Actor:
-        """Who clicked or typed, with the core's identity mappings applied (so the Home tab and
-        admin checks see the same person the dispatcher does)."""
-        identity = await self.service.roster.identity_map()
-        return await self.directory.actor(user_id, self.service.settings.is_admin, identity)
-
-    async def _tz_of(self, user_id: str) -> str:
+        """Who clicked or typed, as the core's front door resolves them (mappings, admin rights);
+        a profile without a readable email is explained in Slack's terms."""
+        claimed = await self.directory.actor(user_id)
         try:
-            return (await self.directory.user(user_id)).tz
-        except SlackIdentityError:
-            return "UTC"
+            return await self.dispatcher.resolve(claimed)
+        except DomainError:
+            if not claimed.email:
+                raise SlackIdentityError(NO_EMAIL) from None
+            raise
 
     # --- /access --------------------------------------------------------------------------------
 
@@ -156,29 +158,25 @@ class SlackHandlers:
         if reply.open_form != kind:
             return None, reply
         if kind == "connect":
-            if self.admin is None:
-                return None, Reply(NO_ADMIN_SURFACE, ok=False)
+            refusal = await self.dispatcher.connect_refusal(actor)
+            if refusal:
+                return None, Reply(refusal, ok=False)
             return modals.connect_view(meta), None
         return modals.request_view(await self._choices(actor), meta), None
 
     async def _choices(self, actor: Actor) -> list[modals.Choice]:
-        s, now = self.service, self.clock.now()
-        policy = s.policy
-        found = []
-        for res in policy.resources.values():
-            verdict = await s.verdict_for(actor, res)
-            found.append(
-                modals.Choice(
-                    name=res.name,
-                    description=res.description or "",
-                    allowed=verdict.allowed,
-                    why=verdict.sentence(actor.tz, now),
-                    max_duration=format_duration(policy.max_duration(res)),
-                    default_duration=format_duration(policy.default_duration(res)),
-                    reason_required=policy.require_reason(res),
-                )
+        return [
+            modals.Choice(
+                name=choice.name,
+                description=choice.description,
+                allowed=choice.allowed,
+                why=choice.why,
+                max_duration=format_duration(choice.max_duration),
+                default_duration=format_duration(choice.default_duration),
+                reason_required=choice.reason_required,
             )
-        return found
+            for choice in await self.dispatcher.resource_choices(actor)
+        ]
 
     # --- approval buttons ---------------------------------------------------------------------
 
@@ -186,28 +184,30 @@ class SlackHandlers:
         request_id = request_id_of(action_of(body).get("value"))
         if request_id is None:
             return
-        await self._act(body, respond, f"approve {request_id}")
+        await self._act(body, respond, commands.Approve(request_id))
 
     async def on_give_back(self, body: dict[str, Any], respond: Responder) -> None:
         request_id = request_id_of(action_of(body).get("value"))
         if request_id is not None:
-            await self._act(body, respond, f"revoke {request_id}")
+            await self._act(body, respond, commands.Revoke(request_id))
 
     async def on_withdraw(self, body: dict[str, Any], respond: Responder) -> None:
         request_id = request_id_of(action_of(body).get("value"))
         if request_id is not None:
-            await self._act(body, respond, f"cancel {request_id}")
+            await self._act(body, respond, commands.Cancel(request_id))
 
-    async def _act(self, body: dict[str, Any], respond: Responder, text: str) -> None:
-        """A button that is a typed command: the core decides, the clicker is answered."""
+    async def _act(
+        self, body: dict[str, Any], respond: Responder, command: commands.Command
+    ) -> None:
+        """A button is the same command as typed text: the core decides, the clicker is answered."""
         user_id = user_of(body)
         try:
             actor = await self.actor(user_id)
-            reply = await self.dispatcher.handle(actor, text)
+            reply = await self.dispatcher.execute(actor, command)
         except SlackIdentityError as exc:
             reply = Reply(exc.message, ok=False)
         except Exception:
-            reply = self.dispatcher.internal_error(placeholder(user_id), text)
+            reply = self.dispatcher.refusal(placeholder(user_id), type(command).__name__)
         if from_view(body):
             await self.publish_home(user_id, notice=reply.text)
         else:
@@ -221,10 +221,10 @@ class SlackHandlers:
         user_id = user_of(body)
         reply: Reply | None = None
         try:
-            request = await self.service.get(request_id)
+            actor = await self.actor(user_id)
+            request = (await self.dispatcher.request_card(actor, request_id)).request
             if request.status != Status.PENDING:
-                tz = await self._tz_of(user_id)
-                reply = Reply(render.state_line(request, tz, self.clock.now()), ok=False)
+                reply = Reply(render.state_line(request, actor.tz, self.clock.now()), ok=False)
             else:
                 meta = modals.metadata(
                     id=request_id, url=body.get("response_url"), home=from_view(body)
@@ -232,13 +232,13 @@ class SlackHandlers:
                 await self.client.views_open(
                     trigger_id=body["trigger_id"], view=modals.deny_view(request, meta)
                 )
-        except DomainError as exc:
+        except SlackIdentityError as exc:
             reply = Reply(exc.message, ok=False)
         except SLACK_FAILURES as exc:
             log.warning("could not open the deny form: %s", failure(exc))
             reply = Reply(f"Slack did not open the form; type `/access deny {request_id} REASON`.")
         except Exception:
-            reply = self.dispatcher.internal_error(placeholder(user_id), f"deny {request_id}")
+            reply = self.dispatcher.refusal(placeholder(user_id), f"deny {request_id}")
         if reply is not None:
             if from_view(body):
                 await self.publish_home(user_id, notice=reply.text)
@@ -258,11 +258,7 @@ class SlackHandlers:
             except SlackIdentityError as exc:
                 return FormOutcome(errors={"reason": exc.message})
 
-            async def decide() -> Reply:
-                req = await self.service.deny(actor, request_id, reason)
-                return Reply(f"Denied {req.id} ({req.resource} for {req.requester}).", request=req)
-
-            reply = await self.dispatcher.run(actor, decide)
+            reply = await self.dispatcher.execute(actor, commands.Deny(request_id, reason))
             return FormOutcome(reply=reply) if reply.ok else FormOutcome({"reason": reply.text})
 
         await self.forms.answer(ack, deny(), user_id, meta)
@@ -286,7 +282,7 @@ class SlackHandlers:
         await self.forms.answer(ack, self._submit_request(user_id, form), user_id, meta)
 
     async def _submit_request(self, user_id: str, form: modals.RequestForm) -> FormOutcome:
-        """The same `service.request` as the typed command; a refusal lands on its field."""
+        """The same `Request` command as typed text; a refusal lands on the field it is about."""
         try:
             actor = await self.actor(user_id)
         except SlackIdentityError as exc:
@@ -299,27 +295,11 @@ class SlackHandlers:
                 duration = parse_duration(form.duration)
             except DomainError as exc:
                 return FormOutcome(errors={"duration": exc.message})
-
-        async def request() -> Reply:
-            req = await self.service.request(actor, form.resource, duration, form.reason)
-            return render.request_outcome(req, actor.tz, self.clock.now())
-
-        reply = await self.dispatcher.run(actor, request)
+        command = commands.Request(form.resource, duration, form.reason)
+        reply = await self.dispatcher.execute(actor, command)
         if reply.ok or reply.request is not None:
             return FormOutcome(reply=reply)
-        return FormOutcome(errors={self._field_of(form, duration): reply.text})
-
-    def _field_of(self, form: modals.RequestForm, duration: timedelta | None) -> str:
-        """Which field a refusal is about, from the policy (not from the sentence's wording)."""
-        policy = self.service.policy
-        res = policy.resources.get(form.resource)
-        if res is None:
-            return "resource"
-        if (duration or policy.default_duration(res)) > policy.max_duration(res):
-            return "duration"
-        if policy.require_reason(res) and not form.reason.strip():
-            return "reason"
-        return "resource"
+        return FormOutcome(errors=reply.fields or {"resource": reply.text})
 
     async def _respond(self, respond: Responder, reply: Reply) -> None:
         await respond.send(render.reply_message(reply))
@@ -335,13 +315,13 @@ class SlackHandlers:
         now = self.clock.now()
         try:
             actor = await self.actor(user_id)
-            data = await home.gather(actor, self.service, self.admin, notice)
-            view = home.home_view(data, actor.tz, now)
+            data = await self.dispatcher.home(actor)
+            view = home.home_view(data, actor.tz, now, notice)
         except SlackIdentityError as exc:
-            view = home.home_view(home.HomeData(notice=exc.message), "UTC", now)
+            view = home.home_view(HomeView(), "UTC", now, exc.message)
         except Exception:
-            reply = self.dispatcher.internal_error(placeholder(user_id), "home")
-            view = home.home_view(home.HomeData(notice=reply.text), "UTC", now)
+            reply = self.dispatcher.refusal(placeholder(user_id), "home")
+            view = home.home_view(HomeView(), "UTC", now, reply.text)
         try:
             await self.client.views_publish(user_id=user_id, view=view)
         except SLACK_FAILURES as exc:

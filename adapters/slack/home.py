@@ -1,72 +1,24 @@
 """The App Home tab: my active access (with Give back), my pending requests, approvals waiting
-for me, and for admins the provider status. Gathered from the core, drawn by a pure function,
-published again after every action taken from it."""
+for me, and for admins the provider status. Read from the core's home view, drawn by a pure
+function, published again after every action taken from it."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from adapters.slack import constants as k
 from adapters.slack.render import button, confirm_dialog, context, esc, plain, section, time_left
-from core.connections import ProviderAdmin
 from core.durations import format_duration
-from core.identity import Actor
 from core.replies import evidence_sentence
-from core.requests import AccessRequest, Status
-from core.rules import may_approve
-from core.service import AccessService
 from core.timefmt import show_time
+from core.views import HomeView
 
 log = logging.getLogger(__name__)
 
 LIST_LIMIT = 15
 """Items per list: the Home tab holds 100 blocks."""
-
-
-@dataclass(frozen=True)
-class HomeData:
-    active: list[AccessRequest] = field(default_factory=list)
-    pending: list[AccessRequest] = field(default_factory=list)
-    to_approve: list[AccessRequest] = field(default_factory=list)
-    is_admin: bool = False
-    provider_lines: list[str] | None = None  # None: connections are not managed from chat
-    notice: str | None = None
-
-
-async def gather(
-    actor: Actor, service: AccessService, admin: ProviderAdmin | None, notice: str | None = None
-) -> HomeData:
-    mine = await service.store.by_requester(actor.email)
-    roster, now = await service.roster.current(), service.clock.now()
-    to_approve = []
-    for r in await service.store.with_status(Status.PENDING):
-        res = service.policy.resources.get(r.resource)
-        if res is None:
-            continue
-        verdict = may_approve(
-            res, actor.email, r.requester, roster, now, service.settings.roster_max_age
-        )
-        if verdict.allowed:
-            to_approve.append(r)
-    is_admin = service.settings.is_admin(actor.email)
-    lines: list[str] | None = None
-    if is_admin and admin is not None:
-        try:
-            lines = await admin.status_lines()
-        except Exception:
-            log.exception("provider status for the Home tab failed")
-            lines = ["Provider status is unavailable right now."]
-    return HomeData(
-        active=[r for r in mine if r.status == Status.ACTIVE],
-        pending=[r for r in mine if r.status == Status.PENDING],
-        to_approve=to_approve,
-        is_admin=is_admin,
-        provider_lines=lines,
-        notice=notice,
-    )
 
 
 def _header(text: str) -> dict[str, Any]:
@@ -79,10 +31,10 @@ def _with_buttons(text: str, *buttons: dict[str, Any]) -> list[dict[str, Any]]:
     return [section(text), {"type": "actions", "elements": list(buttons)}]
 
 
-def home_view(data: HomeData, tz: str, now: datetime) -> dict[str, Any]:
+def home_view(data: HomeView, tz: str, now: datetime, notice: str | None = None) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = []
-    if data.notice:
-        blocks.append(section(f":information_source: {esc(data.notice)}"))
+    if notice:
+        blocks.append(section(f":information_source: {esc(notice)}"))
     blocks += [
         _header("On-call access"),
         {

@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.errors import DomainError
-from core.identity import Actor, IdentityMap, normalize_email
+from core.identity import Actor, normalize_email
 
 log = logging.getLogger(__name__)
 
@@ -140,27 +140,16 @@ class SlackDirectory:
             self._by_id.put(user_id, user)
         return user
 
-    async def actor(
-        self,
-        user_id: str,
-        is_admin: Callable[[str], bool],
-        identity: IdentityMap | None = None,
-    ) -> Actor:
-        """The person behind a Slack user id, as the core knows them (by email).
-
-        An admin's manual mapping (`identity map slack:U123 EMAIL`) wins over the profile email,
-        and also stands in for an email Slack will not show."""
+    async def actor(self, user_id: str) -> Actor:
+        """The Slack account behind a user id as the platform states it: its profile email
+        (empty when Slack will not show it) and its key `slack:U…`, which the core's front door
+        resolves to a person (an admin's mapping may stand in for a missing email)."""
         user = await self.user(user_id)
         if not user.is_person:
             raise SlackIdentityError(NOT_A_PERSON)
-        key = user_key(user_id)
-        email = user.email
-        if identity is not None and (email or key in identity.overrides):
-            email = identity.email(email or "", key)
-        if not email:
-            log.warning("no email readable for Slack user %s (users:read.email?)", user_id)
-            raise SlackIdentityError(NO_EMAIL)
-        return Actor(email, surface="slack", tz=user.tz, is_admin=is_admin(email), user_key=key)
+        if not user.email:
+            log.info("no email readable for Slack user %s (users:read.email?)", user_id)
+        return Actor(user.email or "", surface="slack", tz=user.tz, user_key=user_key(user_id))
 
     async def user_for_email(self, email: str) -> SlackUser | None:
         """`users.lookupByEmail`; None when nobody in the workspace has that email."""

@@ -28,7 +28,6 @@ from adapters.teams.identity import TeamsIdentity
 from adapters.teams.notifier import TeamsNotifier
 from adapters.teams.references import ConversationReferences, KeyValues
 from adapters.teams.route import AuthMode, messages_route
-from core.connections import ProviderAdmin
 from core.dispatcher import Dispatcher
 from core.errors import Unavailable
 
@@ -73,7 +72,6 @@ def build_teams_surface(
     *,
     dispatcher: Dispatcher,
     kv: KeyValues,
-    admin: ProviderAdmin | None = None,
 ) -> TeamsSurface:
     mode = settings.mode
     if mode is AuthMode.REFUSE_ALL:
@@ -96,13 +94,13 @@ def build_teams_surface(
         dispatcher=dispatcher,
         identity=TeamsIdentity(settings.tenant_id, trust_sender_name=mode is AuthMode.NO_AUTH),
         references=references,
-        dialogs=Dialogs(dispatcher, admin),
+        dialogs=Dialogs(dispatcher),
     )
     notifier = TeamsNotifier(
         adapter=adapter,
         app_id=settings.app_id or None,
         references=references,
-        service=dispatcher.service,
+        views=dispatcher.views,
     )
     return TeamsSurface(mode, messages_route(adapter, handler, mode), adapter, handler, notifier)
 

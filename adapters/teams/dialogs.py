@@ -20,13 +20,13 @@ from botbuilder.schema.teams import (
 )
 
 from adapters.teams import cards
-from core.connections import ConnectForm, ConnectResult, ProviderAdmin
+from core.commands import Request
+from core.connections import ConnectForm
 from core.dispatcher import Dispatcher
 from core.durations import format_duration, parse_duration
 from core.errors import DomainError
 from core.identity import Actor
 from core.replies import Reply
-from core.requests import Status
 
 _SECRETS = frozenset({"api_key", "client_secret", "api_token"})
 _CONNECT_FIELDS = ("region", "auth", "client_id", "subdomain", "site", "email", "org_id")
@@ -50,20 +50,15 @@ def close_with(message: str) -> TaskModuleResponse:
 
 
 class Dialogs:
-    def __init__(self, dispatcher: Dispatcher, admin: ProviderAdmin | None) -> None:
+    def __init__(self, dispatcher: Dispatcher) -> None:
         self._dispatcher = dispatcher
-        self._admin = admin
-
-    @property
-    def _service(self) -> Any:
-        return self._dispatcher.service
 
     async def fetch(self, actor: Actor, data: Mapping[str, Any]) -> DialogResult:
         form = str(data.get("form") or "")
         if form == cards.REQUEST_FORM:
-            return DialogResult(continue_with("Request access", self._request_form()))
+            return DialogResult(continue_with("Request access", await self._request_form(actor)))
         if form == cards.CONNECT_FORM:
-            refusal = self._connect_refusal(actor)
+            refusal = await self._dispatcher.connect_refusal(actor)
             if refusal:
                 return DialogResult(close_with(refusal))
             provider = str(data.get("provider") or "")
@@ -83,83 +78,49 @@ class Dialogs:
 
     # -- request -------------------------------------------------------------------------------
 
-    def _request_form(self, **kwargs: Any) -> cards.Card:
-        policy = self._service.policy
+    async def _request_form(self, actor: Actor, **kwargs: Any) -> cards.Card:
         choices = [
             cards.ResourceChoice(
-                name=res.name,
-                description=res.description or "",
-                default_duration=format_duration(policy.default_duration(res)),
-                max_duration=format_duration(policy.max_duration(res)),
+                name=choice.name,
+                description=choice.description,
+                default_duration=format_duration(choice.default_duration),
+                max_duration=format_duration(choice.max_duration),
             )
-            for res in policy.resources.values()
+            for choice in await self._dispatcher.resource_choices(actor)
         ]
         return cards.request_form(choices, **kwargs)
 
     async def _submit_request(self, actor: Actor, data: Mapping[str, Any]) -> DialogResult:
+        """The same `Request` command as typed text; a refusal comes back under its field."""
         values = {k: str(data.get(k) or "").strip() for k in ("resource", "duration", "reason")}
-        errors = self._request_errors(values)
-        if errors:
-            form = self._request_form(values=values, errors=errors)
-            return DialogResult(continue_with("Request access", form))
-        service = self._service
-        duration = parse_duration(values["duration"]) if values["duration"] else None
-
-        async def request() -> Reply:
-            # Straight to the service: the form's fields are already parsed, and a reason is
-            # kept exactly as typed (no round trip through the command grammar's quoting).
-            made = await service.request(actor, values["resource"], duration, values["reason"])
-            shown = cards.status_sentence(made, tz=actor.tz, now=service.clock.now())
-            text = (
-                f"Request {made.id} for {made.resource} ({format_duration(made.duration)}): {shown}"
-            )
-            return Reply(text, ok=made.status != Status.APPROVED, request=made)
-
-        reply = await self._dispatcher.run(actor, request)
-        if not reply.ok and reply.request is None:
-            form = self._request_form(values=values, message=reply.text)
-            return DialogResult(continue_with("Request access", form))
-        return DialogResult(close_with(reply.text), post=reply)
-
-    def _request_errors(self, values: Mapping[str, str]) -> dict[str, str]:
-        """What can be said about single fields before asking the core (which decides)."""
+        errors: dict[str, str] = {}
+        duration = None
         if not values["resource"]:
-            return {"resource": "Choose a resource."}
-        try:
-            res = self._service.resource(values["resource"])
-        except DomainError as exc:
-            return {"resource": exc.message}
-        policy, errors = self._service.policy, {}
+            errors["resource"] = "Choose a resource."
         if values["duration"]:
             try:
                 duration = parse_duration(values["duration"])
             except DomainError as exc:
                 errors["duration"] = exc.message
-            else:
-                maximum = policy.max_duration(res)
-                if duration > maximum:
-                    errors["duration"] = (
-                        f"{res.name} can be requested for at most {format_duration(maximum)}."
-                    )
-        if policy.require_reason(res) and not values["reason"]:
-            errors["reason"] = f"{res.name} needs a reason."
-        return errors
+        if not errors:
+            # A reason is kept exactly as typed: no round trip through the grammar's quoting.
+            command = Request(values["resource"], duration, values["reason"])
+            reply = await self._dispatcher.execute(actor, command)
+            if reply.ok or reply.request is not None:
+                return DialogResult(close_with(reply.text), post=reply)
+            if not reply.fields:
+                form = await self._request_form(actor, values=values, message=reply.text)
+                return DialogResult(continue_with("Request access", form))
+            errors.update(reply.fields)
+        form = await self._request_form(actor, values=values, errors=errors)
+        return DialogResult(continue_with("Request access", form))
 
     # -- connect -------------------------------------------------------------------------------
 
-    def _connect_refusal(self, actor: Actor) -> str | None:
-        if not self._service.settings.is_admin(actor.email):
-            return "Only admins can connect providers (ONCALL_ACCESS_ADMINS)."
-        if self._admin is None:
-            return (
-                "Connect providers on the server: `oncall-access connect pagerduty|opsgenie|jsm`."
-            )
-        return None
-
     async def _submit_connect(self, actor: Actor, data: Mapping[str, Any]) -> DialogResult:
-        refusal = self._connect_refusal(actor)
-        if refusal or self._admin is None:
-            return DialogResult(close_with(refusal or ""))
+        refusal = await self._dispatcher.connect_refusal(actor)
+        if refusal:
+            return DialogResult(close_with(refusal))
         provider = str(data.get("provider") or "")
         if provider not in cards.PROVIDERS:
             return DialogResult(close_with("Choose PagerDuty, Opsgenie or JSM to connect."))
@@ -179,13 +140,7 @@ class Dialogs:
             org_id=fields["org_id"],
             api_token=fields["api_token"],
         )
-        try:
-            result = await self._admin.connect(form, actor.email)
-        except DomainError as exc:
-            result = ConnectResult(False, exc.message)
-        except Exception:
-            # Logged with an error id; the admin sees the id, never the exception text.
-            result = ConnectResult(False, self._dispatcher.internal_error(actor, "connect").text)
+        result = await self._dispatcher.connect(actor, form)
         title = f"Connect {cards.PROVIDERS[provider]}"
         values = {k: v for k, v in fields.items() if k not in _SECRETS}
         if result.ok and result.authorize_url:

@@ -1,10 +1,11 @@
 """Teams activities in, core calls out: the ``TeamsActivityHandler`` of the bot.
 
-Typed commands (personal chat, ``/access`` slash command, @mention in a channel) go to the
-shared ``Dispatcher``; card buttons and dialogs call the same ``AccessService`` methods the
-typed ``approve``/``deny`` do, so the core decides every authorisation question and a refusal
-changes nothing. Every turn first checks the tenant and maps the sender to an email, and keeps
-the conversation reference of personal chats for later proactive messages.
+Typed commands (personal chat, ``/access`` slash command, @mention in a channel), card buttons
+and dialogs all go through the core's one front door (``Dispatcher``): a button builds the same
+command the typed ``approve``/``deny`` parses to, so the core decides every authorisation
+question and a refusal changes nothing. Every turn first checks the tenant, maps the sender to a
+person (with the admins' identity mappings), and keeps the conversation reference of personal
+chats, under that person, for later proactive messages.
 """
 
 from __future__ import annotations
@@ -29,12 +30,11 @@ from adapters.teams.dialogs import Dialogs, close_with
 from adapters.teams.identity import IdentityRefused, TeamsIdentity, TeamsUser, channel_data_of
 from adapters.teams.notifier import card_activity
 from adapters.teams.references import ConversationReferences, copy_reference
-from core.commands import strip_prefix
+from core.commands import Approve, Deny, Disconnect, strip_prefix
 from core.dispatcher import Dispatcher
-from core.errors import Unavailable
+from core.errors import DomainError, Unavailable
 from core.identity import Actor
 from core.replies import Reply
-from core.requests import AccessRequest
 
 SURFACE = "teams"
 
@@ -98,7 +98,6 @@ class AccessTeamsBot(TeamsActivityHandler):
         dialogs: Dialogs,
     ) -> None:
         self._dispatcher = dispatcher
-        self._service = dispatcher.service
         self._identity = identity
         self._references = references
         self._dialogs = dialogs
@@ -106,16 +105,33 @@ class AccessTeamsBot(TeamsActivityHandler):
     # -- who -----------------------------------------------------------------------------------
 
     async def _sender(self, turn_context: TurnContext) -> tuple[Actor, TeamsUser]:
-        user = await self._identity.resolve(turn_context)
+        """Who sent this activity (see `_person`), with their personal chat remembered."""
+        actor, user = await self._person(turn_context)
         if is_personal(turn_context.activity):
             await self._references.remember_person(
-                user.email,
+                actor.email,
                 TurnContext.get_conversation_reference(turn_context.activity),
                 user_id=user.user_id,
                 aad_object_id=user.aad_object_id,
                 tz=user.tz,
             )
-        return Actor(user.email, surface=SURFACE, tz=user.tz), user
+        return actor, user
+
+    async def _person(self, turn_context: TurnContext) -> tuple[Actor, TeamsUser]:
+        """The person behind the activity, resolved by the front door; a refusal to identify
+        them is raised as `IdentityRefused` with its sentence."""
+        user = await self._identity.resolve(turn_context)
+        claimed = Actor(
+            user.email,
+            surface=SURFACE,
+            tz=user.tz,
+            user_key=f"teams:{user.aad_object_id}" if user.aad_object_id else None,
+        )
+        try:
+            actor = await self._dispatcher.resolve(claimed)
+        except DomainError as exc:
+            raise IdentityRefused(exc.message) from None
+        return actor, user
 
     def _refusal(self, turn_context: TurnContext, exc: IdentityRefused | Unavailable) -> str:
         """Why the sender could not be identified, said inside the card or dialog (an invoke
@@ -125,9 +141,6 @@ class AccessTeamsBot(TeamsActivityHandler):
         sender = turn_context.activity.from_property
         who = Actor(f"teams:{getattr(sender, 'id', '') or 'unknown'}", surface=SURFACE)
         return self._dispatcher.internal_error(who, turn_context.activity.type or "invoke").text
-
-    def _is_admin(self, actor: Actor) -> bool:
-        return bool(self._service.settings.is_admin(actor.email))
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -149,7 +162,7 @@ class AccessTeamsBot(TeamsActivityHandler):
             await self._approvals_here(turn_context, actor)
             return
         confirm_first = len(words) == 2 and words[0] == "disconnect"
-        if confirm_first and words[1] in cards.PROVIDERS and self._is_admin(actor):
+        if confirm_first and words[1] in cards.PROVIDERS and actor.is_admin:
             content = cards.confirm_disconnect_card(words[1])
             await turn_context.send_activity(card_activity(content, "Confirm disconnect"))
             return
@@ -158,13 +171,13 @@ class AccessTeamsBot(TeamsActivityHandler):
 
     async def _send_reply(self, turn_context: TurnContext, reply: Reply, actor: Actor) -> None:
         if cards.needs_card(reply):
-            content = cards.reply_card(reply, tz=actor.tz, now=self._service.clock.now())
+            content = cards.reply_card(reply, tz=actor.tz, now=self._dispatcher.now())
             await turn_context.send_activity(card_activity(content, reply.text))
         else:
             await turn_context.send_activity(MessageFactory.text(reply.text))
 
     async def _approvals_here(self, turn_context: TurnContext, actor: Actor) -> None:
-        if not self._is_admin(actor):
+        if not actor.is_admin:
             await turn_context.send_activity(
                 "Only admins can choose the approvals channel (ONCALL_ACCESS_ADMINS)."
             )
@@ -232,32 +245,23 @@ class AccessTeamsBot(TeamsActivityHandler):
 
     async def _decide(self, actor: Actor, verb: str, data: Mapping[str, Any]) -> cards.Card:
         """Approve, deny or look: the card for the current state, plus the refusal if any."""
-        service = self._service
         request_id = str(data.get("request_id") or "").strip()
         note = str(data.get("reason") or "").strip()
-
-        async def decide() -> Reply:
-            if verb == cards.APPROVE:
-                found = await service.approve(actor, request_id, note)
-            elif verb == cards.DENY:
-                found = await service.deny(actor, request_id, note)
-            else:
-                found = await service.get(request_id)
-            return Reply("", request=found)
-
-        reply = await self._dispatcher.run(actor, decide)
-        current: AccessRequest | None = reply.request
-        if current is None and request_id:
-            current = await service.store.get(request_id.lower())
-        if current is None:
-            return cards.result_card(reply.text or STALE_BUTTON, ok=False)
-        resource = service.policy.resources.get(current.resource)
+        reply: Reply | None = None
+        if verb == cards.APPROVE:
+            reply = await self._dispatcher.execute(actor, Approve(request_id, note))
+        elif verb == cards.DENY:
+            reply = await self._dispatcher.execute(actor, Deny(request_id, note))
+        try:
+            card = await self._dispatcher.request_card(actor, request_id)
+        except DomainError:
+            return cards.result_card(reply.text if reply else STALE_BUTTON, ok=False)
         return cards.approval_card(
-            current,
-            required=resource.approve.required if resource else 1,
+            card.request,
+            required=card.required,
             tz=actor.tz,
-            now=service.clock.now(),
-            message=None if reply.ok else reply.text,
+            now=self._dispatcher.now(),
+            message=None if reply is None or reply.ok else reply.text,
         )
 
     async def _disconnect(self, actor: Actor, verb: str, provider: str) -> Reply:
@@ -265,7 +269,7 @@ class AccessTeamsBot(TeamsActivityHandler):
             return Reply(STALE_BUTTON, ok=False)
         if verb == cards.KEEP_CONNECTED:
             return Reply(f"{cards.PROVIDERS[provider]} stays connected.")
-        return await self._dispatcher.handle(actor, f"disconnect {provider}")
+        return await self._dispatcher.execute(actor, Disconnect(provider))
 
     # -- dialogs -------------------------------------------------------------------------------
 
@@ -323,12 +327,12 @@ class AccessTeamsBot(TeamsActivityHandler):
                 await turn_context.send_activity(WELCOME_TEAM)
             return
         try:
-            user = await self._identity.resolve(turn_context)
+            actor, user = await self._person(turn_context)
         except IdentityRefused as exc:
             await turn_context.send_activity(exc.message)
             return
         new = await self._references.remember_person(
-            user.email,
+            actor.email,
             TurnContext.get_conversation_reference(activity),
             user_id=user.user_id,
             aad_object_id=user.aad_object_id,

@@ -26,7 +26,7 @@ from adapters.teams.references import (
 )
 from core.ports import MessageRef
 from core.requests import AccessRequest
-from core.service import AccessService
+from core.views import Views
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +50,12 @@ class TeamsNotifier:
         adapter: CloudAdapter,
         app_id: str | None,
         references: ConversationReferences,
-        service: AccessService,
+        views: Views,
     ) -> None:
         self._adapter = adapter
         self._app_id = app_id
         self._references = references
-        self._service = service
+        self._views = views  # the core's read side: what a card shows, the time, the admins
 
     # -- the port ------------------------------------------------------------------------------
 
@@ -69,7 +69,7 @@ class TeamsNotifier:
                 missing.append(email)
             else:
                 contacts.append(contact)
-        required, now = self._required(request), self._service.clock.now()
+        required, now = self._required(request), self._views.now()
         user_ids = [c.user_id for c in contacts if c.user_id]
         refs: list[MessageRef] = []
         for contact in contacts:
@@ -96,7 +96,7 @@ class TeamsNotifier:
         return refs
 
     async def request_changed(self, request: AccessRequest, refs: Sequence[MessageRef]) -> None:
-        required, now = self._required(request), self._service.clock.now()
+        required, now = self._required(request), self._views.now()
         for ref in refs:
             parsed = parse_message_ref(ref)
             if parsed is None:
@@ -126,7 +126,7 @@ class TeamsNotifier:
         if channel is not None:
             await self._continue(channel.reference, _sender(Activity(type="message", text=text)))
             return
-        for admin in sorted(self._service.settings.admins):
+        for admin in sorted(self._views.admins()):
             try:
                 await self.tell(admin, text)
             except Exception:
@@ -149,8 +149,7 @@ class TeamsNotifier:
         await self._adapter.continue_conversation(reference, callback, bot_app_id=self._app_id)
 
     def _required(self, request: AccessRequest) -> int:
-        resource = self._service.policy.resources.get(request.resource)
-        return resource.approve.required if resource else 1
+        return self._views.card_of(request).required
 
 
 def _sender(activity: Activity, sent: list[str] | None = None) -> Any:

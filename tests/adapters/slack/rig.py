@@ -14,6 +14,7 @@ from adapters.slack.constants import DECISION_BLOCK, EVENTS_PATH
 from bot.http import make_app
 from bot.slack_wiring import mount_slack
 from bot.wiring import Bot
+from core.dispatcher import Dispatcher
 from core.requests import AccessRequest, Status
 from tests.builders import make_bot
 from tests.conftest import FakeClock
@@ -142,11 +143,14 @@ async def start_rig(
         )
     )
     app = make_app(bot)
-    # The surface takes the bot's provider admin when it is built; tests choose their own
-    # (a recording fake, or none at all) and the bot keeps its real one to close.
-    real_admin, bot.admin = bot.admin, admin
+    # The surface's front door reaches a provider admin of the test's choosing (a recording fake,
+    # or none at all); the bot keeps its real one to close.
+    real, bot.dispatcher = (
+        bot.dispatcher,
+        Dispatcher(bot.service, bot.syncer, connections=admin, identities=bot.identities),
+    )
     surface = mount_slack(bot, app, config)
-    bot.admin = real_admin
+    bot.dispatcher = real
     assert surface is not None
     try:
         async with serve(app) as root:

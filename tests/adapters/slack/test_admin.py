@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from adapters.slack.admin import ADMINS_ONLY, NO_ADMIN_SURFACE
 from adapters.slack.constants import DISCONNECT
 from core.connections import ConnectResult
+from core.dispatcher import ADMINS_ONLY, CONNECT_ON_SERVER
 from tests.adapters.slack.fake_admin import FakeProviderAdmin
 from tests.adapters.slack.rig import ALICE, LEAD, SlackRig, start_rig, text_of
 from tests.conftest import FakeClock
@@ -70,7 +70,7 @@ async def test_connect_form_is_refused_to_non_admins(admin_rig: SlackRig) -> Non
 async def test_connect_without_provider_admin_says_it_is_not_available(rig: SlackRig) -> None:
     view = await _connect_form(rig)
 
-    assert NO_ADMIN_SURFACE in text_of(view)
+    assert CONNECT_ON_SERVER in text_of(view)
 
 
 async def test_connect_success_closes_and_posts_the_sync_summary(

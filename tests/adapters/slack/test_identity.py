@@ -52,16 +52,16 @@ async def test_users_info_is_cached_with_a_ttl(fake_slack: FakeSlackApi) -> None
     client = AsyncWebClient(token=fake_slack.token, base_url=fake_slack.base_url)
     directory = SlackDirectory(client, ttl=600, now=ticks)
 
-    first = await directory.actor(ALICE, lambda email: email == "alice@example.com")
-    await directory.actor(ALICE, lambda email: False)
+    first = await directory.actor(ALICE)
+    await directory.actor(ALICE)
     ticks.now = 601
-    await directory.actor(ALICE, lambda email: False)
+    await directory.actor(ALICE)
 
-    assert (first.email, first.tz, first.surface, first.is_admin) == (
+    assert (first.email, first.tz, first.surface, first.user_key) == (
         "alice@example.com",
         "Asia/Tokyo",
         "slack",
-        True,
+        f"slack:{ALICE}",
     )
     assert len(fake_slack.calls("users.info")) == 2
 
@@ -73,7 +73,7 @@ async def test_bots_and_deactivated_accounts_are_not_people(fake_slack: FakeSlac
 
     for user in ("UBOT", "UGONE"):
         try:
-            await directory.actor(user, lambda email: False)
+            await directory.actor(user)
         except SlackIdentityError as exc:
             assert exc.message == NOT_A_PERSON
         else:

@@ -14,6 +14,7 @@ from adapters.slack import home, modals, render
 from adapters.slack.constants import APPROVE, DENY
 from core.replies import Reply
 from core.requests import AccessRequest, Status
+from core.views import HomeView
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -140,16 +141,15 @@ def test_connect_form_reads_jsm_token_into_its_own_field() -> None:
 
 def test_home_view_passes_block_kit_checks_when_full() -> None:
     many = [_request(Status.ACTIVE, id=f"r{i:06d}") for i in range(40)]
-    data = home.HomeData(
-        active=many,
-        pending=many,
-        to_approve=many,
+    data = HomeView(
+        active=tuple(many),
+        pending=tuple(many),
+        to_approve=tuple(many),
         is_admin=True,
-        provider_lines=["PagerDuty: ok"],
-        notice="Approved r2x4k7m.",
+        provider_lines=("PagerDuty: ok",),
     )
 
-    view = home.home_view(data, "UTC", NOW)
+    view = home.home_view(data, "UTC", NOW, "Approved r2x4k7m.")
 
     assert len(view["blocks"]) <= 100
     View(**view).validate_json()

@@ -22,6 +22,7 @@ from bot.slack_wiring import mount_slack
 from bot.teams_wiring import mount_teams
 from bot.wiring import Bot
 from core.connections import ProviderAdmin
+from core.dispatcher import Dispatcher
 from tests.adapters.teams_fakes import conftest as teams_fakes
 from tests.adapters.teams_fakes.conftest import APP_ID, APP_PASSWORD
 from tests.builders import make_bot
@@ -219,8 +220,10 @@ async def running_teams(
     ``admin`` replaces the provider admin the dialogs use (to connect without a provider).
     """
     bot = await make_bot(tmp_path, database_url, clock, console=False)  # no console surface
-    if admin is not None:
-        bot.admin = admin  # type: ignore[assignment]
+    if admin is not None:  # the front door reaches this provider admin instead
+        bot.dispatcher = Dispatcher(
+            bot.service, bot.syncer, connections=admin, identities=bot.identities
+        )
     bot.settings = bot.settings.model_copy(
         update={
             "microsoft_app_id": APP_ID,

@@ -81,8 +81,8 @@ async def test_request_form_errors_come_back_under_their_fields(teams: TeamsUnde
     )
 
     content = _form(task)
-    assert _error_after(content, "duration") == "prod-db can be requested for at most 4h."
-    assert _error_after(content, "reason") == "prod-db needs a reason."
+    assert _error_after(content, "duration") == "9h is longer than the 4h maximum for prod-db."
+    assert _error_after(content, "reason") == "prod-db needs a reason: `request prod-db 9h REASON`."
     assert _inputs(content)["duration"]["value"] == "9h"  # what was typed stays
     assert await teams.bot.requests.by_requester(ALICE.email) == []
 
@@ -119,7 +119,7 @@ async def test_request_form_submits_through_the_core(teams: TeamsUnderTest) -> N
     assert request.duration.total_seconds() == 3600  # the default: "2h" stayed in the reason
     assert task == {
         "type": "message",
-        "value": f"Request {request.id} for prod-db (1h): Waiting for approval.",
+        "value": f"Request {request.id} for prod-db (1h) is waiting for approval.",
     }
     posted = [a for a in teams.connector.activities if a.attachments]
     assert any(f"Request {request.id}" in card_text(card_of(a)) for a in posted)
@@ -129,7 +129,7 @@ async def test_connect_form_is_for_admins(teams: TeamsUnderTest) -> None:
     task = await _fetch(teams, ALICE, {"form": "connect", "provider": "pagerduty"})
     assert task == {
         "type": "message",
-        "value": "Only admins can connect providers (ONCALL_ACCESS_ADMINS).",
+        "value": "Only admins can do that (ONCALL_ACCESS_ADMINS).",
     }
 
     task = await _submit(teams, ALICE, {"form": "connect", "provider": "opsgenie", "api_key": "k"})

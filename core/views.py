@@ -1,0 +1,300 @@
+"""The read side of the front door: every list and explanation a surface shows, and the data
+behind its forms, cards and home screens. Reads decide nothing and change nothing; surfaces reach
+them only through the `Dispatcher`, which resolves who asks first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core.connections import ProviderAdmin
+from core.durations import format_duration
+from core.errors import DomainError
+from core.groups import GroupRef
+from core.identity import Actor
+from core.replies import Reply, describe_request
+from core.requests import AccessRequest, Status
+from core.rules import approvers_now, auto_approves, may_approve, may_request
+from core.service import AccessService
+from core.timefmt import show_age, show_time
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceChoice:
+    """One resource as a request form offers it to one person, right now."""
+
+    name: str
+    description: str
+    allowed: bool
+    why: str
+    default_duration: timedelta
+    max_duration: timedelta
+    reason_required: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCard:
+    """A request as an approval card or message draws it."""
+
+    request: AccessRequest
+    required: int  # distinct approvals the resource needs
+
+
+@dataclass(frozen=True, slots=True)
+class HomeView:
+    """What a person's home screen shows."""
+
+    active: tuple[AccessRequest, ...] = ()
+    pending: tuple[AccessRequest, ...] = ()
+    to_approve: tuple[AccessRequest, ...] = ()
+    is_admin: bool = False
+    provider_lines: tuple[str, ...] | None = None  # None: connections are not managed from chat
+
+
+class Views:
+    def __init__(
+        self,
+        service: AccessService,
+        connections: ProviderAdmin | None = None,
+        next_sync: Callable[[], datetime | None] = lambda: None,
+    ) -> None:
+        self._service = service
+        self._connections = connections
+        self._next_sync = next_sync
+
+    def set_next_sync(self, next_sync: Callable[[], datetime | None]) -> None:
+        self._next_sync = next_sync
+
+    def now(self) -> datetime:
+        return self._service.clock.now()
+
+    def is_admin(self, email: str) -> bool:
+        return bool(self._service.settings.is_admin(email))
+
+    def admins(self) -> frozenset[str]:
+        """Who is told of trouble (a failing sync, a revoke that keeps failing)."""
+        return frozenset(self._service.settings.admins)
+
+    async def resource_choices(self, actor: Actor) -> list[ResourceChoice]:
+        service, now = self._service, self.now()
+        policy = service.policy
+        found = []
+        for res in policy.resources.values():
+            verdict = await service.verdict_for(actor, res)
+            found.append(
+                ResourceChoice(
+                    name=res.name,
+                    description=res.description or "",
+                    allowed=verdict.allowed,
+                    why=verdict.sentence(actor.tz, now),
+                    default_duration=policy.default_duration(res),
+                    max_duration=policy.max_duration(res),
+                    reason_required=policy.require_reason(res),
+                )
+            )
+        return found
+
+    async def request_card(self, request_id: str) -> RequestCard:
+        """A request and what its card needs; NotFound for an unknown id."""
+        request = await self._service.get(request_id)
+        return self.card_of(request)
+
+    def card_of(self, request: AccessRequest) -> RequestCard:
+        resource = self._service.policy.resources.get(request.resource)
+        return RequestCard(request, resource.approve.required if resource else 1)
+
+    async def home(self, actor: Actor) -> HomeView:
+        service = self._service
+        mine = await service.store.by_requester(actor.email)
+        roster, now = await service.roster.current(), service.clock.now()
+        max_age = service.settings.roster_max_age
+        to_approve = []
+        for r in await service.store.with_status(Status.PENDING):
+            res = service.policy.resources.get(r.resource)
+            if res and may_approve(res, actor.email, r.requester, roster, now, max_age).allowed:
+                to_approve.append(r)
+        admin = self.is_admin(actor.email)
+        lines: tuple[str, ...] | None = None
+        if admin and self._connections is not None:
+            try:
+                lines = tuple(await self._connections.status_lines())
+            except Exception:  # the rest of the screen is still worth showing
+                log.exception("provider status for a home screen failed")
+                lines = ("Provider status is unavailable right now.",)
+        return HomeView(
+            active=tuple(r for r in mine if r.status == Status.ACTIVE),
+            pending=tuple(r for r in mine if r.status == Status.PENDING),
+            to_approve=tuple(to_approve),
+            is_admin=admin,
+            provider_lines=lines,
+        )
+
+    async def resources_text(self, actor: Actor) -> Reply:
+        lines = []
+        now = self._service.clock.now()
+        for res in self._service.policy.resources.values():
+            verdict = await self._service.verdict_for(actor, res)
+            mark = "✓" if verdict.allowed else "✗"
+            desc = f" ({res.description})" if res.description else ""
+            lines.append(f"{mark} {res.name}{desc}: {verdict.sentence(actor.tz, now)}")
+        if not lines:
+            return Reply("The policy defines no resources.")
+        return Reply("Resources (✓ you may request now):", lines=tuple(lines))
+
+    async def mine(self, actor: Actor) -> Reply:
+        now = self._service.clock.now()
+        requests = await self._service.store.by_requester(actor.email)
+        if not requests:
+            return Reply("You have no requests. `list` shows what you may request.")
+        lines = []
+        for r in requests:
+            if r.status == Status.ACTIVE:
+                state = f"active, {format_duration(_to_minute(r.time_left(now)))} left"
+            else:
+                state = r.status.value.replace("_", " ")
+            lines.append(f"{r.id}  {r.resource}  {format_duration(r.duration)}  {state}")
+        return Reply("Your requests, newest first:", lines=tuple(lines))
+
+    async def pending(self, actor: Actor) -> Reply:
+        s = self._service
+        roster, now = await s.roster.current(), s.clock.now()
+        max_age = s.settings.roster_max_age
+        lines = []
+        for r in await s.store.with_status(Status.PENDING):
+            res = s.policy.resources.get(r.resource)
+            if res and may_approve(res, actor.email, r.requester, roster, now, max_age).allowed:
+                lines.append(describe_request(r, actor.tz, now))
+        for r in await s.store.of_kind(
+            "break_glass", Status.ACTIVE, Status.EXPIRED, Status.REVOKED
+        ):
+            res = s.policy.resources.get(r.resource)
+            if r.review != "open" or res is None:
+                continue
+            if may_approve(res, actor.email, r.requester, roster, now, max_age).allowed:
+                lines.append(
+                    f'review {r.id}: break-glass {r.resource} by {r.requester} "{r.reason}" '
+                    f"(`review {r.id} ok` or `review {r.id} flag COMMENT`)"
+                )
+        if not lines:
+            return Reply("Nothing is waiting for your approval.")
+        return Reply("Waiting for you (`approve ID` or `deny ID REASON`):", lines=tuple(lines))
+
+    async def oncall(self, actor: Actor, wanted: str | None) -> Reply:
+        s = self._service
+        roster, now = await s.roster.current(), s.clock.now()
+        groups = roster.all_groups()
+        if wanted:
+            try:
+                ref = GroupRef.parse(wanted)
+                groups = [g for g in groups if g == ref]
+            except ValueError:
+                groups = [g for g in groups if wanted.lower() in g.name.lower()]
+            if not groups:
+                raise DomainError(f"No group matches `{wanted}`; `oncall` lists them all.")
+        if not groups:
+            return Reply("No roster yet: an admin can connect a provider and run `sync`.", ok=False)
+        lines = []
+        for g in groups:
+            snap = roster.snapshot_for(g)
+            group = snap.groups.get(g) if snap else None
+            if group is not None and not group.shifts:
+                if wanted:
+                    lines.append(f"{g.display}: no on-call rota ({len(group.members)} members)")
+                continue
+            shifts = roster.on_call_now(g, now)
+            who = ", ".join(
+                f"{sh.email} until {show_time(sh.end, actor.tz, now) if sh.end else 'further notice'}"
+                for sh in shifts
+            )
+            lines.append(f"{g.display}: {who or 'nobody'}")
+        ages = {
+            snap.provider.display: show_age(snap.taken_at, now)
+            for snap in roster.snapshots.values()
+        }
+        age_text = ", ".join(f"{p} synced {a}" for p, a in ages.items())
+        return Reply(f"On call now ({age_text}):", lines=tuple(lines))
+
+    async def why(self, actor: Actor, name: str) -> Reply:
+        """Everything that decides this person's access to one resource, right now."""
+        s = self._service
+        res = s.resource(name)
+        roster, now = await s.roster.current(), s.clock.now()
+        max_age = s.settings.roster_max_age
+        verdict = may_request(res, actor.email, roster, now, max_age)
+        lines = [f"{'✓' if verdict.allowed else '✗'} {verdict.sentence(actor.tz, now)}"]
+        rule = res.request
+        if rule.open_to_all:
+            lines.append("Rule: anyone may request it.")
+        if rule.people:
+            lines.append(f"Rule: these people may request it: {', '.join(rule.people)}.")
+        for group in rule.on_call:
+            shift = roster.on_call(actor.email, group, now)
+            if shift:
+                until = show_time(shift.end, actor.tz, now) if shift.end else "further notice"
+                lines.append(f"Rule: on call for {group.display}: you are, until {until}.")
+            else:
+                lines.append(f"Rule: on call for {group.display}: you are not.")
+        for group in rule.members:
+            member = roster.is_member(actor.email, group)
+            lines.append(f"Rule: member of {group.display}: you {'are' if member else 'are not'}.")
+        if verdict.allowed:
+            auto = auto_approves(res, actor.email, roster, now, max_age)
+            if auto.allowed:
+                lines.append(
+                    "You would be approved at once (you are on call and auto_if_on_call is on)."
+                )
+            else:
+                who = approvers_now(res, actor.email, roster, now, max_age)
+                need = res.approve.required
+                lines.append(
+                    f"Needs {need} approval{'s' if need > 1 else ''}; who can approve now: {', '.join(who) or 'nobody'}."
+                )
+            if res.ends_with_shift and verdict.at and verdict.reason.value == "on_call":
+                lines.append(
+                    f"Access would end with your shift at {show_time(verdict.at, actor.tz, now)} at the latest."
+                )
+        lines.append(
+            f"Durations: default {format_duration(s.policy.default_duration(res))}, "
+            f"maximum {format_duration(s.policy.max_duration(res))}"
+            + ("; a reason is required." if s.policy.require_reason(res) else ".")
+        )
+        for snap in roster.snapshots.values():
+            lines.append(
+                f"Roster from {snap.provider.display} synced {show_age(snap.taken_at, now)}."
+            )
+        nxt = self._next_sync()
+        if nxt:
+            lines.append(f"Next sync: {show_time(nxt, actor.tz, now)}.")
+        return Reply(f"Why for {res.name}:", ok=True, lines=tuple(lines))
+
+    async def status(self, actor: Actor) -> Reply:
+        s = self._service
+        now = s.clock.now()
+        lines = []
+        if self._connections:
+            lines.extend(await self._connections.status_lines())
+        for r in await s.store.with_status(Status.ACTIVE):
+            if r.attempts and r.expires_at and r.expires_at <= now:
+                lines.append(
+                    f"Revoke failing: {r.id} ({r.resource} for {r.requester}), {r.attempts} attempts, last: {r.last_error}"
+                )
+        for r in await s.store.with_status(Status.APPROVED):
+            if r.next_attempt_at is not None:
+                lines.append(
+                    f"Grant failing: {r.id} ({r.resource} for {r.requester}), {r.attempts} attempts, last: {r.last_error}"
+                )
+        nxt = self._next_sync()
+        if nxt:
+            lines.append(f"Next sync: {show_time(nxt, actor.tz, now)}.")
+        return Reply("Provider status:", lines=tuple(lines) or ("No provider connected.",))
+
+
+def _to_minute(delta: timedelta) -> timedelta:
+    """Time left as people read it: whole minutes, rounded up, seconds only in the last one."""
+    seconds = int(delta.total_seconds())
+    return delta if seconds < 60 else timedelta(minutes=-(-seconds // 60))
