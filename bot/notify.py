@@ -77,11 +77,8 @@ class FanOutNotifier:
 
     async def announce(self, text: str, request: AccessRequest | None = None) -> None:
         for n in self.notifiers:
-            announce = getattr(n, "announce", None)
-            if announce is None:
-                continue
             try:
-                await announce(text, request)
+                await n.announce(text, request)
             except Exception:
                 log.exception("%s could not post to its approvals channel", n.surface)
 

@@ -121,6 +121,14 @@ class TeamsNotifier:
             return
         await self._continue(contact.reference, _sender(Activity(type="message", text=text)))
 
+    async def announce(self, text: str, request: AccessRequest | None = None) -> None:
+        """A line for the approvals channel (an auto-approval); nowhere else when none is set."""
+        channel = await self._references.approvals_channel()
+        if channel is None:
+            log.info("no Teams approvals channel for a line about %s", _id(request))
+            return
+        await self._continue(channel.reference, _sender(Activity(type="message", text=text)))
+
     async def alert_admins(self, text: str) -> None:
         channel = await self._references.approvals_channel()
         if channel is not None:

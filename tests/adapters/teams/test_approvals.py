@@ -247,3 +247,17 @@ async def test_approval_after_the_requesters_shift_ended_is_refused_and_the_requ
         told = await teams.next_in(ALICE.chat)
         if "can no longer be approved" in (told.text or ""):
             break
+
+
+async def test_auto_approvals_are_announced_in_the_approvals_channel(
+    teams: TeamsUnderTest,
+) -> None:
+    mention = await teams.mention(LEAD, "approvals here")
+    await teams.next_in(mention["conversation"]["id"])
+
+    await teams.say(ALICE, "request grafana-admin 30m")
+    assert "approved automatically" in ((await teams.next_in(ALICE)).text or "")
+    line = await teams.next_in(DEFAULT_CHANNEL_ID)
+    assert (line.text or "").startswith(
+        "auto-approved: alice@example.com has grafana-admin for 30m"
+    )
