@@ -17,7 +17,6 @@ from adapters.console.repl import run_console
 from bot.clock import SystemClock
 from bot.demo import INTRO, demo_files
 from bot.http import make_app
-from bot.oauth_pagerduty import callback_route
 from bot.policy_source import policy_or_empty
 from bot.scheduler import Scheduler
 from bot.settings import Settings
@@ -120,7 +119,8 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
     scheduler = Scheduler(bot)
     bot.dispatcher.set_next_sync(scheduler.next_sync_at)
     app = make_app(bot)
-    app.router.add_routes([callback_route(bot)])
+    if bot.oauth is not None and bot.admin is not None:
+        app.router.add_routes([bot.oauth.route(bot.admin.complete_user_flow)])
     mount_slack(bot, app)
     try:
         mount_teams(app, bot)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from adapters.storage.connections import Connection, SqlConnectionStore
 from adapters.storage.crypto import SecretKeyMissing
 from adapters.storage.roster import SqlRosterStore
+from bot.oauth_pagerduty import PagerDutyUserFlow
 from bot.providers import config_and_secrets, make_provider
 from bot.settings import Settings
 from core.audit import AuditEvent
@@ -59,15 +60,13 @@ class BotProviderAdmin:
         syncer: RosterSyncer,
         providers: list[RosterProvider],
         clock: Clock,
+        identities: IdentityOverrides | None = None,
+        user_flow: PagerDutyUserFlow | None = None,
         make: Callable[..., RosterProvider] = make_provider,
     ) -> None:
         self._settings = settings
         self._store = store
         self.store = store
-        self.start_user_flow: Callable[[ConnectForm, str], Awaitable[ConnectResult]] | None = None
-        self.make_user_token_provider: (
-            Callable[[dict[str, Any], dict[str, Any]], RosterProvider] | None
-        ) = None
         self._rosters = rosters
         self._syncer = syncer
         self._providers = providers  # the live list the syncer and the service read
@@ -76,7 +75,8 @@ class BotProviderAdmin:
         self._revisions: dict[
             str, int
         ] = {}  # the stored revision each live provider was built from
-        self.identities: IdentityOverrides | None = None
+        self.identities = identities
+        self._user_flow = user_flow
         self._clock = clock
         self._make = make
 
@@ -124,8 +124,8 @@ class BotProviderAdmin:
         return changed, problems
 
     def _build(self, conn: Connection) -> RosterProvider:
-        if conn.config.get("auth") == "oauth_user" and self.make_user_token_provider:
-            return self.make_user_token_provider(conn.config, conn.secrets)
+        if conn.config.get("auth") == "oauth_user" and self._user_flow is not None:
+            return self._user_flow.provider(conn.config, conn.secrets, self._rotated_pagerduty)
         return self._make(
             conn.provider,
             conn.config,
@@ -152,11 +152,11 @@ class BotProviderAdmin:
                 "make a key with `oncall-access secret-key`, set it, and restart.",
             )
         if form.provider == "pagerduty" and form.auth == "oauth_user":
-            if self.start_user_flow is None:
+            if self._user_flow is None:
                 return ConnectResult(
                     False, "The OAuth user flow is only available while `serve` runs.", field="auth"
                 )
-            return await self.start_user_flow(form, actor)
+            return await self._user_flow.start(form, actor)
         config, secrets = config_and_secrets(form)
         try:
             provider = self._make(
@@ -164,6 +164,28 @@ class BotProviderAdmin:
             )
         except (ValueError, KeyError) as exc:
             return ConnectResult(False, f"Cannot connect {form.provider}: {exc}.")
+        return await self._verify_and_keep(form, provider, config, secrets, actor)
+
+    async def complete_user_flow(
+        self, config: dict[str, Any], secrets: dict[str, Any], actor: str
+    ) -> ConnectResult:
+        """PagerDuty's OAuth callback came back with the admin's tokens: verify, keep, sync."""
+        assert self._user_flow is not None, "the callback is only routed with a user flow"
+        provider = self._user_flow.provider(config, secrets, self._rotated_pagerduty)
+        form = ConnectForm("pagerduty", region=config.get("region", "us"), auth="oauth_user")
+        return await self._verify_and_keep(form, provider, config, secrets, actor)
+
+    async def _rotated_pagerduty(self, secrets: dict[str, Any]) -> None:
+        await self.rotated("pagerduty", secrets)
+
+    async def _verify_and_keep(
+        self,
+        form: ConnectForm,
+        provider: RosterProvider,
+        config: dict[str, Any],
+        secrets: dict[str, Any],
+        actor: str,
+    ) -> ConnectResult:
         try:
             verification = await provider.verify()  # type: ignore[attr-defined]
         except Exception as exc:  # a provider error's text is user-safe; others are not shown
@@ -243,11 +265,6 @@ class BotProviderAdmin:
                 "No provider is connected: `oncall-access connect pagerduty|opsgenie|jsm ...` or the connect form in chat."
             )
         return lines
-
-    def adopt(self, provider: RosterProvider, revision: int) -> None:
-        """Use a provider connected elsewhere (the OAuth callback) from now on."""
-        self._put(provider)
-        self._revisions[provider.provider.value] = revision
 
     def _put(self, provider: RosterProvider) -> None:
         for old in [p for p in self._providers if p.provider == provider.provider]:

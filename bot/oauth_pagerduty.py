@@ -11,6 +11,8 @@ from __future__ import annotations
 import html
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -24,11 +26,9 @@ from adapters.pagerduty.oauth import (
 )
 from adapters.pagerduty.provider import PagerDutyRosterProvider
 from adapters.providerhttp import ProviderError
-from adapters.storage.connections import Connection
 from adapters.storage.crypto import SecretBox
+from adapters.storage.kv import SqlKeyValues as KeyValues
 from bot.settings import Settings
-from bot.wiring import Bot
-from core.audit import AuditEvent
 from core.connections import ConnectForm, ConnectResult
 
 log = logging.getLogger(__name__)
@@ -43,26 +43,46 @@ def _flow(settings: Settings, client_id: str, client_secret: str) -> Authorizati
     return AuthorizationCodeFlow(client_id, client_secret, **options)
 
 
-def user_token_provider(
-    settings: Settings, bot: Bot, config: dict[str, Any], secrets: dict[str, Any]
-) -> PagerDutyRosterProvider:
-    """A provider that acts with the admin's own (refreshing) token."""
-    flow = _flow(settings, config["client_id"], secrets["client_secret"])
-    tokens = TokenSet(
-        access_token=secrets["access_token"],
-        expires_at=float(secrets["expires_at"]),
-        refresh_token=secrets.get("refresh_token"),
-    )
+Rotate = Callable[[dict[str, Any]], Awaitable[None]]
+"""Stores rotated tokens (the provider admin's `rotated`), so every replica uses the new ones."""
+Complete = Callable[[dict[str, Any], dict[str, Any], str], Awaitable[ConnectResult]]
+"""Verifies, stores and syncs a connection the callback finished (the provider admin's)."""
 
-    async def keep(rotated: TokenSet) -> None:
-        if bot.admin is not None:
-            await bot.admin.rotated("pagerduty", {**secrets, **_token_secrets(rotated)})
 
-    auth = UserTokenAuth(flow, tokens, on_rotate=keep)
-    client = PagerDutyClient(
-        auth=auth, region=config.get("region", "us"), base_url=settings.pagerduty_api_url
-    )
-    return PagerDutyRosterProvider(client, now=bot.clock.now)
+class PagerDutyUserFlow:
+    """The flow's three steps, built once from settings: `start` (from a connect form),
+    `route` (PagerDuty's redirect back), and `provider` (acting with the stored tokens)."""
+
+    def __init__(self, settings: Settings, kv: KeyValues, now: Callable[[], datetime]) -> None:
+        self._settings = settings
+        self._kv = kv
+        self._now = now
+
+    def provider(
+        self, config: dict[str, Any], secrets: dict[str, Any], on_rotate: Rotate
+    ) -> PagerDutyRosterProvider:
+        """A provider that acts with the admin's own (refreshing) token."""
+        flow = _flow(self._settings, config["client_id"], secrets["client_secret"])
+        tokens = TokenSet(
+            access_token=secrets["access_token"],
+            expires_at=float(secrets["expires_at"]),
+            refresh_token=secrets.get("refresh_token"),
+        )
+
+        async def keep(rotated: TokenSet) -> None:
+            await on_rotate({**secrets, **_token_secrets(rotated)})
+
+        auth = UserTokenAuth(flow, tokens, on_rotate=keep)
+        client = PagerDutyClient(
+            auth=auth, region=config.get("region", "us"), base_url=self._settings.pagerduty_api_url
+        )
+        return PagerDutyRosterProvider(client, now=self._now)
+
+    async def start(self, form: ConnectForm, actor: str) -> ConnectResult:
+        return await start(self._settings, self._kv, form, actor)
+
+    def route(self, complete: Complete) -> web.RouteDef:
+        return callback_route(self._settings, self._kv, complete)
 
 
 def _token_secrets(tokens: TokenSet) -> dict[str, Any]:
@@ -73,8 +93,7 @@ def _token_secrets(tokens: TokenSet) -> dict[str, Any]:
     }
 
 
-async def start(bot: Bot, form: ConnectForm, actor: str) -> ConnectResult:
-    settings = bot.settings
+async def start(settings: Settings, kv: KeyValues, form: ConnectForm, actor: str) -> ConnectResult:
     if not settings.public_url:
         return ConnectResult(
             False,
@@ -98,9 +117,7 @@ async def start(bot: Bot, form: ConnectForm, actor: str) -> ConnectResult:
         "actor": actor,
         "expires": time.time() + LINK_LIFETIME,
     }
-    await bot.kv.put(
-        f"oauth:pagerduty:{request.state}", SecretBox(settings.secret_key).seal(pending)
-    )
+    await kv.put(f"oauth:pagerduty:{request.state}", SecretBox(settings.secret_key).seal(pending))
     return ConnectResult(
         True,
         "Open the link to authorize oncall-access in PagerDuty (valid 10 minutes, once); "
@@ -117,25 +134,24 @@ def _page(title: str, body: str, status: int) -> web.Response:
     return web.Response(text=text, content_type="text/html", status=status)
 
 
-def callback_route(bot: Bot) -> web.RouteDef:
+def callback_route(settings: Settings, kv: KeyValues, complete: Complete) -> web.RouteDef:
     async def callback(request: web.Request) -> web.Response:
         state = request.query.get("state", "")
         key = f"oauth:pagerduty:{state}"
-        sealed = await bot.kv.get(key) if state else None
+        sealed = await kv.get(key) if state else None
         if not sealed:
             return _page(
                 "Link expired",
                 "This sign-in link expired or was already used; start again from the connect form.",
                 400,
             )
-        await bot.kv.delete(key)  # one use only
-        box = SecretBox(bot.settings.secret_key)
-        pending = box.open(sealed)
+        await kv.delete(key)  # one use only
+        pending = SecretBox(settings.secret_key).open(sealed)
         if time.time() > float(pending["expires"]):
             return _page(
                 "Link expired", "This sign-in link expired; start again from the connect form.", 400
             )
-        flow = _flow(bot.settings, pending["client_id"], pending["client_secret"])
+        flow = _flow(settings, pending["client_id"], pending["client_secret"])
         try:
             auth_request = AuthorizationRequest(
                 "", state, pending["verifier"], pending["redirect_uri"]
@@ -151,24 +167,9 @@ def callback_route(bot: Bot) -> web.RouteDef:
             "client_id": pending["client_id"],
         }
         secrets = {"client_secret": pending["client_secret"], **_token_secrets(tokens)}
-        provider = user_token_provider(bot.settings, bot, config, secrets)
-        verification = await provider.verify()
-        if not verification.ok:
-            await provider.aclose()
-            return _page("Not connected", verification.summary, 400)
-        assert bot.admin is not None
-        now = bot.clock.now()
-        revision = await bot.admin.store.save(
-            Connection("pagerduty", config, secrets, now, pending["actor"]),
-            AuditEvent(
-                "provider.connected",
-                now,
-                pending["actor"],
-                detail={"provider": "pagerduty", **config},
-            ),
-        )
-        bot.admin.adopt(provider, revision)
-        outcome = await bot.syncer.sync(provider)
-        return _page("PagerDuty connected", f"{verification.summary} {outcome.summary()}", 200)
+        result = await complete(config, secrets, pending["actor"])
+        if not result.ok:
+            return _page("Not connected", result.message, 400)
+        return _page("PagerDuty connected", f"{result.message} {result.sync_summary}", 200)
 
     return web.get(CALLBACK_PATH, callback)

@@ -10,7 +10,6 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,9 +30,9 @@ from bot.clock import SystemClock
 from bot.connections import BotProviderAdmin
 from bot.granters import role_granters
 from bot.notify import FanOutNotifier, SurfaceNotifier
+from bot.oauth_pagerduty import PagerDutyUserFlow
 from bot.policy_source import PolicySource, load_policy
 from bot.settings import Settings
-from core.connections import ConnectForm, ConnectResult
 from core.dispatcher import Dispatcher
 from core.errors import PolicyError
 from core.policy import Policy
@@ -62,11 +61,11 @@ class Bot:
     providers: list[RosterProvider] = field(default_factory=list)
     admin: BotProviderAdmin | None = None  # provider connections, for the admin surfaces
     identities: SqlIdentityOverrides | None = None
+    oauth: PagerDutyUserFlow | None = None  # PagerDuty's OAuth user flow (its callback route)
 
     async def close(self) -> None:
-        close_admin = getattr(self.admin, "aclose", None)
-        if close_admin is not None:
-            await close_admin()
+        if self.admin is not None:
+            await self.admin.aclose()
         for provider in self.providers:
             close = getattr(provider, "aclose", None)
             if close:
@@ -136,6 +135,7 @@ async def build(
         providers=lambda: provider_list,
     )
     syncer = RosterSyncer(lambda: provider_list, rosters, notifier, clock, source)
+    oauth = PagerDutyUserFlow(settings, kv, clock.now)
     admin = BotProviderAdmin(
         settings=settings,
         store=SqlConnectionStore(engine, SecretBox(settings.secret_key)),
@@ -143,22 +143,9 @@ async def build(
         syncer=syncer,
         providers=provider_list,
         clock=clock,
+        identities=identities,
+        user_flow=oauth,
     )
-    bot_ref: list[Bot] = []
-
-    def user_token_provider(config: dict[str, Any], secrets: dict[str, Any]) -> RosterProvider:
-        from bot.oauth_pagerduty import user_token_provider as build_provider
-
-        return build_provider(settings, bot_ref[0], config, secrets)
-
-    async def start_user_flow(form: ConnectForm, actor: str) -> ConnectResult:
-        from bot.oauth_pagerduty import start
-
-        return await start(bot_ref[0], form, actor)
-
-    admin.identities = identities
-    admin.make_user_token_provider = user_token_provider
-    admin.start_user_flow = start_user_flow
     dispatcher = Dispatcher(service, syncer, connections=admin, identities=identities)
     bot = Bot(
         settings=settings,
@@ -177,8 +164,8 @@ async def build(
         providers=provider_list,
         admin=admin,
         identities=identities,
+        oauth=oauth,
     )
-    bot_ref.append(bot)
     if load_connections:
         for problem in await admin.load():
             log.warning("%s", problem)

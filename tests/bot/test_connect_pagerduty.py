@@ -13,7 +13,6 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.storage.crypto import new_key
 from bot.http import make_app
-from bot.oauth_pagerduty import callback_route
 from bot.settings import Settings
 from bot.wiring import Bot, build
 from core.connections import ConnectForm
@@ -111,7 +110,8 @@ async def test_oauth_user_flow_completes_at_the_callback_once(
 ) -> None:
     bot = await bot_for(tmp_path, pagerduty)
     app = make_app(bot)
-    app.router.add_routes([callback_route(bot)])
+    assert bot.oauth is not None and bot.admin is not None
+    app.router.add_routes([bot.oauth.route(bot.admin.complete_user_flow)])
     try:
         assert bot.admin is not None
         form = ConnectForm(
