@@ -22,6 +22,7 @@ from adapters.slack.identity import (
     SlackIdentityError,
     SlackUser,
     failure,
+    user_key,
 )
 from core.identity import IdentityMap, normalize_email
 from core.ports import Clock, MessageRef
@@ -163,17 +164,27 @@ class SlackNotifier:
 
     async def _find(self, email: str) -> SlackUser | None:
         """The Slack account of a person: an admin's mapping `slack:U123 -> EMAIL` first (for
-        people whose Slack email differs), else `users.lookupByEmail`."""
-        if self._identity is not None:
-            wanted = normalize_email(email)
-            mapped = await self._identity()
-            for key, target in sorted(mapped.overrides.items()):
-                if key.startswith("slack:") and normalize_email(target) == wanted:
-                    try:
-                        return await self._directory.user(key.removeprefix("slack:"))
-                    except SlackIdentityError:
-                        log.warning("mapped Slack user %s cannot be looked up", key)
-        return await self._directory.user_for_email(email)
+        people whose Slack email differs), else `users.lookupByEmail` on each address the
+        mappings make this person (a profile at an alias domain, an `email:OLD` mapping), so
+        whoever is this person when they click is also the one messaged."""
+        if self._identity is None:
+            return await self._directory.user_for_email(email)
+        wanted = normalize_email(email)
+        mapped = await self._identity()
+        for key, target in sorted(mapped.overrides.items()):
+            if key.startswith("slack:") and normalize_email(target) == wanted:
+                try:
+                    return await self._directory.user(key.removeprefix("slack:"))
+                except SlackIdentityError:
+                    log.warning("mapped Slack user %s cannot be looked up", key)
+        for address in _addresses_of(mapped, wanted):
+            user = await self._directory.user_for_email(address)
+            if (
+                user is not None
+                and mapped.email(user.email or address, user_key(user.id)) == wanted
+            ):
+                return user
+        return None
 
     async def _post(self, channel: str, message: dict[str, Any], tz: str) -> MessageRef:
         resp = await self._client.chat_postMessage(channel=channel, **message)
@@ -198,3 +209,21 @@ class SlackNotifier:
         except SLACK_FAILURES as exc:
             log.info("no Slack user for %s: %s", email, failure(exc))
             return None
+
+
+def _addresses_of(identity: IdentityMap, email: str) -> list[str]:
+    """Every address the mappings turn into `email`: itself, the old addresses of `email:OLD`
+    mappings to it, and its name at each domain aliased to its domain."""
+    local, _, domain = email.partition("@")
+    found = [email]
+    found += sorted(
+        key.removeprefix("email:")
+        for key, target in identity.overrides.items()
+        if key.startswith("email:") and normalize_email(target) == email
+    )
+    found += [
+        f"{local}@{source}"
+        for source, target in sorted(identity.aliases.items())
+        if target == domain
+    ]
+    return list(dict.fromkeys(normalize_email(address) for address in found))

@@ -101,6 +101,7 @@ def build_teams_surface(
         app_id=settings.app_id or None,
         references=references,
         views=dispatcher.views,
+        identity=dispatcher.identity_map,
     )
     return TeamsSurface(mode, messages_route(adapter, handler, mode), adapter, handler, notifier)
 

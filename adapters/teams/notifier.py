@@ -10,7 +10,8 @@ never asked.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from botbuilder.core import CardFactory, TurnContext
@@ -20,10 +21,12 @@ from botbuilder.schema import Activity, ActivityTypes, ConversationReference
 from adapters.teams import cards
 from adapters.teams.references import (
     SURFACE,
+    Contact,
     ConversationReferences,
     message_ref,
     parse_message_ref,
 )
+from core.identity import IdentityMap, normalize_email
 from core.ports import MessageRef
 from core.requests import AccessRequest
 from core.views import Views
@@ -51,11 +54,13 @@ class TeamsNotifier:
         app_id: str | None,
         references: ConversationReferences,
         views: Views,
+        identity: Callable[[], Awaitable[IdentityMap]] | None = None,
     ) -> None:
         self._adapter = adapter
         self._app_id = app_id
         self._references = references
         self._views = views  # the core's read side: what a card shows, the time, the admins
+        self._identity = identity  # the mappings in force (the Dispatcher's `identity_map`)
 
     # -- the port ------------------------------------------------------------------------------
 
@@ -64,7 +69,7 @@ class TeamsNotifier:
     ) -> list[MessageRef]:
         contacts, missing, failed = [], [], []
         for email in approvers:
-            contact = await self._references.person(email)
+            contact = await self._contact(email)
             if contact is None:
                 missing.append(email)
             else:
@@ -115,7 +120,7 @@ class TeamsNotifier:
                 )
 
     async def tell(self, email: str, text: str, request: AccessRequest | None = None) -> None:
-        contact = await self._references.person(email)
+        contact = await self._contact(email)
         if contact is None:
             log.info("no Teams chat with %s for a notice about %s", email, _id(request))
             return
@@ -141,6 +146,34 @@ class TeamsNotifier:
                 log.warning("could not alert %s in Teams", admin, exc_info=True)
 
     # -- plumbing ------------------------------------------------------------------------------
+
+    async def _contact(self, email: str) -> Contact | None:
+        """A person's chat: as kept under their email, else as kept before a mapping made that
+        account this person (an admin's `teams:<aad id>` or `email:OLD` mapping, an alias
+        domain), so a mapped person is reached without writing to the bot again."""
+        wanted = normalize_email(email)
+        contact = await self._references.person(wanted)
+        if contact is not None or self._identity is None:
+            return contact
+        mapped = await self._identity()
+        local, _, domain = wanted.partition("@")
+        earlier = [f"{local}@{source}" for source, to in mapped.aliases.items() if to == domain]
+        for key, target in sorted(mapped.overrides.items()):
+            if normalize_email(target) != wanted:
+                continue
+            if key.startswith("email:"):
+                earlier.append(key.removeprefix("email:"))
+            elif key.startswith(f"{SURFACE}:"):
+                earlier.append(await self._references.email_of(key.partition(":")[2]) or "")
+        for stored in dict.fromkeys(e for e in earlier if e):
+            found = await self._references.person(stored)
+            if found is None:
+                continue
+            # Only if that account is this person now: its own mapping may point elsewhere.
+            account = f"{SURFACE}:{found.aad_object_id}" if found.aad_object_id else None
+            if mapped.email(found.email, account) == wanted:
+                return replace(found, email=wanted)
+        return None
 
     async def _post(
         self, reference: ConversationReference, activity: Activity, tz: str

@@ -131,9 +131,11 @@ async def start_rig(
     *,
     configure: Callable[[SlackConfig], SlackConfig] = lambda c: c,
     admin: Any = None,
+    aliases: str = "",
 ) -> AsyncIterator[SlackRig]:
+    """`aliases` is ONCALL_ACCESS_EMAIL_ALIASES, e.g. `corp.example.com=example.com`."""
     console: list[str] = []
-    bot = await make_bot(tmp, database_url, clock, lines=console)
+    bot = await make_bot(tmp, database_url, clock, lines=console, aliases=aliases)
     config = configure(
         SlackConfig(
             bot_token=fake.token,

@@ -72,6 +72,11 @@ def _member(key: str, name: str, email: str | None, upn: str | None = None) -> T
     )
 
 
+def person(key: str, name: str, email: str | None) -> Person:
+    """One more Teams account with a personal chat; add ``.member`` to the connector."""
+    return Person(_member(key, name, email), f"a:{key}-chat")
+
+
 ALICE = Person(_member("alice", "Alice Ng", "alice@example.com"), "a:alice-chat")
 BOB = Person(_member("bob", "Bob Ray", "Bob@Example.com"), "a:bob-chat")
 LEAD = Person(_member("lead", "Lee Lead", "lead@example.com"), "a:lead-chat")
@@ -213,13 +218,16 @@ async def running_teams(
     database_url: str,
     clock: FakeClock,
     admin: ProviderAdmin | None = None,
+    aliases: str = "",
     **settings: Any,
 ) -> AsyncIterator[TeamsUnderTest]:
     """The app as ``serve`` composes it (Slack too, when ``settings`` configure it).
 
-    ``admin`` replaces the provider admin the dialogs use (to connect without a provider).
+    ``admin`` replaces the provider admin the dialogs use (to connect without a provider);
+    ``aliases`` is ONCALL_ACCESS_EMAIL_ALIASES (``corp.example.com=example.com``).
     """
-    bot = await make_bot(tmp_path, database_url, clock, console=False)  # no console surface
+    # No console surface: every reply a test reads comes through the fake connector.
+    bot = await make_bot(tmp_path, database_url, clock, console=False, aliases=aliases)
     if admin is not None:  # the front door reaches this provider admin instead
         bot.dispatcher = Dispatcher(
             bot.service, bot.syncer, connections=admin, identities=bot.identities
