@@ -6,22 +6,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from core.errors import DomainError
 from core.groups import GroupRef
 from core.identity import SYSTEM, Actor
 from core.policy import Resource
+from core.ports import RosterProvider
 from core.requests import AccessRequest, Status
 from core.roster import Roster, Shift
 from core.rules import Reason, Verdict, may_request
-from core.service_state import ServiceBase
+from core.service_state import Workflow
 
 log = logging.getLogger(__name__)
 
 
-class Eligibility(ServiceBase):
-    def _fallback(
+class Eligibility:
+    """Decides, beyond the snapshot, whether a person may have a resource now."""
+
+    def __init__(
+        self, workflow: Workflow, providers: Callable[[], Sequence[RosterProvider]]
+    ) -> None:
+        self._w = workflow
+        self._providers = providers  # the live list: connections change while the bot runs
+
+    def fallback(
         self, res: Resource, roster: Roster, actor: Actor, verdict: Verdict
     ) -> dict[str, Any] | None:
         """When the roster cannot vouch for the requester but named approvers can decide: the
@@ -35,20 +45,20 @@ class Eligibility(ServiceBase):
             )
             return {"rule": "fallback.provider_disconnected", "groups": groups, "note": note}
         if verdict.reason == Reason.ROSTER_STALE and res.on_stale == "manual":
-            note = f"{verdict.sentence(actor.tz, self.clock.now())} Your request goes to the named approvers instead."
+            note = f"{verdict.sentence(actor.tz, self._w.clock.now())} Your request goes to the named approvers instead."
             return {"rule": "fallback.roster_stale", "groups": groups, "note": note}
         if self._unknown_person(res, roster, actor.email):
             note = f"You are not in the on-call roster as {actor.email}, so your request goes to the named approvers."
             return {"rule": "fallback.unknown_person", "groups": groups, "note": note}
         return None
 
-    def _refusal(self, res: Resource, roster: Roster, actor: Actor, verdict: Verdict) -> str:
+    def refusal(self, res: Resource, roster: Roster, actor: Actor, verdict: Verdict) -> str:
         if verdict.reason != Reason.ROSTER_STALE and self._unknown_person(res, roster, actor.email):
             return (
                 f"You are not in the on-call roster as {actor.email}; an admin can map you "
                 "(`identity map ...`) if the provider knows you by another email."
             )
-        return verdict.sentence(actor.tz, self.clock.now())
+        return verdict.sentence(actor.tz, self._w.clock.now())
 
     @staticmethod
     def _unknown_person(res: Resource, roster: Roster, email: str) -> bool:
@@ -59,14 +69,14 @@ class Eligibility(ServiceBase):
             and not roster.knows(email)
         )
 
-    async def _confirm_live(self, res: Resource, email: str, refused: Verdict) -> Verdict:
+    async def confirm_live(self, res: Resource, email: str, refused: Verdict) -> Verdict:
         """Ask the providers about this one person, so an override made after the last sync is
         honoured; the answer is recorded as evidence. Bounded by a short deadline. A stale roster
         is never bypassed: it means syncs are failing, and the decision fails closed."""
         if refused.reason == Reason.ROSTER_STALE or not res.request.on_call:
             return refused
         live = {p.provider: p for p in self._providers()}
-        now = self.clock.now()
+        now = self._w.clock.now()
         groups = [g for g in res.request.on_call if g.provider in live]
         if not groups:
             return refused
@@ -75,7 +85,7 @@ class Eligibility(ServiceBase):
             return group, await live[group.provider].confirm_on_call(email, group, now)
 
         try:
-            async with asyncio.timeout(self.settings.live_confirm_deadline):
+            async with asyncio.timeout(self._w.settings.live_confirm_deadline):
                 answers = await asyncio.gather(*(ask(g) for g in groups), return_exceptions=True)
         except TimeoutError:
             log.info(
@@ -110,18 +120,18 @@ class Eligibility(ServiceBase):
             g.provider not in connected and g.provider not in roster.snapshots for g in groups
         )
 
-    async def _recheck_requester(
+    async def recheck_requester(
         self, request: AccessRequest, res: Resource, approver: Actor
     ) -> AccessRequest:
         """Eligibility is decided again at the click, on the current roster (and the provider
         live): a requester whose shift ended meanwhile is refused, and both sides are told."""
         if request.evidence.get("rule", "").startswith("fallback."):
             return request  # nobody could check them when they asked; the named approvers decide
-        now = self.clock.now()
-        roster = await self.roster.current()
-        verdict = may_request(res, request.requester, roster, now, self.settings.roster_max_age)
+        now = self._w.clock.now()
+        roster = await self._w.roster.current()
+        verdict = may_request(res, request.requester, roster, now, self._w.settings.roster_max_age)
         if not verdict.allowed:
-            verdict = await self._confirm_live(res, request.requester, verdict)
+            verdict = await self.confirm_live(res, request.requester, verdict)
         if verdict.allowed:
             return request.with_changes(evidence=verdict.evidence or request.evidence)
         why = (
@@ -129,7 +139,7 @@ class Eligibility(ServiceBase):
             .replace("You are", f"{request.requester} is")
             .replace("Your", "Their")
         )
-        denied = await self.store.transition(
+        denied = await self._w.store.transition(
             request.id,
             Status.PENDING,
             Status.DENIED,
@@ -138,7 +148,7 @@ class Eligibility(ServiceBase):
                 "decided_at": now,
                 "decision_note": f"no longer eligible: {why}",
             },
-            self.event(
+            self._w.event(
                 "request.denied",
                 request,
                 SYSTEM,
@@ -150,7 +160,7 @@ class Eligibility(ServiceBase):
             ),
         )
         if denied is not None:
-            await self.after_change(
+            await self._w.after_change(
                 denied,
                 f"Your request {denied.id} for {denied.resource} can no longer be approved: "
                 f"{verdict.sentence('UTC', now)}",

@@ -5,6 +5,7 @@ shift), and revokes that are retried until the target acknowledges them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from core.ports import (
     Granter,
 )
 from core.requests import AccessRequest, Kind, Status
-from core.service_state import REVOKE_ALERT_AFTER, ServiceBase
+from core.service_state import REVOKE_ALERT_AFTER, Workflow
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,13 @@ if the process or the database goes away before the grant is recorded, the sched
 then, so an approval is never stranded. Recording the grant clears it."""
 
 
-class Granting(ServiceBase):
+class Granting:
+    """Gives access through the resource's granter and takes it back, with retries."""
+
+    def __init__(self, workflow: Workflow, granters: Mapping[str, Granter]) -> None:
+        self._w = workflow
+        self.granters = granters
+
     async def activate(self, approved: AccessRequest, actor: str) -> AccessRequest:
         """Make the access real. A failed grant leaves the request approved, tells the requester
         and the admins, and is retried with backoff by the scheduler.
@@ -45,15 +52,15 @@ class Granting(ServiceBase):
             ) from exc
 
     async def _activate(self, approved: AccessRequest, actor: str) -> AccessRequest:
-        res = self.resource(approved.resource)
-        now = self.clock.now()
+        res = self._w.resource(approved.resource)
+        now = self._w.clock.now()
         end = self._end_of(approved, res, now)
         try:
             receipt = await self._granter(res).grant(self._grant_of(approved, res, now, end))
         except Exception as exc:
             log.warning("grant of %s failed: %s", approved.id, type(exc).__name__)
             attempts = approved.attempts + 1
-            await self.store.update_if(
+            await self._w.store.update_if(
                 approved.id,
                 {"status": Status.APPROVED},
                 {
@@ -61,7 +68,7 @@ class Granting(ServiceBase):
                     "next_attempt_at": now + backoff(attempts),
                     "last_error": _describe(exc),
                 },
-                self.event(
+                self._w.event(
                     "access.grant_failed",
                     approved,
                     SYSTEM,
@@ -69,16 +76,16 @@ class Granting(ServiceBase):
                 ),
             )
             if attempts == 1:
-                await self.after_change(
+                await self._w.after_change(
                     approved,
                     f"Your request {approved.id} was approved, but granting {approved.resource} failed; "
                     "it is retried and admins are told.",
                 )
-                await self.notifier.alert_admins(
+                await self._w.notifier.alert_admins(
                     f"Granting {approved.id} ({approved.resource} for {approved.requester}) failed: {_describe(exc).rstrip('.')}. Retrying."
                 )
-            return await self.get(approved.id)
-        active = await self.store.transition(
+            return await self._w.get(approved.id)
+        active = await self._w.store.transition(
             approved.id,
             Status.APPROVED,
             Status.ACTIVE,
@@ -90,7 +97,7 @@ class Granting(ServiceBase):
                 "next_attempt_at": None,
                 "last_error": None,
             },
-            self.event(
+            self._w.event(
                 "access.granted",
                 approved,
                 actor,
@@ -102,7 +109,7 @@ class Granting(ServiceBase):
             ),
         )
         if active is None:
-            return await self.get(approved.id)
+            return await self._w.get(approved.id)
         if active.kind == Kind.BIRTHRIGHT:
             text = f"You have {active.resource} while you are on call ({active.id})."
         elif active.kind == Kind.BREAK_GLASS:
@@ -110,7 +117,7 @@ class Granting(ServiceBase):
         else:
             by = "automatically (you are on call)" if actor == SYSTEM else f"by {actor}"
             text = f"Your request {active.id} for {active.resource} was approved {by}; access for {format_duration(active.duration)}."
-        await self.after_change(active, text)
+        await self._w.after_change(active, text)
         return active
 
     def _end_of(self, request: AccessRequest, res: Resource, now: datetime) -> datetime:
@@ -130,24 +137,24 @@ class Granting(ServiceBase):
 
     async def take_back(self, request: AccessRequest) -> dict[str, Any]:
         """Revoke in the world; a granter that sees the access changed by hand says so."""
-        res = self.policy.resources.get(request.resource)
+        res = self._w.policy.resources.get(request.resource)
         granted_as = str(
             (request.grant_receipt or {}).get("type") or (res.grant.type if res else "record")
         )
-        granter = self._granters.get(granted_as)
+        granter = self.granters.get(granted_as)
         if granter is None:
             raise DomainError(
                 f"{request.resource} was granted as {granted_as}, which is not set up here."
             )
         start = request.granted_at or request.created_at
-        end = request.expires_at or self.clock.now()
+        end = request.expires_at or self._w.clock.now()
         grant = self._grant_of(request, res, start, end)
         if res is None or res.grant.type != granted_as:
             # the policy changed since the grant: undo what was done, as the receipt says
             grant = replace(grant, spec={"type": granted_as, **(request.grant_receipt or {})})
         receipt = await granter.revoke(grant)
         if receipt.get("manual_change"):
-            await self.notifier.alert_admins(
+            await self._w.notifier.alert_admins(
                 f"Revoking {request.id} ({request.resource} for {request.requester}) left a manual change alone: "
                 f"{receipt['manual_change']}"
             )
@@ -158,7 +165,7 @@ class Granting(ServiceBase):
     ) -> None:
         """Remember a revoke that did not go through; it is retried with backoff, and after a few
         failures the admins are told (and `status` lists it)."""
-        now = self.clock.now()
+        now = self._w.clock.now()
         attempts = request.attempts + 1
         changes: dict[str, Any] = {
             "attempts": attempts,
@@ -170,11 +177,11 @@ class Granting(ServiceBase):
         log.warning(
             "revoke of %s failed (attempt %d): %s", request.id, attempts, type(exc).__name__
         )
-        await self.store.update_if(
+        await self._w.store.update_if(
             request.id,
             {"status": Status.ACTIVE},
             changes,
-            self.event(
+            self._w.event(
                 "access.revoke_failed",
                 request,
                 SYSTEM,
@@ -182,7 +189,7 @@ class Granting(ServiceBase):
             ),
         )
         if attempts in (1, REVOKE_ALERT_AFTER):
-            await self.notifier.alert_admins(
+            await self._w.notifier.alert_admins(
                 f"Revoking {request.id} ({request.resource} for {request.requester}) failed {attempts} time(s): "
                 f"{_describe(exc).rstrip('.')}. It is retried until it succeeds."
             )
@@ -203,7 +210,7 @@ class Granting(ServiceBase):
         )
 
     def _granter(self, res: Resource) -> Granter:
-        granter = self._granters.get(res.grant.type)
+        granter = self.granters.get(res.grant.type)
         if granter is None:
             raise DomainError(
                 f"{res.name} uses grant type {res.grant.type}, which is not set up here."

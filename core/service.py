@@ -7,6 +7,7 @@ concurrent clicks, retries and several replicas all yield exactly one decision.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,13 +16,14 @@ from core.eligibility import Eligibility
 from core.errors import DomainError
 from core.granting import GRANT_GRACE, Granting, backoff
 from core.identity import SYSTEM, Actor
-from core.policy import Resource
+from core.policy import Policy, Resource
+from core.ports import AuditLog, Clock, Granter, Notifier, RequestStore, RosterProvider
 from core.replies import describe_request, evidence_sentence
 from core.requests import AccessRequest, Kind, Status, new_request_id
 from core.roster import Roster
 from core.roster_cache import RosterCache
 from core.rules import Reason, Verdict, approvers_now, auto_approves, may_request
-from core.service_state import LIVE_CONFIRM_DEADLINE, AccessSettings, ServiceBase, _refs
+from core.service_state import LIVE_CONFIRM_DEADLINE, AccessSettings, Workflow, _refs
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +32,59 @@ __all__ = [
     "AccessService",
     "AccessSettings",
     "RosterCache",
-    "ServiceBase",
+    "Workflow",
     "backoff",
 ]
 
 
-class AccessService(Eligibility, Granting):
-    """Requests and decisions, on top of eligibility checks and granting."""
+class AccessService:
+    """Requests and decisions. Composed, not inherited: the shared `Workflow` (stores, ports,
+    one-sentence states), `Eligibility` (who may, beyond the snapshot) and `Granting` (making
+    access real and taking it back) are collaborators, each built here with what it needs."""
+
+    def __init__(
+        self,
+        *,
+        policy: Callable[[], Policy],
+        store: RequestStore,
+        audit: AuditLog,
+        roster: RosterCache,
+        granters: Mapping[str, Granter],
+        notifier: Notifier,
+        clock: Clock,
+        settings: AccessSettings,
+        providers: Callable[[], Sequence[RosterProvider]] = lambda: (),
+    ) -> None:
+        self.workflow = Workflow(
+            policy=policy,
+            store=store,
+            audit=audit,
+            roster=roster,
+            notifier=notifier,
+            clock=clock,
+            settings=settings,
+        )
+        self.eligibility = Eligibility(self.workflow, providers)
+        self.granting = Granting(self.workflow, granters)
+        # What the lifecycle, the views and the front door use, by the names they always had.
+        self.store = store
+        self.audit = audit
+        self.roster = roster
+        self.notifier = notifier
+        self.clock = clock
+        self.settings = settings
+        self.get = self.workflow.get
+        self.resource = self.workflow.resource
+        self.event = self.workflow.event
+        self.verdict_for = self.workflow.verdict_for
+        self.after_change = self.workflow.after_change
+        self.activate = self.granting.activate
+        self.take_back = self.granting.take_back
+        self.revoke_failed = self.granting.revoke_failed
+
+    @property
+    def policy(self) -> Policy:
+        return self.workflow.policy
 
     async def request(
         self,
@@ -69,10 +117,12 @@ class AccessService(Eligibility, Granting):
         max_age = self.settings.roster_max_age
         verdict = may_request(res, actor.email, roster, now, max_age)
         if not verdict.allowed:
-            verdict = await self._confirm_live(res, actor.email, verdict)
-        fallback = None if verdict.allowed else self._fallback(res, roster, actor, verdict)
+            verdict = await self.eligibility.confirm_live(res, actor.email, verdict)
+        fallback = (
+            None if verdict.allowed else self.eligibility.fallback(res, roster, actor, verdict)
+        )
         if not verdict.allowed and not fallback:
-            raise DomainError(self._refusal(res, roster, actor, verdict))
+            raise DomainError(self.eligibility.refusal(res, roster, actor, verdict))
         await self._refuse_duplicate(actor, res)
         auto = auto_approves(res, actor.email, roster, now, max_age)
         if verdict.evidence.get("live_confirm") and res.approve.auto_if_on_call:
@@ -143,7 +193,7 @@ class AccessService(Eligibility, Granting):
         roster = await self.roster.current()
         verdict = may_request(res, actor.email, roster, now, self.settings.roster_max_age)
         if not verdict.allowed:
-            verdict = await self._confirm_live(res, actor.email, verdict)
+            verdict = await self.eligibility.confirm_live(res, actor.email, verdict)
         if not verdict.allowed:
             raise DomainError(verdict.sentence(actor.tz, now))
         await self._refuse_duplicate(actor, res)
@@ -199,7 +249,7 @@ class AccessService(Eligibility, Granting):
         if request.review != "open":
             raise DomainError(f"The review of {request.id} is already closed ({request.review}).")
         res = self.resource(request.resource)
-        await self._may_decide(actor, request, res)
+        await self.workflow.may_decide(actor, request, res)
         reviewed = await self.store.update_if(
             request.id,
             {"review": "open"},
@@ -275,10 +325,10 @@ class AccessService(Eligibility, Granting):
 
     async def approve(self, actor: Actor, request_id: str, comment: str = "") -> AccessRequest:
         request = await self.get(request_id)
-        self._require_pending(request)
+        self.workflow.require_pending(request)
         res = self.resource(request.resource)
-        verdict = await self._may_decide(actor, request, res)
-        request = await self._recheck_requester(request, res, actor)
+        verdict = await self.workflow.may_decide(actor, request, res)
+        request = await self.eligibility.recheck_requester(request, res, actor)
         now = self.clock.now()
         required = res.approve.required
         detail = {
@@ -298,7 +348,7 @@ class AccessService(Eligibility, Granting):
                 raise DomainError(
                     f"You already approved {request.id}; it needs {required} approvals."
                 )
-            raise DomainError(self._state_sentence(current))
+            raise DomainError(self.workflow.state_sentence(current))
         if count < required:
             await self.notifier.tell(
                 request.requester,
@@ -320,7 +370,7 @@ class AccessService(Eligibility, Granting):
             self.event("request.approved", request, actor.email, {**detail, "approvals": count}),
         )
         if approved is None:
-            raise DomainError(self._state_sentence(await self.get(request.id)))
+            raise DomainError(self.workflow.state_sentence(await self.get(request.id)))
         if approved.kind == Kind.EXTENSION and approved.extends:
             return await self._approve_extension(approved, actor.email)
         return await self.activate(approved, actor.email)
@@ -344,8 +394,8 @@ class AccessService(Eligibility, Granting):
 
     async def deny(self, actor: Actor, request_id: str, reason: str = "") -> AccessRequest:
         request = await self.get(request_id)
-        self._require_pending(request)
-        verdict = await self._may_decide(actor, request, self.resource(request.resource))
+        self.workflow.require_pending(request)
+        verdict = await self.workflow.may_decide(actor, request, self.resource(request.resource))
         denied = await self.store.transition(
             request.id,
             Status.PENDING,
@@ -359,7 +409,7 @@ class AccessService(Eligibility, Granting):
             ),
         )
         if denied is None:
-            raise DomainError(self._state_sentence(await self.get(request.id)))
+            raise DomainError(self.workflow.state_sentence(await self.get(request.id)))
         because = f": {reason}" if reason else "."
         await self.after_change(
             denied,
@@ -371,7 +421,7 @@ class AccessService(Eligibility, Granting):
         request = await self.get(request_id)
         if actor.email != request.requester and not self.settings.is_admin(actor.email):
             raise DomainError(f"Only {request.requester} or an admin can cancel {request.id}.")
-        self._require_pending(request)
+        self.workflow.require_pending(request)
         cancelled = await self.store.transition(
             request.id,
             Status.PENDING,
@@ -380,7 +430,7 @@ class AccessService(Eligibility, Granting):
             self.event("request.cancelled", request, actor.email, {}),
         )
         if cancelled is None:
-            raise DomainError(self._state_sentence(await self.get(request.id)))
+            raise DomainError(self.workflow.state_sentence(await self.get(request.id)))
         await self.notifier.request_changed(cancelled, _refs(cancelled))
         return cancelled
 
@@ -395,7 +445,7 @@ class AccessService(Eligibility, Granting):
         if request.status == Status.PENDING:
             return await self.cancel(actor, request_id)
         if request.status not in (Status.APPROVED, Status.ACTIVE):
-            raise DomainError(self._state_sentence(request))
+            raise DomainError(self.workflow.state_sentence(request))
         now = self.clock.now()
         receipt: dict[str, Any] = {}
         if request.status == Status.ACTIVE:
@@ -415,7 +465,7 @@ class AccessService(Eligibility, Granting):
             self.event("access.revoked", request, actor.email, {"granter": receipt}),
         )
         if revoked is None:
-            raise DomainError(self._state_sentence(await self.get(request.id)))
+            raise DomainError(self.workflow.state_sentence(await self.get(request.id)))
         who = "you" if actor.email == request.requester else actor.email
         await self.after_change(
             revoked, f"Your access to {revoked.resource} ({revoked.id}) was revoked by {who}."
@@ -436,7 +486,7 @@ class AccessService(Eligibility, Granting):
             or request.expires_at is None
             or request.granted_at is None
         ):
-            raise DomainError(self._state_sentence(request))
+            raise DomainError(self.workflow.state_sentence(request))
         res, now = self.resource(request.resource), self.clock.now()
         roster = await self.roster.current()
         if more is None:
@@ -523,7 +573,7 @@ class AccessService(Eligibility, Granting):
             ),
         )
         if extended is None:
-            raise DomainError(self._state_sentence(await self.get(request.id)))
+            raise DomainError(self.workflow.state_sentence(await self.get(request.id)))
         await self.after_change(
             extended,
             f"Your access to {request.resource} ({request.id}) now lasts {format_duration(more)} longer.",

@@ -1,12 +1,13 @@
-"""What every part of the access workflow shares: its settings, its collaborators, the
-one-sentence states, and the audit event of a request.
+"""What every part of the access workflow shares: its settings, the stores and ports it
+writes through, the one-sentence states, and the audit event of a request. One `Workflow` is
+handed to each collaborator (eligibility, granting, decisions) when it is built.
 """
 
 from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -16,15 +17,7 @@ from core.durations import format_duration
 from core.errors import DomainError, NotFound
 from core.identity import Actor, normalize_email
 from core.policy import Policy, Resource
-from core.ports import (
-    AuditLog,
-    Clock,
-    Granter,
-    MessageRef,
-    Notifier,
-    RequestStore,
-    RosterProvider,
-)
+from core.ports import AuditLog, Clock, MessageRef, Notifier, RequestStore
 from core.requests import AccessRequest, Status
 from core.roster_cache import RosterCache
 from core.rules import Verdict, may_approve, may_request
@@ -47,8 +40,8 @@ class AccessSettings:
         return normalize_email(email) in self.admins
 
 
-class ServiceBase:
-    """The collaborators and small helpers the workflow's parts share."""
+class Workflow:
+    """The stores, ports and small helpers the workflow's collaborators share."""
 
     def __init__(
         self,
@@ -57,18 +50,14 @@ class ServiceBase:
         store: RequestStore,
         audit: AuditLog,
         roster: RosterCache,
-        granters: Mapping[str, Granter],
         notifier: Notifier,
         clock: Clock,
         settings: AccessSettings,
-        providers: Callable[[], Sequence[RosterProvider]] = lambda: (),
     ) -> None:
-        self._providers = providers
         self._policy = policy
         self.store = store
         self.audit = audit
         self.roster = roster
-        self._granters = granters
         self.notifier = notifier
         self.clock = clock
         self.settings = settings
@@ -100,7 +89,7 @@ class ServiceBase:
             resource, actor.email, roster, self.clock.now(), self.settings.roster_max_age
         )
 
-    async def _may_decide(self, actor: Actor, request: AccessRequest, res: Resource) -> Verdict:
+    async def may_decide(self, actor: Actor, request: AccessRequest, res: Resource) -> Verdict:
         roster = await self.roster.current()
         now = self.clock.now()
         verdict = may_approve(
@@ -114,12 +103,12 @@ class ServiceBase:
         await self.notifier.request_changed(request, _refs(request))
         await self.notifier.tell(request.requester, requester_text, request)
 
-    def _require_pending(self, request: AccessRequest) -> None:
+    def require_pending(self, request: AccessRequest) -> None:
         if request.status != Status.PENDING:
-            raise DomainError(self._state_sentence(request))
+            raise DomainError(self.state_sentence(request))
 
     @staticmethod
-    def _state_sentence(request: AccessRequest) -> str:
+    def state_sentence(request: AccessRequest) -> str:
         by = f" by {request.decided_by}" if request.decided_by else ""
         return {
             Status.PENDING: f"Request {request.id} is still waiting for approval.",

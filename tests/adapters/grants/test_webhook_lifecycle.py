@@ -60,7 +60,7 @@ async def _no_wait(_: float) -> None:
 
 
 def _fast_retries(bot: object) -> None:
-    granter = bot.service._granters["webhook"]  # type: ignore[attr-defined]
+    granter = bot.service.granting.granters["webhook"]
     granter._sleep = _no_wait
 
 

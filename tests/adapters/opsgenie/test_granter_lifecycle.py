@@ -42,7 +42,7 @@ def seed(og: FakeOpsgenie) -> None:
 def with_role_granters(bot: Bot) -> None:
     """The granters as `bot/wiring.py` adds them (kept when the wiring already has them)."""
     for kind, granter in role_granters(bot.providers, bot.kv).items():
-        bot.service._granters.setdefault(kind, granter)  # type: ignore[attr-defined]
+        bot.service.granting.granters.setdefault(kind, granter)  # type: ignore[attr-defined]
 
 
 def connect(bot: Bot, og: FakeOpsgenie) -> None:

@@ -59,7 +59,7 @@ async def test_the_role_is_given_at_approval_and_what_was_before_is_back_at_expi
     platform = pd.add_team("Platform")
     bot = await make_bot(tmp_path, sqlite_url, clock, policy=policy(grant))
     for kind, granter in role_granters(bot.providers, bot.kv).items():
-        bot.service._granters.setdefault(kind, granter)  # type: ignore[attr-defined]
+        bot.service.granting.granters.setdefault(kind, granter)  # type: ignore[attr-defined]
     bot.providers.append(PagerDutyRosterProvider.from_settings(api_key="testkey", base_url=pd.url))
     try:
         active = await bot.service.request(
