@@ -86,6 +86,30 @@ class IdentityMap:
         local, _, domain = plain.partition("@")
         return f"{local}@{self.aliases[domain]}" if domain in self.aliases else plain
 
+    def addresses_of(self, email: str) -> list[str]:
+        """Every address the mappings turn into `email`: itself, the old addresses of
+        `email:OLD` mappings to it, and its name at each domain aliased to its domain; how a
+        surface that looks people up by email finds a person it knows by another address."""
+        wanted = normalize_email(email)
+        local, _, domain = wanted.partition("@")
+        found = [wanted]
+        found += sorted(
+            key.removeprefix("email:")
+            for key, target in self.overrides.items()
+            if key.startswith("email:") and normalize_email(target) == wanted
+        )
+        found += [f"{local}@{src}" for src, dst in sorted(self.aliases.items()) if dst == domain]
+        return list(dict.fromkeys(normalize_email(address) for address in found))
+
+    def ids_of(self, email: str, surface: str) -> list[str]:
+        """The ids on `surface` an admin mapped to `email` (`teams:<aad id>` -> `<aad id>`)."""
+        wanted, prefix = normalize_email(email), f"{surface}:"
+        return sorted(
+            key.removeprefix(prefix)
+            for key, target in self.overrides.items()
+            if key.startswith(prefix) and normalize_email(target) == wanted
+        )
+
     def actor(self, actor: Actor) -> Actor:
         canonical = self.email(actor.email, actor.user_key)
         if canonical == actor.email:

@@ -171,13 +171,12 @@ class SlackNotifier:
             return await self._directory.user_for_email(email)
         wanted = normalize_email(email)
         mapped = await self._identity()
-        for key, target in sorted(mapped.overrides.items()):
-            if key.startswith("slack:") and normalize_email(target) == wanted:
-                try:
-                    return await self._directory.user(key.removeprefix("slack:"))
-                except SlackIdentityError:
-                    log.warning("mapped Slack user %s cannot be looked up", key)
-        for address in _addresses_of(mapped, wanted):
+        for user_id in mapped.ids_of(wanted, "slack"):
+            try:
+                return await self._directory.user(user_id)
+            except SlackIdentityError:
+                log.warning("mapped Slack user %s cannot be looked up", user_id)
+        for address in mapped.addresses_of(wanted):
             user = await self._directory.user_for_email(address)
             if (
                 user is not None
@@ -209,21 +208,3 @@ class SlackNotifier:
         except SLACK_FAILURES as exc:
             log.info("no Slack user for %s: %s", email, failure(exc))
             return None
-
-
-def _addresses_of(identity: IdentityMap, email: str) -> list[str]:
-    """Every address the mappings turn into `email`: itself, the old addresses of `email:OLD`
-    mappings to it, and its name at each domain aliased to its domain."""
-    local, _, domain = email.partition("@")
-    found = [email]
-    found += sorted(
-        key.removeprefix("email:")
-        for key, target in identity.overrides.items()
-        if key.startswith("email:") and normalize_email(target) == email
-    )
-    found += [
-        f"{local}@{source}"
-        for source, target in sorted(identity.aliases.items())
-        if target == domain
-    ]
-    return list(dict.fromkeys(normalize_email(address) for address in found))

@@ -156,15 +156,9 @@ class TeamsNotifier:
         if contact is not None or self._identity is None:
             return contact
         mapped = await self._identity()
-        local, _, domain = wanted.partition("@")
-        earlier = [f"{local}@{source}" for source, to in mapped.aliases.items() if to == domain]
-        for key, target in sorted(mapped.overrides.items()):
-            if normalize_email(target) != wanted:
-                continue
-            if key.startswith("email:"):
-                earlier.append(key.removeprefix("email:"))
-            elif key.startswith(f"{SURFACE}:"):
-                earlier.append(await self._references.email_of(key.partition(":")[2]) or "")
+        earlier = mapped.addresses_of(wanted)[1:]
+        for aad_object_id in mapped.ids_of(wanted, SURFACE):
+            earlier.append(await self._references.email_of(aad_object_id) or "")
         for stored in dict.fromkeys(e for e in earlier if e):
             found = await self._references.person(stored)
             if found is None:
