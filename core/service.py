@@ -474,8 +474,9 @@ class AccessService:
 
     async def extend(self, actor: Actor, request_id: str, more: timedelta | None) -> AccessRequest:
         """More time on an active grant, never beyond the resource's maximum: at once when
-        auto-approval applies (the requester is on call) or an admin extends it, otherwise as an
-        extension request that goes through the same approval as a request."""
+        auto-approval applies (the requester is on call) and the new end stays within their
+        shift where the resource ends with it, or when an admin extends someone else's grant;
+        otherwise as an extension request that goes through the same approval as a request."""
         request = await self.get(request_id)
         if actor.email != request.requester and not self.settings.is_admin(actor.email):
             raise DomainError(f"Only {request.requester} or an admin can extend {request.id}.")
@@ -494,7 +495,10 @@ class AccessService:
         self._check_extension_fits(request, res, more)
         max_age = self.settings.roster_max_age
         auto = auto_approves(res, request.requester, roster, now, max_age)
-        if auto.allowed or self.settings.is_admin(actor.email):
+        shift_end = auto.at if res.ends_with_shift else None
+        past_shift = shift_end is not None and request.expires_at + more > shift_end
+        by_admin = self.settings.is_admin(actor.email) and actor.email != request.requester
+        if (auto.allowed and not past_shift) or by_admin:
             return await self._apply_extension(request, more, actor.email, auto.evidence)
         for other in await self.store.by_requester(request.requester):
             if (

@@ -528,6 +528,22 @@ async def test_on_call_requester_extends_auto_approved_grant(world: World) -> No
     assert world.audit.of("access.extended")[0].detail["by"] == "1h"
 
 
+async def test_extending_past_the_shift_end_goes_through_approval_never_at_once(
+    world: World,
+) -> None:
+    active = await world.request(ALICE, "request grafana-admin 2h")  # until 14:00; shift to 16:00
+
+    reply = await world.say(ALICE, f"extend {active.id} 5h")
+
+    assert reply.ok and reply.request is not None
+    assert (reply.request.kind, reply.request.status) == ("extension", Status.PENDING)
+    assert (await world.stored(active.id)).expires_at == at(14)  # nothing moved yet
+    assert world.audit.of("access.extended") == []
+    assert (await world.say(ALICE, f"approve {reply.request.id}")).ok is False  # not her own
+    assert (await world.say(ADMIN, f"extend {active.id} 1h")).ok  # an admin may, at once
+    assert (await world.stored(active.id)).expires_at == at(15)
+
+
 @pytest.mark.parametrize(
     ("request_text", "extend_by", "sentence"),
     [
