@@ -7,8 +7,9 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -86,7 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _handler(args: argparse.Namespace) -> Callable[[Settings, argparse.Namespace], Awaitable[int]]:
+def _handler(
+    args: argparse.Namespace,
+) -> Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]:
     match args.command:
         case "serve":
             return commands_run.serve

@@ -16,6 +16,7 @@ from adapters.storage.roster import SqlRosterStore
 from bot.settings import Settings
 from core.audit import EXPORT_COLUMNS, verify_chain
 from core.errors import PolicyError
+from core.groups import GroupRef
 from core.policy import parse_policy
 from core.roster import Roster
 
@@ -101,7 +102,7 @@ async def policy_check(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _groups_no_provider_has(settings: Settings, groups: set) -> list[str]:  # type: ignore[type-arg]
+async def _groups_no_provider_has(settings: Settings, groups: set[GroupRef]) -> list[str]:
     """Compare with the latest synced rosters, when this machine's database has any."""
     engine = make_engine(settings.database_url)
     try:

@@ -21,7 +21,7 @@ from core.connections import ConnectForm
 from core.identity import Actor
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     connect = sub.add_parser(
         "connect", help="connect PagerDuty, Opsgenie or JSM (verifies, stores encrypted, syncs)"
     )

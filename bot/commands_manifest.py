@@ -23,7 +23,7 @@ SLACK_HEADER = """\
 """
 
 
-def add_slack_parser(manifest_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_slack_parser(manifest_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`manifest slack`, beside `manifest teams` (bot/commands_manifest_teams.py)."""
     slack = manifest_sub.add_parser(
         "slack", help="write the Slack app manifest (manifest.yaml and .json) to paste into Slack"

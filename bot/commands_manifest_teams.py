@@ -12,7 +12,7 @@ from adapters.teams.package import domain_of, write_package
 from bot.settings import Settings
 
 
-def add_teams_parser(manifest_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_teams_parser(manifest_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     teams = manifest_sub.add_parser(
         "teams", help="write the Teams app package (manifest.json, icons, zip) to upload"
     )

@@ -18,7 +18,7 @@ from bot.settings import Settings
 from core.audit import AuditEvent
 from core.connections import ConnectForm, ConnectResult
 from core.groups import Provider
-from core.ports import Clock, IdentityOverrides, RosterProvider
+from core.ports import Clock, ConnectedProvider, IdentityOverrides, RosterProvider
 from core.sync import RosterSyncer
 from core.timefmt import show_age
 
@@ -62,7 +62,7 @@ class BotProviderAdmin:
         clock: Clock,
         identities: IdentityOverrides | None = None,
         user_flow: PagerDutyUserFlow | None = None,
-        make: Callable[..., RosterProvider] = make_provider,
+        make: Callable[..., ConnectedProvider] = make_provider,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -123,7 +123,7 @@ class BotProviderAdmin:
             changed.append(Provider(name))
         return changed, problems
 
-    def _build(self, conn: Connection) -> RosterProvider:
+    def _build(self, conn: Connection) -> ConnectedProvider:
         if conn.config.get("auth") == "oauth_user" and self._user_flow is not None:
             return self._user_flow.provider(conn.config, conn.secrets, self._rotated_pagerduty)
         return self._make(
@@ -181,13 +181,13 @@ class BotProviderAdmin:
     async def _verify_and_keep(
         self,
         form: ConnectForm,
-        provider: RosterProvider,
+        provider: ConnectedProvider,
         config: dict[str, Any],
         secrets: dict[str, Any],
         actor: str,
     ) -> ConnectResult:
         try:
-            verification = await provider.verify()  # type: ignore[attr-defined]
+            verification = await provider.verify()
         except Exception as exc:  # a provider error's text is user-safe; others are not shown
             await _close(provider)
             message = getattr(exc, "message", None) or f"{form.provider} could not be reached."

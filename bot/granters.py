@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from adapters.opsgenie.client import OpsgenieClient
-from adapters.opsgenie.granter import KeyValues, OpsgenieRoleGranter
+from adapters.opsgenie.granter import OpsgenieRoleGranter
 from adapters.opsgenie.provider import OpsgenieRosterProvider
 from adapters.pagerduty.client import PagerDutyClient
 from adapters.pagerduty.granter import PagerDutyRoleGranter
 from adapters.pagerduty.provider import PagerDutyRosterProvider
+from adapters.providerhttp.heldroles import KeyValues
 from core.errors import DomainError
 from core.ports import Granter, RosterProvider
 

@@ -113,15 +113,17 @@ class _Migration:
         found = found.strip()
         match = _GROUP.match(found)
         if match is None:
-            return self.miss(line, found, "not a group (write opsgenie:KIND/NAME)")
+            self.miss(line, found, "not a group (write opsgenie:KIND/NAME)")
+            return None
         kind, name = match["kind"].lower(), match["name"].strip()
         key = f"{PREFIX}{kind}/{name}"
         if key in self.mapping:
             return self.explicit(line, found, self.mapping[key])
         if kind not in KINDS:
-            return self.miss(
+            self.miss(
                 line, found, f"JSM has no {kind.replace('_', ' ')} groups; map it by hand (--map)"
             )
+            return None
         wanted = GroupRef(TARGET, GroupKind(kind), name)
         if self.known is None or wanted in self.known:
             return str(wanted)
@@ -131,22 +133,25 @@ class _Migration:
         names = [g.name for g in self.known if g.kind == wanted.kind]
         close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
         hint = f" (did you mean '{close[0]}'? --map '{key}=jsm:{kind}/{close[0]}')" if close else ""
-        return self.miss(line, found, f"the latest JSM roster has no {kind} named '{name}'{hint}")
+        self.miss(line, found, f"the latest JSM roster has no {kind} named '{name}'{hint}")
+        return None
 
     def explicit(self, line: int, found: str, target: str) -> str | None:
         try:
             ref = GroupRef.parse(target)
         except ValueError as error:
-            return self.miss(line, found, f"--map target: {error}")
+            self.miss(line, found, f"--map target: {error}")
+            return None
         if ref.provider is not TARGET:
-            return self.miss(line, found, f"--map target `{target}` is not a jsm: group")
+            self.miss(line, found, f"--map target `{target}` is not a jsm: group")
+            return None
         if self.known is not None and ref.base not in self.known:
-            return self.miss(line, found, f"--map target `{target}` is not in the JSM roster")
+            self.miss(line, found, f"--map target `{target}` is not in the JSM roster")
+            return None
         return str(ref)
 
     def miss(self, line: int, found: str, reason: str) -> None:
         self.unmatched.append(Unmatched(line, found, reason))
-        return None
 
     def role_grant(self, value: str, text: str, i: int) -> None:
         if value.strip() == "opsgenie-role":
@@ -231,7 +236,7 @@ def _plain(value: str) -> str:
 # -- the command ------------------------------------------------------------------------------
 
 
-def add_parser(policy_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(policy_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`policy migrate`; the CLI calls this next to `policy check`."""
     migrate_cmd = policy_sub.add_parser(
         "migrate",

@@ -12,7 +12,7 @@ from adapters.pagerduty.provider import PagerDutyRosterProvider
 from bot.settings import Settings
 from core.connections import ConnectForm
 from core.groups import GroupRef
-from core.ports import FetchResult, IdentityOverrides, RosterProvider, Verification
+from core.ports import ConnectedProvider, FetchResult, IdentityOverrides, Verification
 from core.roster import Shift
 
 
@@ -64,25 +64,22 @@ def make_provider(
     settings: Settings,
     now: Callable[[], datetime],
     identities: IdentityOverrides | None = None,
-) -> RosterProvider:
+) -> ConnectedProvider:
     region = config.get("region", "us")
     if provider == "pagerduty":
-        built = PagerDutyRosterProvider.from_settings(
+        return PagerDutyRosterProvider.from_settings(
             api_key=secrets.get("api_key"),
             oauth_client_id=config.get("client_id"),
             oauth_client_secret=secrets.get("client_secret"),
             subdomain=config.get("subdomain"),
             region=region,
             base_url=settings.pagerduty_api_url,
+            now=now,
         )
-        built._now = now
-        return built
     if provider == "opsgenie":
-        og = OpsgenieRosterProvider.from_settings(
-            api_key=secrets["api_key"], region=region, base_url=settings.opsgenie_api_url
+        return OpsgenieRosterProvider.from_settings(
+            api_key=secrets["api_key"], region=region, base_url=settings.opsgenie_api_url, now=now
         )
-        og._now = now
-        return og
     if provider == "jsm":
         jsm = JsmRosterProvider.from_settings(
             site=config["site"],

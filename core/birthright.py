@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from core.granting import GRANT_GRACE
 from core.identity import SYSTEM, Actor
@@ -21,9 +22,9 @@ OPEN_SHIFT_HORIZON = timedelta(days=7)  # an open-ended shift is re-extended whi
 
 def _desired(
     service: AccessService, roster: Roster, resource: str, now: datetime
-) -> dict[str, tuple[datetime, dict]]:  # type: ignore[type-arg]
+) -> dict[str, tuple[datetime, dict[str, Any]]]:
     """Who should hold `resource` now, until when, and on what evidence; None if unknown."""
-    wanted: dict[str, tuple[datetime, dict]] = {}  # type: ignore[type-arg]
+    wanted: dict[str, tuple[datetime, dict[str, Any]]] = {}
     for rule in service.policy.birthright:
         if rule.resource != resource:
             continue
@@ -77,8 +78,8 @@ async def reconcile_birthright(service: AccessService) -> dict[str, int]:
 
 
 async def _grant(
-    s: AccessService, resource: str, email: str, end: datetime, evidence: dict
-) -> AccessRequest:  # type: ignore[type-arg]
+    s: AccessService, resource: str, email: str, end: datetime, evidence: dict[str, Any]
+) -> AccessRequest:
     now = s.clock.now()
     res = s.resource(resource)
     actor = Actor(email, surface="birthright")

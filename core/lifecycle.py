@@ -11,9 +11,11 @@ import logging
 from datetime import datetime, timedelta
 
 from core.durations import format_duration
+from core.groups import GroupRef
 from core.identity import SYSTEM
 from core.replies import describe_request
 from core.requests import AccessRequest, Kind, Status
+from core.roster import Roster
 from core.rules import approvers_now
 from core.service import AccessService
 
@@ -172,11 +174,13 @@ class Lifecycle:
                 count += 1
         return count
 
-    async def _escalate(self, request: AccessRequest, groups: tuple, roster: object) -> None:  # type: ignore[type-arg]
+    async def _escalate(
+        self, request: AccessRequest, groups: tuple[GroupRef, ...], roster: Roster
+    ) -> None:
         s = self.s
         now = s.clock.now()
         people = sorted(
-            {sh.email for g in groups for sh in roster.on_call_now(g, now)} - {request.requester}  # type: ignore[attr-defined]
+            {sh.email for g in groups for sh in roster.on_call_now(g, now)} - {request.requester}
         )
         claimed = await s.store.update_if(
             request.id,

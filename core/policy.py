@@ -312,14 +312,14 @@ def parse_policy(text: str, filename: str = "policy.yaml") -> Policy:
         problems = list(names)
         for err in exc.errors():
             loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-            line = line_of(root, loc)
+            at = line_of(root, loc)
             where = ".".join(str(p) for p in loc)
             message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
             if err["type"] == "extra_forbidden":
                 message = "unknown key (check the spelling)"
             elif err["type"] == "literal_error" and loc == ["version"]:
                 message = "only version 1 is supported"
-            problems.append(f"{filename}:{line}: {where + ': ' if where else ''}{message}")
+            problems.append(f"{filename}:{at}: {where + ': ' if where else ''}{message}")
         raise PolicyError(problems) from None
     if names:
         raise PolicyError(names)

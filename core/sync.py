@@ -17,6 +17,7 @@ from core.groups import GroupRef, Provider
 from core.identity import SYSTEM
 from core.policy import Policy
 from core.ports import Clock, Notifier, RosterProvider, RosterStore
+from core.roster import RosterSnapshot
 
 log = logging.getLogger(__name__)
 ALERT_AFTER_FAILURES = 3
@@ -132,11 +133,11 @@ def _plain(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
-def _level_gaps(groups: set[GroupRef], snapshot: object) -> list[str]:
+def _level_gaps(groups: set[GroupRef], snapshot: RosterSnapshot) -> list[str]:
     """Level-scoped references whose levels the escalation policy does not have."""
     gaps = []
     for g in sorted(groups):
-        found = snapshot.groups.get(g.base) if g.levels else None  # type: ignore[attr-defined]
+        found = snapshot.groups.get(g.base) if g.levels else None
         if found is None or g.levels is None:
             continue
         have = sorted({s.level for s in found.shifts if s.level is not None})

@@ -31,7 +31,7 @@ async def run_console(
     *,
     stdin: TextIO | None = None,
     write: Callable[[str], None] = print,
-    before_each: Callable[[], Awaitable[None]] | None = None,
+    before_each: Callable[[], Awaitable[object]] | None = None,
 ) -> int:
     """Serve commands until end of input; returns the number of refusals and errors seen."""
     stdin = stdin or sys.stdin

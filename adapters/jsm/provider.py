@@ -22,7 +22,6 @@ from adapters.jsm.mapping import (
     RawOrg,
     build,
     oncall_accounts,
-    shift_for,
     timeline_periods,
 )
 from adapters.jsm.people import AccountResolver
@@ -30,6 +29,7 @@ from adapters.jsm.teams import list_teams, read_members
 from adapters.providerhttp import NotFound
 from adapters.providerhttp.builder import RosterBuilder, parse_time
 from adapters.providerhttp.tasks import gather_or_cancel
+from adapters.providerhttp.timeline import shift_for
 from core.groups import GroupKind, GroupRef, Provider
 from core.identity import normalize_email
 from core.ports import FetchResult, Verification
@@ -57,13 +57,13 @@ class JsmRosterProvider:
         *,
         org_id: str | None = None,
         account_emails: Mapping[str, str] | None = None,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Callable[[], datetime] | None = None,
         confirm_deadline: float = CONFIRM_DEADLINE,
     ) -> None:
         self.client = client
         self.org_id = (org_id or "").strip() or None
         self.directory = Directory()
-        self._now = now
+        self._now = now or (lambda: datetime.now(UTC))
         self._confirm_deadline = confirm_deadline
         self.accounts = AccountResolver(client, overrides=account_emails, now=lambda: self._now())
 
@@ -89,8 +89,7 @@ class JsmRosterProvider:
         """
         client = JsmClient(site=site, email=email, api_token=api_token, base_url=base_url,
                            site_url=site_url, cloud_id=cloud_id, **client_options)  # fmt: skip
-        extra: dict[str, Any] = {"now": now} if now else {}
-        return cls(client, org_id=org_id, account_emails=account_emails, **extra)
+        return cls(client, org_id=org_id, account_emails=account_emails, now=now)
 
     def map_accounts(self, account_emails: Mapping[str, str]) -> None:
         """Replace the manual account id → e-mail mappings, e.g. from `identity map jsm:ID

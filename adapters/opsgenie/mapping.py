@@ -81,7 +81,7 @@ def _teams(
         found = members_of.setdefault(tid, set())
         members_of[name] = found
         for member in _list(team.get("members")):
-            user = member.get("user") if isinstance(member.get("user"), dict) else {}
+            user = _obj(member.get("user"))
             email = b.email(user.get("username")) or emails.get(str(user.get("id")))
             if email is None:
                 b.warn(f"Opsgenie team '{name}' has a member without an e-mail username; skipped.")
@@ -180,6 +180,10 @@ def _time(value: object) -> datetime | None:
         return parse_time(value)
     except ValueError:
         return None
+
+
+def _obj(value: object) -> Obj:
+    return value if isinstance(value, dict) else {}
 
 
 def _list(value: object) -> list[Obj]:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from adapters.opsgenie.client import OpsgenieClient, Region
+from adapters.opsgenie.client import OpsgenieClient, Params, Region
 from adapters.opsgenie.mapping import Directory, RawOrg, build, shift_for, timeline_periods
 from adapters.providerhttp import Forbidden, NotFound, ProviderError, Unauthorized
 from adapters.providerhttp.builder import RosterBuilder
@@ -21,7 +21,7 @@ from core.roster import Shift
 CONFIRM_DEADLINE = 1.5
 TIMELINE_LOOKBACK = timedelta(weeks=1)
 NEEDS_RIGHTS = "The Opsgenie API key needs Read and Configuration Access."
-PROBES = (
+PROBES: tuple[tuple[str, Params, str], ...] = (
     ("/v2/users", [("limit", 1)], "users"),
     ("/v2/schedules", [], "schedules"),
     ("/v2/schedules/on-calls", [("flat", "true")], "on-calls"),
@@ -44,12 +44,12 @@ class OpsgenieRosterProvider:
         self,
         client: OpsgenieClient,
         *,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Callable[[], datetime] | None = None,
         confirm_deadline: float = CONFIRM_DEADLINE,
     ) -> None:
         self.client = client
         self.directory = Directory()
-        self._now = now
+        self._now = now or (lambda: datetime.now(UTC))
         self._confirm_deadline = confirm_deadline
 
     @classmethod
@@ -63,7 +63,7 @@ class OpsgenieRosterProvider:
         **client_options: Any,
     ) -> OpsgenieRosterProvider:
         client = OpsgenieClient(api_key=api_key, region=region, base_url=base_url, **client_options)
-        return cls(client, **({"now": now} if now else {}))
+        return cls(client, now=now)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -81,7 +81,7 @@ class OpsgenieRosterProvider:
         )
         org = RawOrg(users=users, custom_roles=_dicts(roles), schedules=_dicts(schedules))
         for entry in _dicts(oncalls):
-            parent = entry.get("_parent") if isinstance(entry.get("_parent"), dict) else {}
+            parent = _obj(entry.get("_parent"))
             recipients = entry.get("onCallRecipients")
             if parent.get("id") and isinstance(recipients, list) and recipients:
                 org.oncalls[str(parent["id"])] = [str(r) for r in recipients]
@@ -184,6 +184,10 @@ class OpsgenieRosterProvider:
 def _timeline_window(now: datetime) -> list[tuple[str, Any]]:
     """Two weeks around now: shifts that started up to a week ago keep their real start."""
     return [("date", og_time(now - TIMELINE_LOOKBACK)), ("interval", 2), ("intervalUnit", "weeks")]
+
+
+def _obj(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _dicts(value: object) -> list[dict[str, Any]]:

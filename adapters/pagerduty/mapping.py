@@ -156,7 +156,7 @@ def _oncalls(
     policies: dict[str, GroupRef],
 ) -> None:
     for oncall in org.oncalls:
-        user = oncall.get("user") if isinstance(oncall.get("user"), dict) else {}
+        user = _obj(oncall.get("user"))
         email = b.email(user.get("email")) or emails.get(str(user.get("id")))
         who = user.get("summary") or user.get("name") or user.get("id") or "?"
         if email is None:
@@ -170,7 +170,7 @@ def _oncalls(
             continue
         level = oncall.get("escalation_level")
         level = level if isinstance(level, int) else None
-        policy = oncall.get("escalation_policy") or {}
+        policy = _obj(oncall.get("escalation_policy"))
         pref = policies.get(str(policy.get("id")))
         if pref is None and isinstance(policy.get("summary"), str):
             pref = b.group(GroupKind.ESCALATION_POLICY, policy["summary"], str(policy.get("id")))
@@ -207,7 +207,7 @@ def _details(
         if ref is None or not isinstance(final, dict):
             continue
         for entry in _list(final.get("rendered_schedule_entries")):
-            user = entry.get("user") if isinstance(entry.get("user"), dict) else {}
+            user = _obj(entry.get("user"))
             email = b.email(user.get("email")) or emails.get(str(user.get("id")))
             if email is None:
                 b.warn(f"PagerDuty schedule '{ref.name}' has an entry without a known user.")
@@ -230,7 +230,7 @@ def _teams(org: RawOrg, b: RosterBuilder, emails: dict[str, str]) -> dict[tuple[
             continue
         ref = b.group(GroupKind.TEAM, name, tid)
         for member in members:
-            user = member.get("user") if isinstance(member.get("user"), dict) else {}
+            user = _obj(member.get("user"))
             email = b.email(user.get("email")) or emails.get(str(user.get("id")))
             if email is None:
                 who = user.get("summary") or user.get("name") or user.get("id") or "?"
@@ -239,6 +239,10 @@ def _teams(org: RawOrg, b: RosterBuilder, emails: dict[str, str]) -> dict[tuple[
             b.member(ref, email)
             roles[(ref.name, email)] = str(member.get("role") or "")
     return roles
+
+
+def _obj(value: object) -> Obj:
+    return value if isinstance(value, dict) else {}
 
 
 def _list(value: object) -> list[Obj]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from adapters.pagerduty.client import OffsetCapReached, PagerDutyClient, Params, Region
 from adapters.pagerduty.mapping import Directory, RawOrg, build, unused_schedule_ids
-from adapters.pagerduty.oauth import ROSTER_SCOPES, ClientCredentialsAuth
+from adapters.pagerduty.oauth import IDENTITY_URL, ROSTER_SCOPES, ClientCredentialsAuth
 from adapters.providerhttp import (
     Forbidden,
     NotFound,
@@ -47,12 +47,12 @@ class PagerDutyRosterProvider:
         self,
         client: PagerDutyClient,
         *,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Callable[[], datetime] | None = None,
         confirm_deadline: float = CONFIRM_DEADLINE,
     ) -> None:
         self.client = client
         self.directory = Directory()
-        self._now = now
+        self._now = now or (lambda: datetime.now(UTC))
         self._confirm_deadline = confirm_deadline
 
     @classmethod
@@ -70,10 +70,9 @@ class PagerDutyRosterProvider:
         **client_options: Any,
     ) -> PagerDutyRosterProvider:
         """An API key, or a Scoped OAuth app (client id + secret + account subdomain)."""
-        clock = {"now": now} if now else {}
         if api_key:
             return cls(PagerDutyClient(api_key=api_key, region=region, base_url=base_url,
-                                       **client_options), **clock)  # fmt: skip
+                                       **client_options), now=now)  # fmt: skip
         if not (oauth_client_id and oauth_client_secret and subdomain):
             raise ValueError(
                 "PagerDuty needs an API key, or an OAuth client id, secret and subdomain"
@@ -83,10 +82,10 @@ class PagerDutyRosterProvider:
             oauth_client_secret,
             subdomain,
             region=region,
-            **({"identity_url": identity_url} if identity_url else {}),
+            identity_url=identity_url or IDENTITY_URL,
         )
         client = PagerDutyClient(auth=auth, region=region, base_url=base_url, **client_options)
-        return cls(client, **clock)
+        return cls(client, now=now)
 
     async def aclose(self) -> None:
         await self.client.aclose()

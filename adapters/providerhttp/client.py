@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -27,7 +27,8 @@ from adapters.providerhttp.errors import (
 from adapters.providerhttp.limiter import MonotonicClock, RateLimit, Sleep, TokenBucket
 from adapters.providerhttp.retry import RetryPolicy, retry_after
 
-QueryParams = Mapping[str, Any] | Sequence[tuple[str, Any]]
+# What httpx accepts as query parameters: a mapping, or a list or tuple of (name, value) pairs.
+QueryParams = Mapping[str, Any] | list[tuple[str, Any]] | tuple[tuple[str, Any], ...]
 
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 

@@ -16,14 +16,14 @@ RawPeriod = tuple[Obj, datetime, datetime]  # (recipient object, start, end)
 
 def raw_periods(timeline: Obj) -> list[RawPeriod]:
     """Every final-timeline period with its recipient object (empty when there is none)."""
-    final = timeline.get("finalTimeline") if isinstance(timeline.get("finalTimeline"), dict) else {}
+    final = _obj(timeline.get("finalTimeline"))
     found: list[RawPeriod] = []
     for rotation in _list(final.get("rotations")):
         for period in _list(rotation.get("periods")):
             start, end = _time(period.get("startDate")), _time(period.get("endDate"))
             if start is None or end is None:
                 continue
-            recipient = period.get("recipient") if isinstance(period.get("recipient"), dict) else {}
+            recipient = _obj(period.get("recipient"))
             found.append((recipient, start, end))
     return found
 
@@ -52,6 +52,10 @@ def _time(value: object) -> datetime | None:
         return parse_time(value)
     except ValueError:
         return None
+
+
+def _obj(value: object) -> Obj:
+    return value if isinstance(value, dict) else {}
 
 
 def _list(value: object) -> list[Obj]:

@@ -8,8 +8,9 @@ unique constraint on prev_hash backs this up.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Row, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.storage.tables import audit_events, audit_head
@@ -57,18 +58,18 @@ async def append_event(conn: AsyncConnection, event: AuditEvent) -> AuditRecord:
     return record
 
 
-def _record(row: object) -> AuditRecord:
+def _record(row: Row[Any]) -> AuditRecord:
     return AuditRecord(
-        seq=row.seq,  # type: ignore[attr-defined]
-        at=row.at,  # type: ignore[attr-defined]
-        event=row.event,  # type: ignore[attr-defined]
-        request_id=row.request_id,  # type: ignore[attr-defined]
-        resource=row.resource,  # type: ignore[attr-defined]
-        actor=row.actor,  # type: ignore[attr-defined]
-        subject=row.subject,  # type: ignore[attr-defined]
-        detail=row.detail,  # type: ignore[attr-defined]
-        prev_hash=row.prev_hash,  # type: ignore[attr-defined]
-        hash=row.hash,  # type: ignore[attr-defined]
+        seq=row.seq,
+        at=row.at,
+        event=row.event,
+        request_id=row.request_id,
+        resource=row.resource,
+        actor=row.actor,
+        subject=row.subject,
+        detail=row.detail,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
     )
 
 

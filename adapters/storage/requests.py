@@ -247,7 +247,7 @@ def _request(row: Any, approved: tuple[str, ...]) -> AccessRequest:
         expires_at=row.expires_at,
         ended_at=row.ended_at,
         evidence=row.evidence or {},
-        message_refs=tuple(tuple(r) for r in row.message_refs or ()),  # type: ignore[misc]
+        message_refs=tuple(tuple(r) for r in row.message_refs or ()),
         version=row.version,
         kind=row.kind,
         extends=row.extends,

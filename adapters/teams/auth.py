@@ -165,6 +165,8 @@ class _ClientSecretCredentialsFactory(PasswordServiceClientCredentialFactory):
 class _ClientSecretCredentials(MicrosoftAppCredentials):
     """``MicrosoftAppCredentials`` whose MSAL client honours ``validate_authority``."""
 
+    app: ConfidentialClientApplication | None  # botbuilder's MSAL client, None until first built
+
     def __init__(
         self,
         app_id: str,

@@ -19,10 +19,10 @@ from enum import StrEnum
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from azure.core.exceptions import DeserializationError
 from botbuilder.core import Bot, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
-from msrest.exceptions import DeserializationError
 from msrest.serialization import Model
 
 from adapters.teams.signing_keys import KeysUnavailable

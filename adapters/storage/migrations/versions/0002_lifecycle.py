@@ -7,6 +7,8 @@ Revises: 0001
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -18,7 +20,7 @@ branch_labels = None
 depends_on = None
 
 
-def _columns() -> tuple[sa.Column, ...]:  # type: ignore[type-arg]
+def _columns() -> tuple[sa.Column[Any], ...]:
     """Fresh Column objects each time: a Column belongs to one table."""
     return (
         sa.Column("kind", sa.String(16), nullable=False, server_default="request"),
