@@ -9,12 +9,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import DomainError
 
 _HERE = Path(__file__).parent
+_MIGRATE_LOCK = 0x6F612D6D6967  # "oa-mig": one migration at a time across processes
 
 
 class DatabaseTooNew(DomainError):
@@ -48,6 +50,9 @@ async def upgrade(engine: AsyncEngine) -> tuple[str | None, str]:
     if engine.dialect.name == "sqlite":
         _ensure_sqlite_folder(str(engine.url.database or ""))
     async with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            # Replicas started together migrate one after the other; the rest find it done.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATE_LOCK})
         result = await conn.run_sync(_check_and_upgrade)
         await conn.commit()
     return result

@@ -79,9 +79,9 @@ class SqlRosterStore:
                 "last_error": reason,
                 "consecutive_failures": failures,
             }
-            if row is None:
-                values["counts"] = {}
-            await upsert(conn, sync_health, {"provider": provider.value}, values)
+            await upsert(
+                conn, sync_health, {"provider": provider.value}, values, defaults={"counts": {}}
+            )
         return failures
 
     async def health(self) -> list[SyncHealth]:

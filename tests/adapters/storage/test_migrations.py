@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import inspect, text
 
@@ -35,3 +37,15 @@ async def test_database_from_a_newer_release_is_refused_and_not_altered(database
             ).scalar() == "0099"
     finally:
         await engine.dispose()
+
+
+async def test_replicas_starting_together_migrate_once_without_colliding(database_url: str) -> None:
+    engines = [make_engine(database_url) for _ in range(3)]
+    try:
+        # Unserialised, PostgreSQL's concurrent CREATE TABLEs wait on each other for ever.
+        results = await asyncio.wait_for(asyncio.gather(*(upgrade(e) for e in engines)), 60)
+        assert (None, "0004") in results  # one of them migrated; the others found it done
+        assert {now for _, now in results} == {"0004"}
+    finally:
+        for engine in engines:
+            await engine.dispose()
