@@ -10,7 +10,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from slack_bolt.async_app import AsyncAck
@@ -28,7 +28,13 @@ log = logging.getLogger(__name__)
 
 _REQUEST_ID = re.compile(r"[a-z0-9]{1,32}")
 
-Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
+
+class Spawn(Protocol):
+    """Runs work after the ack (`SlackSurface.spawn`); `bounded` work waits its turn."""
+
+    def __call__(
+        self, work: Coroutine[Any, Any, Any], *, bounded: bool = True
+    ) -> asyncio.Task[Any]: ...
 
 
 class Responder:
@@ -128,7 +134,8 @@ class FormAnswers:
                 await ack(response_action="update", view=slow_view)
             else:
                 await ack()
-            self.spawn(self._deliver_when_done(task, user_id, meta))
+            # Unbounded: it only waits for `task`, which may itself be waiting for a turn.
+            self.spawn(self._deliver_when_done(task, user_id, meta), bounded=False)
             return
         if outcome.errors:
             await ack(response_action="errors", errors=outcome.errors)

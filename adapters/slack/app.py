@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_API_URL = "https://slack.com/api/"
+BACKGROUND_LIMIT = 16
+"""Slack work running at once per replica: well inside the database pool (10 + 20 overflow)."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class SlackSurface:
             identity=dispatcher.identity_map,
         )
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._turns = asyncio.Semaphore(BACKGROUND_LIMIT)
         self.handlers = SlackHandlers(
             dispatcher=dispatcher,
             client=self.client,
@@ -179,13 +182,21 @@ class SlackSurface:
         listener.__name__ = getattr(work, "__name__", "listener")
         return listener
 
-    def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
-        """Run work that outlives the request; kept referenced until done, cancelled on close."""
-        task = asyncio.ensure_future(work)
+    def spawn(self, work: Coroutine[Any, Any, T], *, bounded: bool = True) -> asyncio.Task[T]:
+        """Run work that outlives the request; kept referenced until done, cancelled on close.
+
+        Acks never wait for the work, so a burst would otherwise start all of it at once and
+        queue on the database pool until checkouts time out; at most `BACKGROUND_LIMIT` pieces
+        run together and the rest wait their turn (long-lived loops are not `bounded`)."""
+        task = asyncio.ensure_future(self._in_turn(work) if bounded else work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(_log_failure)
         return task
+
+    async def _in_turn(self, work: Coroutine[Any, Any, T]) -> T:
+        async with self._turns:
+            return await work
 
     def route(self) -> Callable[[web.Request], Awaitable[web.Response]]:
         """The `POST /slack/events` handler; only with a signing secret to verify requests."""
@@ -198,9 +209,9 @@ class SlackSurface:
         at start must not stop the bot from serving everything else."""
         # One HTTP session (and its keep-alive connections) for every Web API call and answer.
         self.client.session = aiohttp.ClientSession()
-        self.spawn(self.workspace.warm())
+        self.spawn(self.workspace.warm(), bounded=False)
         if self.socket is not None:
-            self.spawn(self.socket.run())
+            self.spawn(self.socket.run(), bounded=False)
 
     async def close(self, grace: float = 5.0) -> None:
         """Stop taking Socket Mode events, let work in flight finish (answers, message updates)

@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
 import pytest
 
+from adapters.slack.app import BACKGROUND_LIMIT
 from bot.http import make_app
 from bot.settings import Settings
 from bot.slack_wiring import SLACK_KEY, mount_slack, slack_config
-from tests.adapters.slack.rig import ALICE
+from tests.adapters.slack.rig import ALICE, SlackRig
 from tests.builders import make_bot
 from tests.conftest import FakeClock
 from tests.fakes.slack import FakeSlackApi, payloads, send_signed, serve
@@ -101,3 +103,25 @@ async def test_mount_slack_does_nothing_when_slack_is_not_configured(
         )
     finally:
         await bot.close()
+
+
+async def test_work_after_the_ack_runs_a_bounded_number_at_a_time(rig: SlackRig) -> None:
+    """A burst of commands never starts more database work at once than the pool can serve."""
+    running, peak, release = 0, 0, asyncio.Event()
+    all_waiting = asyncio.Event()
+
+    async def work() -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        if running == BACKGROUND_LIMIT:
+            all_waiting.set()
+        await release.wait()
+        running -= 1
+
+    tasks = [rig.surface.spawn(work()) for _ in range(3 * BACKGROUND_LIMIT)]
+    await asyncio.wait_for(all_waiting.wait(), 5)
+    assert (running, peak) == (BACKGROUND_LIMIT, BACKGROUND_LIMIT)
+    release.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), 5)
+    assert (running, peak) == (0, BACKGROUND_LIMIT)
