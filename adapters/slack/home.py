@@ -9,7 +9,16 @@ from datetime import datetime
 from typing import Any
 
 from adapters.slack import constants as k
-from adapters.slack.render import button, confirm_dialog, context, esc, plain, section, time_left
+from adapters.slack.render import (
+    button,
+    confirm_dialog,
+    context,
+    esc,
+    literal,
+    plain,
+    section,
+    time_left,
+)
 from core.durations import format_duration
 from core.replies import evidence_sentence
 from core.timefmt import show_time
@@ -73,9 +82,9 @@ def home_view(data: HomeView, tz: str, now: datetime, notice: str | None = None)
     if not data.to_approve:
         blocks.append(context("Nothing is waiting for you."))
     for r in data.to_approve[:LIST_LIMIT]:
-        reason = f' "{esc(r.reason)}"' if r.reason else ""
+        reason = f' "{literal(r.reason)}"' if r.reason else ""
         blocks += _with_buttons(
-            f"*{esc(r.requester)}* asks for *{esc(r.resource)}* for "
+            f"*{literal(r.requester)}* asks for *{literal(r.resource)}* for "
             f"{format_duration(r.duration)}{reason} (`{r.id}`); "
             f"{esc(evidence_sentence(r, tz, now))}.",
             button("Approve", k.APPROVE, r.id, style="primary"),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from adapters.slack import constants as k
-from adapters.slack.render import context, esc, plain, section
+from adapters.slack.render import context, esc, literal, plain, section
 from core.connections import AuthKind, ConnectForm, ProviderName
 from core.durations import format_duration
 from core.requests import AccessRequest
@@ -222,9 +222,9 @@ def read_request(values: StateValues) -> RequestForm:
 
 def deny_view(request: AccessRequest, meta: str) -> View:
     """Opened straight from the click (the trigger lasts 3 seconds), so it needs no lookups."""
-    reason = f' "{esc(request.reason)}"' if request.reason else ""
+    reason = f' "{literal(request.reason)}"' if request.reason else ""
     summary = (
-        f"Deny *{esc(request.requester)}* access to *{esc(request.resource)}* for "
+        f"Deny *{literal(request.requester)}* access to *{literal(request.resource)}* for "
         f"{format_duration(request.duration)}{reason} (`{request.id}`)?"
     )
     blocks = [

@@ -6,6 +6,7 @@ Every message carries a plain `text` too: Slack shows it in notifications and sc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,8 +30,31 @@ def esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def plain(text: str, limit: int = 150) -> dict[str, Any]:
-    return {"type": "plain_text", "text": _cut(text, limit), "emoji": True}
+# mrkdwn has no escape for its emphasis marks, so inside mrkdwn they become look-alikes. An
+# underscore inside a word (alice_smith@) never emphasises and is kept as typed.
+_MARKS = str.maketrans({"*": "\u2217", "~": "\u223c", "`": "\u02cb"})
+_EDGE_UNDERSCORE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+
+
+def one_line(text: str) -> str:
+    """Whitespace runs (newlines included) as one space: user text cannot start a line of its own."""
+    return " ".join(text.split())
+
+
+def literal(text: str) -> str:
+    """Text someone typed (a reason, a comment, a profile email) for inside mrkdwn: on one line,
+    Slack's control characters escaped and its emphasis marks unable to pair, so it can neither
+    draw bold, quotes or links nor a line that looks like the bot's own."""
+    return _EDGE_UNDERSCORE.sub("\u02cd", esc(one_line(text)).translate(_MARKS))
+
+
+def plain(text: str, limit: int = 150, *, emoji: bool = True) -> dict[str, Any]:
+    return {"type": "plain_text", "text": _cut(text, limit), "emoji": emoji}
+
+
+def plain_section(text: str) -> Block:
+    """A section drawn as text: no mrkdwn, no emoji codes (for sentences carrying user text)."""
+    return {"type": "section", "text": plain(esc(text), SECTION_LIMIT, emoji=False)}
 
 
 def mrkdwn(text: str) -> dict[str, Any]:
@@ -103,29 +127,32 @@ def reply_message(reply: Reply) -> Message:
     """A core Reply as an ephemeral message: its sentence, then its lines."""
     head = esc(reply.text) if reply.ok else f":warning: {esc(reply.text)}"
     blocks = [section(head)]
-    blocks += [section(text) for text in chunks(esc(line) for line in reply.lines)]
+    # Lines list other people's requests, reasons included: drawn as text, one line each.
+    blocks += [plain_section(text) for text in chunks(one_line(line) for line in reply.lines)]
     if len(blocks) > MAX_BLOCKS:
         blocks = [*blocks[: MAX_BLOCKS - 1], context("… more than fits here; try `/access mine`.")]
     return {"text": _cut(esc(reply.full_text), 3900), "blocks": blocks}
 
 
 def notice_message(text: str, request: AccessRequest | None = None) -> Message:
-    """A personal notice (`tell`): the core's sentence, and which request it is about."""
-    blocks = [section(esc(text))]
+    """A personal notice (`tell`): the core's sentence, and which request it is about.
+
+    The sentence quotes reasons and comments, so it is drawn as text."""
+    blocks = [plain_section(one_line(text))]
     if request is not None:
         blocks.append(
             context(
-                f"Request `{request.id}` · {esc(request.resource)} · "
+                f"Request `{request.id}` · {literal(request.resource)} · "
                 f"{format_duration(request.duration)}"
             )
         )
-    return {"text": esc(text), "blocks": blocks}
+    return {"text": literal(text), "blocks": blocks}
 
 
 def alert_message(text: str) -> Message:
     return {
-        "text": f"Admin alert: {esc(text)}",
-        "blocks": [section(f":rotating_light: {esc(text)}")],
+        "text": f"Admin alert: {literal(text)}",
+        "blocks": [plain_section(f"\N{POLICE CARS REVOLVING LIGHT} {one_line(text)}")],
     }
 
 
@@ -134,9 +161,9 @@ def alert_message(text: str) -> Message:
 
 def state_line(request: AccessRequest, tz: str, now: datetime) -> str:
     """What became of a request, for the approval message once buttons are gone."""
-    by = esc(request.decided_by) if request.decided_by else ""
+    by = literal(request.decided_by) if request.decided_by else ""
     at = lambda when: show_time(when, tz, now) if when else ""  # noqa: E731
-    note = f": {esc(request.decision_note)}" if request.decision_note else ""
+    note = f": {literal(request.decision_note)}" if request.decision_note else ""
     match request.status:
         case Status.PENDING:
             return f":hourglass_flowing_sand: Waiting for approval until {at(request.timeout_at)}."
@@ -167,8 +194,8 @@ def approval_message(
 ) -> Message:
     """The approval message: who asks for what, for how long, why, and their on-call evidence;
     Approve / Deny while pending, the outcome (and no live buttons) afterwards."""
-    who = f"<@{requester_user_id}>" if requester_user_id else esc(request.requester)
-    reason = esc(request.reason) if request.reason else "_none given_"
+    who = f"<@{requester_user_id}>" if requester_user_id else literal(request.requester)
+    reason = esc(one_line(request.reason)) if request.reason else "(none given)"
     evidence = esc(evidence_sentence(request, tz, now))
     extends = getattr(request, "extends", None)
     title = (
@@ -181,13 +208,14 @@ def approval_message(
             "type": "section",
             "text": mrkdwn(title),
             "fields": [
-                mrkdwn(f"*Requester*\n{who} ({esc(request.requester)})"),
-                mrkdwn(f"*Resource*\n{esc(request.resource)}"),
+                mrkdwn(f"*Requester*\n{who} ({literal(request.requester)})"),
+                mrkdwn(f"*Resource*\n{literal(request.resource)}"),
                 mrkdwn(f"*Duration*\n{format_duration(request.duration)}"),
-                mrkdwn(f"*Reason*\n{_cut(reason, 1900)}"),
+                # What the requester typed, drawn as text: it cannot fake a line of the bot's.
+                plain(f"Reason: {reason}", 1900, emoji=False),
             ],
         },
-        context(f":pager: {esc(request.requester)} is {evidence}"),
+        context(f":pager: {literal(request.requester)} is {evidence}"),
     ]
     if request.status == Status.PENDING:
         blocks.append(
@@ -201,11 +229,11 @@ def approval_message(
             }
         )
         blocks.append(context(state_line(request, tz, now)))
-        text = f"Approval needed: {esc(describe_request(request, tz, now))}"
+        text = f"Approval needed: {literal(describe_request(request, tz, now))}"
     else:
         blocks.append(section(state_line(request, tz, now)))
         status = request.status.value.replace("_", " ")
-        text = f"{esc(describe_request(request, tz, now))} Now {status}."
+        text = f"{literal(describe_request(request, tz, now))} Now {status}."
     return {"text": text, "blocks": blocks}
 
 

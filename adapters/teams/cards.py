@@ -11,6 +11,7 @@ Dialogs open with ``Action.Submit`` whose ``data.msteams.type`` is ``task/fetch`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,9 +55,27 @@ def text(value: str, **style: Any) -> Card:
     return {"type": "TextBlock", "text": value, "wrap": True, **style}
 
 
+# TextRun style; everything else styles the RichTextBlock around it.
+_RUN_STYLE = frozenset({"color", "fontType", "isSubtle", "italic", "size", "weight"})
+_ONE_LINE = re.compile(r"\s+")
+
+
+def words(*runs: str | tuple[str, Mapping[str, Any]], **style: Any) -> Card:
+    """Text someone typed, or a sentence quoting it, as a RichTextBlock: its TextRuns render no
+    markdown, so a reason cannot draw bold, links or lists, and on one line it cannot draw a line
+    that looks like the card's own. A run is a string or (string, its own TextRun style)."""
+    shared = {k: v for k, v in style.items() if k in _RUN_STYLE}
+    inlines: list[Card] = []
+    for run in runs:
+        value, own = (run, {}) if isinstance(run, str) else run
+        inlines.append({"type": "TextRun", "text": _ONE_LINE.sub(" ", value), **shared, **own})
+    block = {k: v for k, v in style.items() if k not in _RUN_STYLE}
+    return {"type": "RichTextBlock", "inlines": inlines, **block}
+
+
 def notice(value: str, ok: bool = False) -> Card:
     """A sentence that stands out: a refusal, an inline form error, a result."""
-    return text(value, color="good" if ok else "attention", weight="bolder")
+    return words(value, color="good" if ok else "attention", weight="bolder")
 
 
 def facts(pairs: Sequence[tuple[str, str]]) -> Card:
@@ -118,12 +137,13 @@ def approval_card(
                 ("Requester", request.requester),
                 ("Resource", request.resource),
                 ("Duration", format_duration(request.duration)),
-                ("Reason", request.reason or "(none given)"),
                 ("On-call evidence", evidence_sentence(request, tz, now)),
             ]
         )
     )
-    body.append(text(status_sentence(request, required=required, tz=tz, now=now), weight="bolder"))
+    # Fact values render markdown; the reason is what the requester typed, so it is a TextRun.
+    body.append(words(("Reason: ", {"weight": "bolder"}), request.reason or "(none given)"))
+    body.append(words(status_sentence(request, required=required, tz=tz, now=now), weight="bolder"))
     if request.status != Status.PENDING:
         return card(body)
     body.append(
@@ -188,8 +208,9 @@ def needs_card(reply: Reply) -> bool:
 
 
 def reply_card(reply: Reply, *, tz: str = "UTC", now: datetime | None = None) -> Card:
-    body: list[Card] = [text(reply.text, **({} if reply.ok else {"color": "attention"}))]
-    body.extend(text(line, spacing="small") for line in reply.lines)
+    # Replies quote reasons and comments (lists of requests, refusals), so they are TextRuns.
+    body: list[Card] = [words(reply.text, **({} if reply.ok else {"color": "attention"}))]
+    body.extend(words(line, spacing="small") for line in reply.lines)
     if reply.request is not None:
         r = reply.request
         body.append(
@@ -233,7 +254,7 @@ def confirm_disconnect_card(provider: str) -> Card:
 
 
 def result_card(message: str, ok: bool = True) -> Card:
-    return card([text(message, **({} if ok else {"color": "attention"}))])
+    return card([words(message, **({} if ok else {"color": "attention"}))])
 
 
 # -- dialogs -----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from botbuilder.core import MessageFactory, TurnContext
+from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import (
     Activity,
@@ -28,7 +28,7 @@ from botbuilder.schema.teams import TaskModuleRequest, TaskModuleResponse, TeamI
 from adapters.teams import cards
 from adapters.teams.dialogs import Dialogs, close_with
 from adapters.teams.identity import IdentityRefused, TeamsIdentity, TeamsUser, channel_data_of
-from adapters.teams.notifier import card_activity
+from adapters.teams.notifier import card_activity, text_activity
 from adapters.teams.references import ConversationReferences, copy_reference
 from core.commands import Approve, Deny, Disconnect, strip_prefix
 from core.dispatcher import Dispatcher
@@ -174,7 +174,7 @@ class AccessTeamsBot(TeamsActivityHandler):
             content = cards.reply_card(reply, tz=actor.tz, now=self._dispatcher.now())
             await turn_context.send_activity(card_activity(content, reply.text))
         else:
-            await turn_context.send_activity(MessageFactory.text(reply.text))
+            await turn_context.send_activity(text_activity(reply.text))
 
     async def _approvals_here(self, turn_context: TurnContext, actor: Actor) -> None:
         if not actor.is_admin:

@@ -16,7 +16,7 @@ from typing import Any
 
 from botbuilder.core import CardFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity, ActivityTypes, ConversationReference
+from botbuilder.schema import Activity, ActivityTypes, ConversationReference, TextFormatTypes
 
 from adapters.teams import cards
 from adapters.teams.references import (
@@ -42,6 +42,14 @@ def card_activity(content: cards.Card, summary: str = "") -> Activity:
     if summary:
         activity.summary = summary
     return activity
+
+
+def text_activity(text: str, *, one_line: bool = False) -> Activity:
+    """A sentence as plain text: it quotes reasons and comments, which Teams would otherwise
+    render as markdown (bold, links, lists). ``one_line`` for a notice, whose quoted comment
+    must not start a line that reads like the bot's own."""
+    shown = " ".join(text.split()) if one_line else text
+    return Activity(type=ActivityTypes.message, text=shown, text_format=TextFormatTypes.plain)
 
 
 class TeamsNotifier:
@@ -124,7 +132,7 @@ class TeamsNotifier:
         if contact is None:
             log.info("no Teams chat with %s for a notice about %s", email, _id(request))
             return
-        await self._continue(contact.reference, _sender(Activity(type="message", text=text)))
+        await self._continue(contact.reference, _sender(text_activity(text, one_line=True)))
 
     async def announce(self, text: str, request: AccessRequest | None = None) -> None:
         """A line for the approvals channel (an auto-approval); nowhere else when none is set."""
@@ -132,12 +140,12 @@ class TeamsNotifier:
         if channel is None:
             log.info("no Teams approvals channel for a line about %s", _id(request))
             return
-        await self._continue(channel.reference, _sender(Activity(type="message", text=text)))
+        await self._continue(channel.reference, _sender(text_activity(text, one_line=True)))
 
     async def alert_admins(self, text: str) -> None:
         channel = await self._references.approvals_channel()
         if channel is not None:
-            await self._continue(channel.reference, _sender(Activity(type="message", text=text)))
+            await self._continue(channel.reference, _sender(text_activity(text, one_line=True)))
             return
         for admin in sorted(self._views.admins()):
             try:

@@ -196,6 +196,8 @@ def card_text(content: dict[str, Any]) -> str:
         if isinstance(element, dict):
             if element.get("type") == "TextBlock":
                 lines.append(element["text"])
+            elif element.get("type") == "RichTextBlock":
+                lines.append("".join(run["text"] for run in element["inlines"]))
             elif element.get("type") == "FactSet":
                 lines.extend(f"{f['title']}: {f['value']}" for f in element["facts"])
             for key in ("body", "items", "columns"):

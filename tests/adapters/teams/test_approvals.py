@@ -48,7 +48,7 @@ async def test_requesters_own_approval_is_refused_and_nothing_changes(
 
     shown = card_text(card)
     assert shown.startswith("You cannot decide your own request; `cancel ID` withdraws it.")
-    assert card["body"][0]["color"] == "attention"
+    assert card["body"][0]["inlines"][0]["color"] == "attention"
     assert "Waiting for approval." in shown
     assert buttons(card) == [("Action.Execute", "approve"), ("Action.Execute", "deny")]
     assert (await teams.bot.service.get(rid)).status == Status.PENDING

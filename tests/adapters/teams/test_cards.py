@@ -97,7 +97,7 @@ def test_decided_card_has_no_buttons_and_says_who_decided() -> None:
     )
 
     assert "actions" not in denied
-    assert denied["body"][-1]["text"] == "Denied by bob@example.com: freeze"
+    assert denied["body"][-1]["inlines"][0]["text"] == "Denied by bob@example.com: freeze"
 
 
 def test_refresh_names_at_most_sixty_users() -> None:

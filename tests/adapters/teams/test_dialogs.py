@@ -61,8 +61,8 @@ def _error_after(content: dict[str, Any], input_id: str) -> str | None:
     for element in body[index + 1 :]:
         if element["type"].startswith("Input."):
             return None
-        if element.get("color") == "attention":
-            return str(element["text"])
+        if element["type"] == "RichTextBlock" and element["inlines"][0]["color"] == "attention":
+            return "".join(run["text"] for run in element["inlines"])
     return None
 
 
@@ -102,7 +102,7 @@ async def test_request_form_refusal_from_the_core_is_shown_on_the_form(
     )
 
     content = _form(task)
-    assert content["body"][0]["text"].startswith(
+    assert content["body"][0]["inlines"][0]["text"].startswith(
         "You are not in the on-call roster as lead@example.com"
     )
 
