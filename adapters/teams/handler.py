@@ -11,8 +11,7 @@ chats, under that person, for later proactive messages.
 from __future__ import annotations
 
 import html
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from botbuilder.core import TurnContext
@@ -30,7 +29,7 @@ from adapters.teams.dialogs import Dialogs, close_with
 from adapters.teams.identity import IdentityRefused, TeamsIdentity, TeamsUser, channel_data_of
 from adapters.teams.notifier import card_activity, text_activity
 from adapters.teams.references import ConversationReferences, copy_reference
-from core.commands import Approve, Deny, Disconnect, strip_prefix
+from core.commands import MAX_TEXT, Approve, Deny, Disconnect, strip_prefix
 from core.dispatcher import Dispatcher
 from core.errors import DomainError, Unavailable
 from core.identity import Actor
@@ -49,27 +48,57 @@ WELCOME_TEAM = (
 )
 STALE_BUTTON = "This button is no longer available; type `help` for the commands."
 
-_AT_TAG = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
-_LEADING_AT = re.compile(r"^\s*<at[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
+_MAX_RAW = 2 * MAX_TEXT  # a command with its mention markup; longer is refused by the parser
+_AT_CASE = str.maketrans("AT", "at")  # lower-cases the tag's letters only: indexes stay put
+
+
+def _mentions(text: str) -> Iterator[tuple[int, int, str]]:
+    """Each `<at ...>NAME</at>` as (start, end, NAME), in one pass. A lazy regex rescans the
+    rest of the text from every unclosed `<at`: quadratic, seconds for a long message."""
+    folded = text.translate(_AT_CASE)
+    at = 0
+    while (start := folded.find("<at", at)) >= 0:
+        opened = folded.find(">", start + 3)
+        closed = folded.find("</at>", opened + 1) if opened >= 0 else -1
+        if closed < 0:
+            return  # nothing later closes either
+        yield start, closed + 5, text[opened + 1 : closed]
+        at = closed + 5
+
+
+def _sub_mentions(text: str, replace: Callable[[str], str | None]) -> str:
+    """Each mention replaced by ``replace(NAME)``, or kept as written where that is None."""
+    kept, last = [], 0
+    for start, end, name in _mentions(text):
+        instead = replace(name)
+        if instead is not None:
+            kept += [text[last:start], instead]
+            last = end
+    kept.append(text[last:])
+    return "".join(kept)
 
 
 def command_text(activity: Activity) -> str:
     """The command a person typed, without the bot's @mention and the `/access` prefix."""
+    raw = activity.text or ""
+    if len(raw) > _MAX_RAW:
+        return raw  # unread: the parser refuses it by its length alone
     bot_id = activity.recipient.id if activity.recipient else None
     names: set[str] = set()
     for entity in activity.entities or []:
         props = entity.additional_properties or {}
         mentioned = props.get("mentioned") or {}
         if entity.type and entity.type.lower() == "mention" and mentioned.get("id") == bot_id:
-            names.add(_AT_TAG.sub(r"\1", str(props.get("text") or "")).lstrip("@").strip())
+            shown = _sub_mentions(str(props.get("text") or "")[:_MAX_RAW], lambda name: name)
+            names.add(shown.lstrip("@").strip())
             names.add(str(mentioned.get("name") or "").strip())
     names.discard("")
-    text = _AT_TAG.sub(
-        lambda m: "" if m.group(1).lstrip("@").strip() in names else m.group(0),
-        activity.text or "",
-    )
+    text = _sub_mentions(raw, lambda name: "" if name.lstrip("@").strip() in names else None)
     # Teams' own examples disagree about the entity's text; a leading mention is the bot's.
-    text = _LEADING_AT.sub("", text)
+    text = text.lstrip()
+    first = next(_mentions(text), None)
+    if first is not None and first[0] == 0:
+        text = text[first[1] :]
     text = html.unescape(text).replace("\xa0", " ").strip()
     text = strip_prefix(text)
     return text[1:].strip() if text.startswith("/") else text

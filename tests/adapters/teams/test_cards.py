@@ -4,6 +4,7 @@ small pure pieces (mention stripping, message references) do what their callers 
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -176,3 +177,26 @@ def test_message_ref_round_trips_and_ignores_other_surfaces() -> None:
     )
     assert parse_message_ref(MessageRef("slack", ref.ref)) is None
     assert parse_message_ref(MessageRef("teams", "not json")) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("<AT>On-call Access</AT> list", "list"),
+        ("<at>On-call Access</at> approve r1 <at unclosed", "approve r1 <at unclosed"),
+        ("<at>On-call Access</at> deny r1 x<at>y", "deny r1 x<at>y"),
+    ],
+)
+def test_command_text_reads_mentions_in_any_case_and_keeps_unclosed_tags(
+    text: str, expected: str
+) -> None:
+    assert command_text(_mention(text, "<at>On-call Access</at>")) == expected
+
+
+def test_command_text_reads_hostile_mention_markup_in_linear_time() -> None:
+    # Thousands of unclosed `<at` tags in the text and the entity took seconds with a lazy regex.
+    hostile = "<at>On-call Access</at> " + "<at " * 1990
+    started = time.perf_counter()
+    assert command_text(_mention(hostile, "<at " * 1990)).startswith("<at <at")
+    assert command_text(_mention("x" * 30_000, "")) == "x" * 30_000  # unread: the parser refuses
+    assert time.perf_counter() - started < 0.1

@@ -4,6 +4,7 @@ text, so it can draw no bold, link or list line of its own such as "Approved by"
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from tests.adapters.teams.conftest import ALICE, BOB, TeamsUnderTest, card_of
@@ -71,3 +72,16 @@ async def test_a_deny_comment_that_spoofs_is_shown_literally(teams: TeamsUnderTe
         told = await teams.next_in(ALICE)
     assert told.activity.get("textFormat") == "plain"
     assert AS_TYPED in (told.text or "")
+
+
+async def test_a_message_of_unclosed_mention_tags_is_refused_by_its_length_at_once(
+    teams: TeamsUnderTest,
+) -> None:
+    hostile = "<at " * 7000  # 28 KB: reading its mentions with a lazy regex took seconds
+
+    started = time.perf_counter()
+    await teams.say(ALICE, hostile)
+    answer = await teams.next_in(ALICE)
+
+    assert "a command is at most 4,000" in (answer.text or "")
+    assert time.perf_counter() - started < 1.0
