@@ -19,6 +19,7 @@ from core.errors import PolicyError
 from core.groups import GroupRef
 from core.policy import parse_policy
 from core.roster import Roster
+from core.yamlread import MAX_BYTES, YamlProblem, decode
 
 
 async def export(settings: Settings, args: argparse.Namespace) -> int:
@@ -79,9 +80,13 @@ async def verify(settings: Settings, args: argparse.Namespace) -> int:
 
 async def policy_check(settings: Settings, args: argparse.Namespace) -> int:
     try:
-        text = args.file.read_text(encoding="utf-8")
+        with args.file.open("rb") as file:
+            text = decode(file.read(MAX_BYTES + 1))  # no more than the parser would accept
     except OSError as exc:
         print(f"{args.file}: cannot read ({exc.strerror})", file=sys.stderr)
+        return 1
+    except YamlProblem as exc:
+        print(exc.where(str(args.file)), file=sys.stderr)
         return 1
     try:
         policy = parse_policy(text, str(args.file))

@@ -148,7 +148,7 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     with contextlib.suppress(NotImplementedError, AttributeError):
-        loop.add_signal_handler(signal.SIGHUP, scheduler.reload_policy)
+        loop.add_signal_handler(signal.SIGHUP, scheduler.reload_policy_soon)
     try:
         for outcome in await scheduler.sync_if_stale():
             (log.info if outcome.ok else log.warning)("%s", outcome.summary())

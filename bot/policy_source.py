@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from core.errors import PolicyError
 from core.policy import Policy, parse_policy
+from core.yamlread import MAX_BYTES, YamlProblem, decode
 
 
 def load_policy(path: Path) -> Policy:
+    """The policy in the file; PolicyError naming the file (and line) when it cannot be used."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            raw = file.read(MAX_BYTES + 1)  # no more than the parser would accept
+        text = decode(raw)
     except OSError as exc:
         raise PolicyError([f"{path}: cannot read the policy file ({exc.strerror})"]) from None
+    except YamlProblem as exc:
+        raise PolicyError([exc.where(str(path))]) from None
     return parse_policy(text, str(path))
 
 
@@ -29,6 +36,14 @@ class PolicySource:
         if self.path is None:
             return self._policy
         self._policy = load_policy(self.path)
+        return self._policy
+
+    async def reload_off_loop(self) -> Policy:
+        """`reload`, with the reading and parsing in a worker thread (a large file never stalls
+        the event loop); the new policy is put in force back on the loop."""
+        if self.path is None:
+            return self._policy
+        self._policy = await asyncio.to_thread(load_policy, self.path)
         return self._policy
 
 

@@ -42,6 +42,7 @@ class Scheduler:
         self._next_sync: datetime | None = None
         self._policy_mtime: int | None = None
         self.policy_error: str | None = None
+        self._reloading: asyncio.Task[bool] | None = None
         self._due_slot: datetime | None = None
         self._pruned_at: datetime | None = None
         self._outage = False
@@ -154,7 +155,7 @@ class Scheduler:
         self._pruned_at = now
         await self._bot.leases.prune(now - KEEP_FINISHED)
 
-    def reload_policy_if_changed(self) -> bool:
+    async def reload_policy_if_changed(self) -> bool:
         """Re-read the policy file when it changed on disk; an invalid file keeps the old policy."""
         source = self._bot.policy
         if source.path is None:
@@ -169,11 +170,13 @@ class Scheduler:
         if mtime == self._policy_mtime:
             return False
         self._policy_mtime = mtime
-        return self.reload_policy()
+        return await self.reload_policy()
 
-    def reload_policy(self) -> bool:
+    async def reload_policy(self) -> bool:
+        """Read the policy file again, off the event loop; whatever goes wrong, the previous
+        policy stays in force and the reason is one logged sentence."""
         try:
-            policy = self._bot.policy.reload()
+            policy = await self._bot.policy.reload_off_loop()
         except DomainError as exc:
             log.error(
                 "the new policy file was refused; the previous policy stays in force: %s",
@@ -181,12 +184,21 @@ class Scheduler:
             )
             self.policy_error = exc.message
             return False
+        except Exception:  # a fault of ours, not of the file: its traceback is for us
+            log.exception("reloading the policy failed; the previous policy stays in force")
+            self.policy_error = "the policy file could not be reloaded; see the server log"
+            return False
         self.policy_error = None
         log.info("policy reloaded: %d resources", len(policy.resources))
         return True
 
+    def reload_policy_soon(self) -> None:
+        """For SIGHUP: reload in a task of the running loop (a signal handler cannot await)."""
+        if self._reloading is None or self._reloading.done():
+            self._reloading = asyncio.get_running_loop().create_task(self.reload_policy())
+
     async def tick(self) -> None:
-        self.reload_policy_if_changed()
+        await self.reload_policy_if_changed()
         await self.pick_up_changes()
         await self.run_lifecycle()
         if await self.sync_if_due():

@@ -22,6 +22,9 @@ from core.errors import CommandError, PolicyError
 from core.groups import GroupRef
 from core.identity import is_email, normalize_email
 from core.yamlpos import line_of
+from core.yamlread import YamlProblem, excerpt, load, shorten
+
+MAX_PROBLEMS = 50  # listed; past that, a count (a generated file can have thousands)
 
 
 def _duration(value: Any) -> timedelta:
@@ -45,7 +48,7 @@ def _group(value: Any) -> GroupRef:
 
 def _email(value: Any) -> str:
     if not isinstance(value, str) or not is_email(value):
-        raise ValueError(f"{value!r} is not an email address")
+        raise ValueError(f"'{excerpt(value)}' is not an email address")
     return normalize_email(value)
 
 
@@ -285,22 +288,26 @@ def _name_problems(root: yaml.Node | None, data: dict[str, Any], filename: str) 
     if not isinstance(resources, dict):
         return []
     return [
-        f"{filename}:{line_of(root, ['resources', name])}: resources.{name}: a resource name must be one word, like prod-db"
+        f"{filename}:{line_of(root, ['resources', name])}: resources.{excerpt(name)}: a resource name must be one word, like prod-db"
         for name in resources
         if not str(name).strip() or any(c.isspace() for c in str(name))
     ]
 
 
+def _refused(problems: list[str]) -> PolicyError:
+    """Every problem as one short line, at most MAX_PROBLEMS of them and a count of the rest."""
+    shown = [shorten(p) for p in problems[:MAX_PROBLEMS]]
+    if len(problems) > MAX_PROBLEMS:
+        shown.append(f"… and {len(problems) - MAX_PROBLEMS} more problems")
+    return PolicyError(shown)
+
+
 def parse_policy(text: str, filename: str = "policy.yaml") -> Policy:
     """Parse and validate a policy; raise PolicyError listing every problem as `file:line: ...`."""
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f"{mark.line + 1}" if mark else "?"
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise PolicyError([f"{filename}:{line}: {problem}"]) from None
+        root, data = load(text)
+    except YamlProblem as exc:
+        raise PolicyError([exc.where(filename)]) from None
     if not isinstance(data, dict):
         raise PolicyError(
             [f"{filename}:1: a policy is a mapping with `version: 1` and `resources`"]
@@ -313,19 +320,19 @@ def parse_policy(text: str, filename: str = "policy.yaml") -> Policy:
         for err in exc.errors():
             loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
             at = line_of(root, loc)
-            where = ".".join(str(p) for p in loc)
+            where = ".".join(excerpt(p) for p in loc)
             message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
             if err["type"] == "extra_forbidden":
                 message = "unknown key (check the spelling)"
             elif err["type"] == "literal_error" and loc == ["version"]:
                 message = "only version 1 is supported"
             problems.append(f"{filename}:{at}: {where + ': ' if where else ''}{message}")
-        raise PolicyError(problems) from None
+        raise _refused(problems) from None
     if names:
-        raise PolicyError(names)
+        raise _refused(names)
     coherence = _coherence(policy)
     if coherence:
-        raise PolicyError(
+        raise _refused(
             [f"{filename}:{line_of(root, path)}: {where}: {msg}" for path, where, msg in coherence]
         )
     return policy

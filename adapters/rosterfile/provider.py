@@ -1,17 +1,17 @@
 """Reads the roster file (format in the README) into a snapshot, synced like any provider.
 
 A file with errors fails the sync with every problem named by line, and the previous snapshot
-stays in force.
+stays in force. The file is read and parsed in a worker thread: a large file never stalls the
+event loop that answers Slack and Teams.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from core.errors import RosterError
 from core.groups import GroupRef, Provider
@@ -19,6 +19,9 @@ from core.identity import Person, is_email, normalize_email
 from core.ports import FetchResult
 from core.roster import Group, RosterSnapshot, Shift
 from core.yamlpos import line_of
+from core.yamlread import MAX_BYTES, YamlProblem, decode, excerpt, load, shorten
+
+MAX_PROBLEMS = 50  # listed; past that, a count
 
 
 class FileRosterProvider:
@@ -29,13 +32,8 @@ class FileRosterProvider:
         self._now = now
 
     async def fetch(self) -> FetchResult:
-        try:
-            text = self._path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise RosterError(
-                f"Cannot read the roster file {self._path}: {exc.strerror}."
-            ) from None
-        return FetchResult(parse_roster(text, str(self._path), self._now()), api_calls=0)
+        snapshot = await asyncio.to_thread(read_roster, self._path, self._now())
+        return FetchResult(snapshot, api_calls=0)
 
     async def confirm_on_call(self, email: str, group: GroupRef, now: datetime) -> Shift | None:
         snapshot = (await self.fetch()).snapshot
@@ -43,35 +41,48 @@ class FileRosterProvider:
         return covering[0] if covering else None
 
 
+def read_roster(path: Path, taken_at: datetime) -> RosterSnapshot:
+    """The roster file's snapshot; RosterError when it cannot be read or has errors."""
+    try:
+        with path.open("rb") as file:
+            raw = file.read(MAX_BYTES + 1)  # no more than the parser would accept
+        text = decode(raw)
+    except OSError as exc:
+        raise RosterError(f"Cannot read the roster file {path}: {exc.strerror}.") from None
+    except YamlProblem as exc:
+        raise RosterError(exc.where(str(path))) from None
+    return parse_roster(text, str(path), taken_at)
+
+
 def parse_roster(text: str, filename: str, taken_at: datetime) -> RosterSnapshot:
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise RosterError(
-            f"{filename}:{mark.line + 1 if mark else '?'}: {getattr(exc, 'problem', None) or 'not valid YAML'}"
-        ) from None
+        root, data = load(text)
+    except YamlProblem as exc:
+        raise RosterError(exc.where(filename)) from None
     problems: list[str] = []
 
     def problem(path: list[Any], message: str) -> None:
-        problems.append(f"{filename}:{line_of(root, path)}: {message}")
+        problems.append(shorten(f"{filename}:{line_of(root, path)}: {message}"))
 
     if not isinstance(data, dict):
         raise RosterError(f"{filename}:1: a roster file is a mapping with `people` and `groups`")
     unknown = set(data) - {"people", "groups"}
-    for key in sorted(unknown):
-        problem([key], f"unknown key `{key}` (expected people, groups)")
+    for key in sorted(unknown, key=str):
+        problem([key], f"unknown key `{excerpt(key)}` (expected people, groups)")
     people: dict[str, Person] = {}
     raw_people = data.get("people") or []
     if not isinstance(raw_people, list):
         problem(["people"], "`people` is a list of {email, name}")
         raw_people = []
     for i, entry in enumerate(raw_people):
-        if not isinstance(entry, dict) or not is_email(str(entry.get("email", ""))):
+        if not isinstance(entry, dict) or not _is_email(entry.get("email")):
             problem(["people", i], "each person needs an `email`")
             continue
-        people[normalize_email(entry["email"])] = Person(entry["email"], str(entry.get("name", "")))
+        name = entry.get("name", "")
+        if isinstance(name, list | dict):
+            problem(["people", i, "name"], "`name` is text")
+            continue
+        people[normalize_email(entry["email"])] = Person(entry["email"], str(name))
     groups: dict[GroupRef, Group] = {}
     raw_groups = data.get("groups") or {}
     if not isinstance(raw_groups, dict):
@@ -81,7 +92,10 @@ def parse_roster(text: str, filename: str, taken_at: datetime) -> RosterSnapshot
     for key, body in raw_groups.items():
         _, slash, name = str(key).partition("/")
         if not slash or not name.strip():
-            problem(["groups", key], f"group `{key}`: write KIND/NAME, like schedule/Primary SRE")
+            problem(
+                ["groups", key],
+                f"group `{excerpt(key)}`: write KIND/NAME, like schedule/Primary SRE",
+            )
             continue
         try:
             ref = GroupRef.local(Provider.FILE, str(key))
@@ -98,27 +112,32 @@ def parse_roster(text: str, filename: str, taken_at: datetime) -> RosterSnapshot
         if not isinstance(body, dict):
             problem(["groups", key], f"group `{key}` needs `members` and/or `on_call`")
             continue
-        for extra in sorted(set(body) - {"members", "on_call"}):
-            problem(["groups", key, extra], f"unknown key `{extra}` (expected members, on_call)")
+        for extra in sorted(set(body) - {"members", "on_call"}, key=str):
+            problem(
+                ["groups", key, extra],
+                f"unknown key `{excerpt(extra)}` (expected members, on_call)",
+            )
         for listed in ("members", "on_call"):
             if body.get(listed) is not None and not isinstance(body.get(listed), list):
                 problem(["groups", key, listed], f"`{listed}` is a list")
                 body = {**body, listed: []}
         members = set()
         for j, m in enumerate(body.get("members") or []):
-            if not is_email(str(m)):
-                problem(["groups", key, "members", j], f"`{m}` is not an email address")
+            if not _is_email(m):
+                problem(["groups", key, "members", j], f"`{excerpt(m)}` is not an email address")
             else:
-                members.add(normalize_email(str(m)))
+                members.add(normalize_email(m))
         shifts = []
         for j, entry in enumerate(body.get("on_call") or []):
             where = ["groups", key, "on_call", j]
-            if not isinstance(entry, dict) or not is_email(str(entry.get("email", ""))):
+            if not isinstance(entry, dict) or not _is_email(entry.get("email")):
                 problem(where, "each on_call entry needs an `email`")
                 continue
-            extra = sorted(set(entry) - {"email", "start", "end", "level"})
+            extra = sorted(set(entry) - {"email", "start", "end", "level"}, key=str)
             if extra:
-                problem(where, f"unknown key `{extra[0]}` (expected email, start, end, level)")
+                problem(
+                    where, f"unknown key `{excerpt(extra[0])}` (expected email, start, end, level)"
+                )
                 continue
             try:
                 start, end = _time(entry.get("start")), _time(entry.get("end"))
@@ -134,11 +153,17 @@ def parse_roster(text: str, filename: str, taken_at: datetime) -> RosterSnapshot
             )
         groups[ref] = Group(ref, frozenset(members), tuple(shifts))
     if problems:
-        raise RosterError("The roster file has errors: " + "; ".join(problems))
+        more = len(problems) - MAX_PROBLEMS
+        shown = problems[:MAX_PROBLEMS] + ([f"… and {more} more problems"] if more > 0 else [])
+        raise RosterError("The roster file has errors: " + "; ".join(shown))
     for group in groups.values():
         for email in group.members | {s.email for s in group.shifts}:
             people.setdefault(email, Person(email))
     return RosterSnapshot(Provider.FILE, taken_at.astimezone(UTC), groups, people)
+
+
+def _is_email(value: Any) -> bool:
+    return isinstance(value, str) and is_email(value)
 
 
 def _time(value: Any) -> datetime | None:
@@ -148,9 +173,11 @@ def _time(value: Any) -> datetime | None:
         parsed = value
     else:
         try:
+            if isinstance(value, list | dict):
+                raise ValueError
             parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
             raise ValueError(
-                f"`{value}` is not a time; use ISO 8601 like 2026-11-22T00:00:00Z"
+                f"`{excerpt(value)}` is not a time; use ISO 8601 like 2026-11-22T00:00:00Z"
             ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
