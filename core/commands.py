@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import timedelta
 
 from core.durations import looks_like_duration, parse_duration
@@ -193,6 +193,49 @@ Commands (the same in the console, Slack `/access ...` and Teams `access ...`):
 Durations: 45s, 30m, 2h, 1h30m, 1d."""
 
 
+MAX_TEXT = 4000  # characters: Slack's own cap on a slash command's text; nothing typed is longer
+MAX_KEY = 190  # an identity key, as stored (`identity:` + key in a 200-character column)
+MAX_EMAIL = 254  # the longest address SMTP can carry (RFC 5321)
+MAX_ID = 32  # request ids are 7 characters; a longer word is not one
+
+
+def _quoted(word: str) -> str:
+    """A word as typed, cut short for an error message."""
+    return word if len(word) <= 40 else word[:39] + "…"
+
+
+def refuse_unreadable(text: str) -> None:
+    """Raise CommandError for text no person types and no store can keep: absurdly long, or
+    holding a NUL or a lone surrogate (which JSON can carry but UTF-8 cannot)."""
+    if len(text) > MAX_TEXT:
+        raise CommandError(
+            f"That is {len(text):,} characters long; a command is at most {MAX_TEXT:,}."
+        )
+    if "\x00" in text:
+        raise CommandError("Your command holds a NUL character; type it again without it.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CommandError(
+            "Your command holds a character that is not valid Unicode; type it again."
+        ) from None
+
+
+def check(command: Command) -> Command:
+    """A command built by a button, form or dialog, held to what the grammar accepts typed."""
+    for field in fields(command):
+        value = getattr(command, field.name)
+        for text in value if isinstance(value, tuple) else (value,):
+            if isinstance(text, str):
+                refuse_unreadable(text)
+    if isinstance(command, Identity):
+        if len(command.key) > MAX_KEY:
+            raise CommandError(f"An identity key is at most {MAX_KEY} characters.")
+        if len(command.email) > MAX_EMAIL:
+            raise CommandError(f"An email address is at most {MAX_EMAIL} characters.")
+    return command
+
+
 def strip_prefix(text: str, *prefixes: str) -> str:
     """Drop a leading `/access` or `access` (or any given prefix) that a surface passes through."""
     stripped = text.strip()
@@ -227,10 +270,18 @@ def _split(text: str) -> list[str]:
 def _need_id(verb: str, args: list[str]) -> str:
     if not args:
         raise CommandError(f"`{verb}` needs a request id: `{USAGE[verb]}`.")
+    if len(args[0]) > MAX_ID:
+        raise CommandError(f"`{_quoted(args[0])}` is not a request id: `{USAGE[verb]}`.")
     return args[0].lower()
 
 
 def parse(text: str) -> Command:
+    """The command a person typed; CommandError with one sentence when it is not one."""
+    refuse_unreadable(text)
+    return check(_parse(text))
+
+
+def _parse(text: str) -> Command:
     words = _split(strip_prefix(text))
     if not words:
         return Help()
@@ -285,7 +336,7 @@ def parse(text: str) -> Command:
             return Help(args[0].lower() if args else None)
     guess = difflib.get_close_matches(verb, VERBS, n=1)
     hint = f" Did you mean `{guess[0]}`?" if guess else ""
-    raise CommandError(f"I don't know `{words[0]}`.{hint} Type `help` for the commands.")
+    raise CommandError(f"I don't know `{_quoted(words[0])}`.{hint} Type `help` for the commands.")
 
 
 def _parse_request(args: list[str]) -> Request:

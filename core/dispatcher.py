@@ -98,7 +98,7 @@ class Dispatcher:
     async def execute(self, actor: Actor, command: c.Command) -> Reply:
         """A command built by a button, form or dialog: the same path as typed text."""
         return await self._answer(
-            actor, type(command).__name__, lambda who: self._route(who, command)
+            actor, type(command).__name__, lambda who: self._route(who, c.check(command))
         )
 
     async def connect(self, actor: Actor, form: ConnectForm) -> ConnectResult:
