@@ -121,14 +121,14 @@ class Eligibility:
         )
 
     async def recheck_requester(
-        self, request: AccessRequest, res: Resource, approver: Actor
+        self, request: AccessRequest, res: Resource, approver: Actor, roster: Roster | None = None
     ) -> AccessRequest:
         """Eligibility is decided again at the click, on the current roster (and the provider
         live): a requester whose shift ended meanwhile is refused, and both sides are told."""
         if request.evidence.get("rule", "").startswith("fallback."):
             return request  # nobody could check them when they asked; the named approvers decide
         now = self._w.clock.now()
-        roster = await self._w.roster.current()
+        roster = roster if roster is not None else await self._w.roster.current()
         verdict = may_request(res, request.requester, roster, now, self._w.settings.roster_max_age)
         if not verdict.allowed:
             verdict = await self.confirm_live(res, request.requester, verdict)

@@ -327,8 +327,9 @@ class AccessService:
         request = await self.get(request_id)
         self.workflow.require_pending(request)
         res = self.resource(request.resource)
-        verdict = await self.workflow.may_decide(actor, request, res)
-        request = await self.eligibility.recheck_requester(request, res, actor)
+        roster = await self.roster.current()  # one read for both sides of the decision
+        verdict = await self.workflow.may_decide(actor, request, res, roster)
+        request = await self.eligibility.recheck_requester(request, res, actor, roster)
         now = self.clock.now()
         required = res.approve.required
         detail = {

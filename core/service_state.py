@@ -19,6 +19,7 @@ from core.identity import Actor, normalize_email
 from core.policy import Policy, Resource
 from core.ports import AuditLog, Clock, MessageRef, Notifier, RequestStore
 from core.requests import AccessRequest, Status
+from core.roster import Roster
 from core.roster_cache import RosterCache
 from core.rules import Verdict, may_approve, may_request
 
@@ -89,8 +90,11 @@ class Workflow:
             resource, actor.email, roster, self.clock.now(), self.settings.roster_max_age
         )
 
-    async def may_decide(self, actor: Actor, request: AccessRequest, res: Resource) -> Verdict:
-        roster = await self.roster.current()
+    async def may_decide(
+        self, actor: Actor, request: AccessRequest, res: Resource, roster: Roster | None = None
+    ) -> Verdict:
+        """The approver's right to decide, on `roster` when the caller already read it."""
+        roster = roster if roster is not None else await self.roster.current()
         now = self.clock.now()
         verdict = may_approve(
             res, actor.email, request.requester, roster, now, self.settings.roster_max_age

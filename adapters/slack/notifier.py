@@ -71,6 +71,7 @@ class SlackNotifier:
         self._admins = admins
         self._channel = approvals_channel or None
         self._kv = kv
+        self._zones: dict[str, str] = {}  # channel -> zone this process wrote or read
         self._identity = identity
 
     async def ask_approvers(
@@ -188,9 +189,10 @@ class SlackNotifier:
     async def _post(self, channel: str, message: dict[str, Any], tz: str) -> MessageRef:
         resp = await self._client.chat_postMessage(channel=channel, **message)
         posted_in = str(resp.get("channel") or channel)
-        if self._kv is not None:
+        if self._kv is not None and self._zones.get(posted_in) != tz:
             try:
                 await self._kv.put(f"slack:tz:{posted_in}", tz)
+                self._zones[posted_in] = tz  # written once per channel and zone, not per post
             except Exception:  # updates then show UTC; the message itself went out
                 log.exception("could not remember the time zone of %s", posted_in)
         return make_ref(posted_in, str(resp["ts"]))
@@ -198,6 +200,8 @@ class SlackNotifier:
     async def _tz_of(self, channel: str) -> str:
         if self._kv is None:
             return CHANNEL_TZ
+        if channel in self._zones:
+            return self._zones[channel]
         found = await self._kv.get(f"slack:tz:{channel}")
         return found if isinstance(found, str) and found else CHANNEL_TZ
 

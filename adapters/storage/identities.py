@@ -3,6 +3,9 @@ recorded in the audit trail."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -15,24 +18,41 @@ _PREFIX = "identity:"
 
 
 class SqlIdentityOverrides:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """Every chat action asks for the mappings several times (who clicked, who is on call, whom
+    to message); they are read once per `FRESH_FOR` seconds. This replica's own changes apply at
+    once; another replica's within that second, well inside the one tick the fleet promises."""
+
+    FRESH_FOR = 1.0
+
+    def __init__(self, engine: AsyncEngine, monotonic: Callable[[], float] = time.monotonic):
         self._engine = engine
+        self._monotonic = monotonic
+        self._cached: tuple[float, dict[str, str]] | None = None
 
     async def all(self) -> dict[str, str]:
+        now = self._monotonic()
+        if self._cached is not None and now - self._cached[0] < self.FRESH_FOR:
+            return dict(self._cached[1])
         async with self._engine.connect() as conn:
             rows = (
                 await conn.execute(select(kv.c.key, kv.c.value).where(kv.c.key.startswith(_PREFIX)))
             ).all()
-        return {r.key.removeprefix(_PREFIX): str(r.value) for r in rows}
+        found = {r.key.removeprefix(_PREFIX): str(r.value) for r in rows}
+        self._cached = (now, found)
+        return dict(found)
 
     async def put(self, key: str, email: str, event: AuditEvent) -> None:
+        self._cached = None
         async with self._engine.begin() as conn:
             await upsert(conn, kv, {"key": _PREFIX + key}, {"value": email, "updated_at": event.at})
             await append_event(conn, event)
+        self._cached = None  # also forget what a reader cached while this was being written
 
     async def remove(self, key: str, event: AuditEvent) -> bool:
+        self._cached = None
         async with self._engine.begin() as conn:
             result = await conn.execute(kv.delete().where(kv.c.key == _PREFIX + key))
             if result.rowcount:
                 await append_event(conn, event)
-            return bool(result.rowcount)
+        self._cached = None
+        return bool(result.rowcount)
