@@ -40,8 +40,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_API_URL = "https://slack.com/api/"
-BACKGROUND_LIMIT = 16
-"""Slack work running at once per replica: well inside the database pool (10 + 20 overflow)."""
+BACKGROUND_LIMIT = 64
+"""Slack work running at once per replica. Each piece holds a database connection only for
+moments (the pool has 10 + 20), and much of its time waits on Slack, so a few dozen at once keep
+a slow Slack from slowing answers while a burst queues here instead of timing out at the pool."""
 
 
 @dataclass(frozen=True)
