@@ -10,6 +10,7 @@ from aiohttp import web
 
 from adapters.slack.app import SlackConfig, SlackSurface
 from adapters.slack.constants import EVENTS_PATH
+from adapters.storage.deliveries import SqlDeliveries
 from bot.settings import Settings
 from bot.wiring import Bot
 
@@ -40,7 +41,8 @@ def slack_config(settings: Settings) -> SlackConfig | None:
 
 def build_slack(bot: Bot, config: SlackConfig) -> SlackSurface:
     """The surface on the bot's dispatcher, with its notifier added to the bot's fan-out."""
-    surface = SlackSurface(config, bot.dispatcher, bot.clock, kv=bot.kv)
+    deliveries = SqlDeliveries(bot.engine, bot.clock.now)
+    surface = SlackSurface(config, bot.dispatcher, bot.clock, kv=bot.kv, deliveries=deliveries)
     bot.notifier.add(surface.notifier)
     return surface
 

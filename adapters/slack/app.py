@@ -27,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import constants as k
 from adapters.slack.answers import Responder
+from adapters.slack.deliveries import Deliveries
 from adapters.slack.handlers import SlackHandlers
 from adapters.slack.http import events_route
 from adapters.slack.identity import OTHER_WORKSPACE, SlackDirectory, SlackWorkspace
@@ -76,8 +77,10 @@ class SlackSurface:
         clock: Clock,
         *,
         kv: KeyValues | None = None,
+        deliveries: Deliveries | None = None,
     ) -> None:
         self.config = config
+        self.deliveries = deliveries
         self.client = AsyncWebClient(
             token=config.bot_token,
             base_url=config.base_url,
@@ -204,7 +207,7 @@ class SlackSurface:
         """The `POST /slack/events` handler; only with a signing secret to verify requests."""
         if not self.config.signing_secret:
             raise ValueError("the Slack HTTP route needs SLACK_SIGNING_SECRET")
-        return events_route(self.app, self.config.signing_secret)
+        return events_route(self.app, self.config.signing_secret, self.deliveries)
 
     async def start(self) -> None:
         """Learn the bot's identity and connect Socket Mode, in the background: a Slack outage

@@ -8,6 +8,7 @@ odd header or body can turn into a 500.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -17,7 +18,23 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 
+from adapters.slack.deliveries import Deliveries, delivery_key
+
 log = logging.getLogger(__name__)
+
+
+REPLAY_CHECK_BUDGET = 0.5  # seconds of Slack's three the check may take before acking anyway
+
+
+async def _first(deliveries: Deliveries, request: web.Request, body: Any) -> bool:
+    """Whether this signed delivery is new. With the database out or slow it is served (the
+    work that follows answers the outage) rather than refused or acked late."""
+    try:
+        async with asyncio.timeout(REPLAY_CHECK_BUDGET):
+            return await deliveries.first(delivery_key(request.headers, body))
+    except Exception as exc:
+        log.warning("served a Slack request unchecked against replays: %s", type(exc).__name__)
+        return True
 
 KNOWN_TYPES = frozenset(
     {
@@ -43,7 +60,7 @@ def _recognised(body: Any) -> bool:
 
 
 def events_route(
-    app: AsyncApp, signing_secret: str
+    app: AsyncApp, signing_secret: str, deliveries: Deliveries | None = None
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     verifier = SignatureVerifier(signing_secret)
 
@@ -65,6 +82,9 @@ def events_route(
         if bolt_request is None or not _recognised(bolt_request.body):
             log.warning("refused a signed Slack request whose body is not a Slack payload")
             return web.json_response({"error": "malformed request"}, status=400)
+        if deliveries is not None and not await _first(deliveries, request, bolt_request.body):
+            log.info("ignored a Slack request already handled (a replay, or Slack retrying)")
+            return web.Response(status=200)
         return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
     return slack_events

@@ -109,6 +109,13 @@ job_runs = Table(
     Column("finished_at", UTCDateTime, nullable=False),
 )
 
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("seen_at", UTCDateTime, nullable=False, index=True),
+)
+
 connections = Table(
     "provider_connections",
     metadata,

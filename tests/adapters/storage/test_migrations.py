@@ -14,8 +14,8 @@ from adapters.storage.migrate import DatabaseTooNew, upgrade
 async def test_fresh_database_is_migrated_to_head_and_then_left_alone(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
-        assert await upgrade(engine) == (None, "0004")
-        assert await upgrade(engine) == ("0004", "0004")
+        assert await upgrade(engine) == (None, "0006")
+        assert await upgrade(engine) == ("0006", "0006")
         async with engine.connect() as conn:
             tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         assert {"requests", "approvals", "audit_events", "roster_snapshots", "job_leases"} <= tables
@@ -44,8 +44,8 @@ async def test_replicas_starting_together_migrate_once_without_colliding(databas
     try:
         # Unserialised, PostgreSQL's concurrent CREATE TABLEs wait on each other for ever.
         results = await asyncio.wait_for(asyncio.gather(*(upgrade(e) for e in engines)), 60)
-        assert (None, "0004") in results  # one of them migrated; the others found it done
-        assert {now for _, now in results} == {"0004"}
+        assert (None, "0006") in results  # one of them migrated; the others found it done
+        assert {now for _, now in results} == {"0006"}
     finally:
         for engine in engines:
             await engine.dispose()
