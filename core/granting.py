@@ -135,8 +135,36 @@ class Granting:
             end = min(end, datetime.fromisoformat(shift_end))
         return end
 
+    async def move_end(self, request: AccessRequest) -> None:
+        """Tell the granter an active grant now ends at its new end (a webhook receiver may
+        expire access by itself). The extension stands either way; a failure is for the admins."""
+        try:
+            granter, grant = self._granted_with(request)
+            await granter.extend(grant)
+        except Exception as exc:
+            log.warning(
+                "extension of %s not sent to its granter: %s", request.id, type(exc).__name__
+            )
+            await self._w.notifier.alert_admins(
+                f"The extension of {request.id} ({request.resource} for {request.requester}) did not "
+                f"reach its granter: {_describe(exc).rstrip('.')}. Where the target ends access by "
+                "itself, it ends at the old time."
+            )
+
     async def take_back(self, request: AccessRequest) -> dict[str, Any]:
         """Revoke in the world; a granter that sees the access changed by hand says so."""
+        granter, grant = self._granted_with(request)
+        receipt = await granter.revoke(grant)
+        if receipt.get("manual_change"):
+            await self._w.notifier.alert_admins(
+                f"Revoking {request.id} ({request.resource} for {request.requester}) left a manual change alone: "
+                f"{receipt['manual_change']}"
+            )
+        return receipt
+
+    def _granted_with(self, request: AccessRequest) -> tuple[Granter, Grant]:
+        """The granter that granted `request` and the grant as it stands, as its receipt says
+        when the policy has changed since."""
         res = self._w.policy.resources.get(request.resource)
         granted_as = str(
             (request.grant_receipt or {}).get("type") or (res.grant.type if res else "record")
@@ -152,13 +180,7 @@ class Granting:
         if res is None or res.grant.type != granted_as:
             # the policy changed since the grant: undo what was done, as the receipt says
             grant = replace(grant, spec={"type": granted_as, **(request.grant_receipt or {})})
-        receipt = await granter.revoke(grant)
-        if receipt.get("manual_change"):
-            await self._w.notifier.alert_admins(
-                f"Revoking {request.id} ({request.resource} for {request.requester}) left a manual change alone: "
-                f"{receipt['manual_change']}"
-            )
-        return receipt
+        return granter, grant
 
     async def revoke_failed(
         self, request: AccessRequest, exc: Exception, *, end_as: Status | None = None

@@ -213,6 +213,11 @@ class Granter(Protocol):
 
     async def revoke(self, grant: Grant) -> dict[str, Any]: ...
 
+    async def extend(self, grant: Grant) -> dict[str, Any]:
+        """The access now ends at `grant.end` (it was extended); returns details for the audit
+        trail. A granter whose access lasts until it is revoked has nothing to do."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class MessageRef:

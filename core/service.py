@@ -579,6 +579,7 @@ class AccessService:
         )
         if extended is None:
             raise DomainError(self.workflow.state_sentence(await self.get(request.id)))
+        await self.granting.move_end(extended)
         await self.after_change(
             extended,
             f"Your access to {request.resource} ({request.id}) now lasts {format_duration(more)} longer.",

@@ -15,3 +15,6 @@ class RecordGranter:
 
     async def revoke(self, grant: Grant) -> dict[str, Any]:
         return {"type": self.kind}
+
+    async def extend(self, grant: Grant) -> dict[str, Any]:
+        return {"type": self.kind}

@@ -2,8 +2,12 @@
 
 Signature: HMAC-SHA256 over `v1:{timestamp}:{body}` with the secret from the environment variable
 the policy names, sent as `X-Oncall-Access-Timestamp` and `X-Oncall-Access-Signature: v1=<hex>`.
-Every retry of one event carries the same `idempotency_key`, so a receiver that remembers keys
-acts once however often the bot retries.
+Every retry of one event carries the same `idempotency_key` in the signed body, so a receiver
+that remembers keys acts once however often the bot retries. (The `Idempotency-Key` header repeats
+it for convenience but is not signed: receivers must deduplicate on the body's field.)
+
+Events: `grant`, `revoke`, and `extend` when an active grant's end moves (`end` is the new end;
+each extension has its own key).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -39,17 +44,27 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"v1={mac.hexdigest()}"
 
 
+def idempotency_key(event: str, grant: Grant) -> str:
+    if event == "extend":  # one key per new end: a second extension is a new event
+        return f"{grant.request_id}:extend:{_iso(grant.end)}"
+    return f"{grant.request_id}:{event}"
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat().replace("+00:00", "Z")
+
+
 def event_body(event: str, grant: Grant) -> dict[str, Any]:
     return {
         "event": event,
         "request_id": grant.request_id,
         "resource": grant.resource,
         "email": grant.email,
-        "start": grant.start.isoformat().replace("+00:00", "Z"),
-        "end": grant.end.isoformat().replace("+00:00", "Z"),
+        "start": _iso(grant.start),
+        "end": _iso(grant.end),
         "approvers": list(grant.approvers),
         "reason": grant.reason,
-        "idempotency_key": f"{grant.request_id}:{event}",
+        "idempotency_key": idempotency_key(event, grant),
     }
 
 
@@ -79,6 +94,9 @@ class WebhookGranter:
     async def revoke(self, grant: Grant) -> dict[str, Any]:
         return await self._send("revoke", grant)
 
+    async def extend(self, grant: Grant) -> dict[str, Any]:
+        return await self._send("extend", grant)
+
     async def _send(self, event: str, grant: Grant) -> dict[str, Any]:
         url = str(grant.spec.get("url", ""))
         secret_env = str(grant.spec.get("secret_env", ""))
@@ -88,7 +106,7 @@ class WebhookGranter:
                 f"The webhook secret variable {secret_env or '(unset)'} is not set on the server."
             )
         body = json.dumps(event_body(event, grant), sort_keys=True, separators=(",", ":")).encode()
-        key = f"{grant.request_id}:{event}"
+        key = idempotency_key(event, grant)
         client = self._client or httpx.AsyncClient(timeout=self._timeout)
         last = ""
         try:

@@ -90,6 +90,10 @@ class OpsgenieRoleGranter:
         held = await hold(slot, self._notes, grant.request_id, spec.role, prepare)
         return {"type": KIND, "user_id": slot.user_id, "role": spec.role, **held}
 
+    async def extend(self, grant: Grant) -> dict[str, Any]:
+        """The role is held until the revoke, which the scheduler sends at the new end."""
+        return {"type": KIND, "unchanged": True}
+
     async def revoke(self, grant: Grant) -> dict[str, Any]:
         receipt = grant.receipt
         if receipt.get("type") != KIND or not receipt.get("user_id"):

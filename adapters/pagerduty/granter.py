@@ -108,6 +108,10 @@ class PagerDutyRoleGranter:
             slot = BaseRole(client, user_id, grant.email)
         return {**receipt, **await hold(slot, self._notes, grant.request_id, spec.target, _ready)}
 
+    async def extend(self, grant: Grant) -> dict[str, Any]:
+        """The role is held until the revoke, which the scheduler sends at the new end."""
+        return {"type": KIND, "unchanged": True}
+
     async def revoke(self, grant: Grant) -> dict[str, Any]:
         receipt = grant.receipt
         if receipt.get("type") != KIND or not receipt.get("user_id"):

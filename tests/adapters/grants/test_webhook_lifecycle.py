@@ -228,3 +228,54 @@ async def test_a_policy_change_mid_grant_still_revokes_what_was_granted(
         assert (await bot.service.get(active.id)).status == Status.EXPIRED
     finally:
         await bot.close()
+
+
+async def test_an_extension_reaches_the_receiver_with_the_new_end_and_its_own_signed_key(
+    tmp_path: Path, sqlite_url: str, clock: FakeClock, receiver: tuple[FakeWebhookReceiver, str]
+) -> None:
+    fake, url = receiver
+    bot = await make_bot(tmp_path, sqlite_url, clock, policy=policy(url))
+    try:
+        alice = Actor("alice@example.com")
+        active = await bot.service.request(alice, "grafana-admin", timedelta(minutes=30), "")
+
+        extended = await bot.service.extend(alice, active.id, timedelta(minutes=30))
+        await bot.service.extend(alice, active.id, timedelta(minutes=15))
+
+        assert extended.expires_at is not None
+        first, second = fake.events("extend")
+        new_end = extended.expires_at.isoformat().replace("+00:00", "Z")
+        assert (first["request_id"], first["end"]) == (active.id, new_end)
+        # The key the receiver deduplicates on is in the signed body, one per extension.
+        assert first["idempotency_key"] == f"{active.id}:extend:{new_end}"
+        assert second["idempotency_key"] != first["idempotency_key"]
+        assert fake.rejected == 0
+        clock.advance(timedelta(minutes=74))
+        await Scheduler(bot).run_lifecycle()
+        assert fake.events("revoke") == []  # the grant now runs 75 minutes
+        clock.advance(timedelta(minutes=1))
+        await Scheduler(bot).run_lifecycle()
+        assert len(fake.events("revoke")) == 1
+    finally:
+        await bot.close()
+
+
+async def test_an_extension_the_receiver_refuses_stands_and_the_admins_are_told(
+    tmp_path: Path, sqlite_url: str, clock: FakeClock, receiver: tuple[FakeWebhookReceiver, str]
+) -> None:
+    fake, url = receiver
+    lines: list[str] = []
+    bot = await make_bot(tmp_path, sqlite_url, clock, policy=policy(url), lines=lines)
+    try:
+        alice = Actor("alice@example.com")
+        active = await bot.service.request(alice, "grafana-admin", timedelta(minutes=30), "")
+        fake.fail_next = [400]
+
+        extended = await bot.service.extend(alice, active.id, timedelta(minutes=30))
+
+        assert extended.status == Status.ACTIVE and fake.events("extend") == []
+        assert any(
+            f"The extension of {active.id}" in line and "refused (400)" in line for line in lines
+        )
+    finally:
+        await bot.close()
