@@ -5,7 +5,9 @@ granted. Parsed and validated in full before use; every problem names the file a
 from __future__ import annotations
 
 from datetime import timedelta
+from ipaddress import ip_address
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -184,6 +186,30 @@ PAGERDUTY_TEAM_ROLES = ("observer", "responder", "manager")
 OPSGENIE_BUILT_IN_ROLES = ("admin", "user", "observer", "stakeholder")
 
 
+OWN_SETTINGS = ("ONCALL_ACCESS_", "SLACK_", "MICROSOFT_")
+"""Prefixes of the bot's own secrets and settings: a webhook signed with one of them would hand
+it to whoever runs the receiver."""
+
+
+def _webhook_url_ok(url: str) -> bool:
+    """https to a host; plain http only to loopback, where nothing on the way can read it."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return False
+    if parts.scheme == "https":
+        return bool(host)
+    if parts.scheme != "http":
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _role_grant_problem(grant: GrantSpec) -> str | None:
     """The shape of an opsgenie-role / pagerduty-role grant; its granter checks the rest live."""
     o = grant.options
@@ -244,9 +270,25 @@ def _coherence(policy: Policy) -> list[tuple[list[Any], str, str]]:
         if res.grant.type == "webhook":
             options = res.grant.options
             url = str(options.get("url", ""))
-            if not url.startswith(("https://", "http://")):
-                problems.append(([*at, "grant"], where, "a webhook grant needs `url: https://...`"))
-            if not options.get("secret_env"):
+            if not _webhook_url_ok(url):
+                problems.append(
+                    (
+                        [*at, "grant"],
+                        where,
+                        "a webhook grant needs `url: https://...` (plain http only to this machine)",
+                    )
+                )
+            secret_env = str(options.get("secret_env") or "")
+            if secret_env.upper().startswith(OWN_SETTINGS):
+                problems.append(
+                    (
+                        [*at, "grant"],
+                        where,
+                        f"secret_env {shorten(secret_env)} is one of the bot's own settings; "
+                        "give the webhook a variable of its own",
+                    )
+                )
+            if not secret_env:
                 problems.append(
                     (
                         [*at, "grant"],

@@ -761,3 +761,20 @@ def test_status_lists_a_revoke_that_keeps_failing(
         "Revoke failing: rstuck2 (prod-db for alice@example.com), 3 attempts, last: WebhookUnavailable"
         in shown.out
     )
+
+
+def test_policy_check_refuses_a_plain_http_webhook_and_the_bots_own_secret(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (folder / "hook.yaml").write_text(
+        "version: 1\nresources:\n  prod-db:\n    approve: {people: [lead@example.com]}\n"
+        '    grant: {type: webhook, url: "http://hooks.example.com/x", '
+        "secret_env: ONCALL_ACCESS_SECRET_KEY}\n"
+    )
+
+    ran = run(capsys, "policy", "check", "hook.yaml")
+
+    assert ran.code == 1
+    assert "hook.yaml:5: " in ran.err and "plain http only to this machine" in ran.err
+    assert "secret_env ONCALL_ACCESS_SECRET_KEY is one of the bot's own settings" in ran.err
+    _no_traceback(ran)

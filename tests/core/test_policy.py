@@ -287,7 +287,56 @@ resources:
 """,
         "must be one word, like prod-db",
     ),
+    "webhook-over-plain-http": (
+        """\
+version: 1
+resources:
+  prod-db:
+    approve: {people: [lead@example.com]}
+    grant: {type: webhook, url: "http://hooks.example.com/x", secret_env: HOOK}   # <- here
+""",
+        "a webhook grant needs `url: https://...` (plain http only to this machine)",
+    ),
+    "webhook-signed-with-the-bots-own-secret": (
+        """\
+version: 1
+resources:
+  prod-db:
+    approve: {people: [lead@example.com]}
+    grant: {type: webhook, url: "https://hooks.example.com/x", secret_env: slack_signing_secret}   # <- here
+""",
+        "secret_env slack_signing_secret is one of the bot's own settings",
+    ),
 }
+
+
+@pytest.mark.parametrize(
+    "url", ["https://hooks.example.com/grant", "http://127.0.0.1:8080/x", "http://localhost/x"]
+)
+def test_webhook_urls_over_https_or_to_this_machine_are_accepted(url: str) -> None:
+    text = f"""\
+version: 1
+resources:
+  prod-db:
+    approve: {{people: [lead@example.com]}}
+    grant: {{type: webhook, url: "{url}", secret_env: GRANT_HOOK_SECRET}}
+"""
+    assert parse_policy(text, "policy.yaml").resources["prod-db"].grant.type == "webhook"
+
+
+@pytest.mark.parametrize(
+    "secret_env", ["ONCALL_ACCESS_SECRET_KEY", "SLACK_BOT_TOKEN", "MICROSOFT_APP_PASSWORD"]
+)
+def test_webhook_secret_env_may_not_name_the_bots_own_settings(secret_env: str) -> None:
+    text = f"""\
+version: 1
+resources:
+  prod-db:
+    approve: {{people: [lead@example.com]}}
+    grant: {{type: webhook, url: "https://hooks.example.com/x", secret_env: {secret_env}}}
+"""
+    with pytest.raises(PolicyError, match="one of the bot's own settings"):
+        parse_policy(text, "policy.yaml")
 
 
 @pytest.mark.parametrize(("text", "phrase"), BROKEN.values(), ids=BROKEN.keys())
