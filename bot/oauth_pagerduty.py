@@ -136,6 +136,12 @@ def _page(title: str, body: str, status: int) -> web.Response:
 
 def callback_route(settings: Settings, kv: KeyValues, complete: Complete) -> web.RouteDef:
     async def callback(request: web.Request) -> web.Response:
+        # An answer without a code spends nothing: whoever sends someone's state with an error
+        # (or nothing) cannot use up the link they are still signing in with.
+        if "error" in request.query:
+            return _page("Not connected", "PagerDuty sign-in was declined.", 400)
+        if not request.query.get("code"):
+            return _page("Not connected", "PagerDuty's sign-in answer has no code.", 400)
         state = request.query.get("state", "")
         key = f"oauth:pagerduty:{state}"
         sealed = await kv.get(key) if state else None

@@ -129,6 +129,14 @@ async def test_oauth_user_flow_completes_at_the_callback_once(
                 "/oauth/pagerduty/callback?" + urlencode({**answer, "state": "forged"})
             )
             assert forged.status == 400
+            # Someone else's answer with this state but an error, or no code, spends nothing.
+            declined = {"state": answer["state"], "error": "access_denied"}
+            refused = await client.get("/oauth/pagerduty/callback?" + urlencode(declined))
+            assert refused.status == 400 and "declined" in await refused.text()
+            no_code = await client.get(
+                "/oauth/pagerduty/callback?" + urlencode({"state": answer["state"]})
+            )
+            assert no_code.status == 400 and "no code" in await no_code.text()
             done = await client.get("/oauth/pagerduty/callback?" + urlencode(answer))
             assert done.status == 200, await done.text()
             assert "PagerDuty connected" in await done.text()
