@@ -68,12 +68,34 @@ def _parser() -> argparse.ArgumentParser:
     commands_manifest_teams.add_teams_parser(manifest_sub)
     commands_manifest.add_slack_parser(manifest_sub)
 
-    audit = sub.add_parser("audit", help="export or verify the audit trail")
+    audit = sub.add_parser("audit", help="export, verify or checkpoint the audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     export = audit_sub.add_parser("export", help="write every event, oldest first")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
-    audit_sub.add_parser("verify", help="check the hash chain; exit 1 naming the first bad event")
+    verify = audit_sub.add_parser(
+        "verify",
+        help="check the chain and compare the database with it",
+        description="Replay the hash chain (keyed with ONCALL_ACCESS_AUDIT_KEY when set), check "
+        "a checkpoint, and compare requests, identity mappings and audited settings in the "
+        "database with the trail. Exit 0: intact (says whether the chain is keyed); 1: "
+        "tampered, one 'Audit trail TAMPERED: ...' line per problem; 2: cannot be checked (a "
+        "key id that is not configured, an unreadable checkpoint).",
+    )
+    verify.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="fail unless the trail still holds the head recorded in FILE",
+    )
+    checkpoint = audit_sub.add_parser(
+        "checkpoint",
+        help="write the trail's head, signed with the audit key, to keep outside the database",
+    )
+    checkpoint.add_argument(
+        "--out", type=Path, default=None, help="file to write (default: stdout)"
+    )
 
     policy = sub.add_parser("policy", help="check a policy file")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
@@ -114,9 +136,11 @@ def _handler(
         case "manifest" if args.manifest_command == "slack":
             return commands_manifest.slack
         case "audit":
-            return (
-                commands_audit.export if args.audit_command == "export" else commands_audit.verify
-            )
+            return {
+                "export": commands_audit.export,
+                "verify": commands_audit.verify,
+                "checkpoint": commands_audit.checkpoint,
+            }[args.audit_command]
         case "policy" if args.policy_command == "migrate":
             return policy_migrate.migrate
         case "policy":

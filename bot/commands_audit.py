@@ -1,4 +1,5 @@
-"""CLI commands over the stored data: audit export and verify, policy check, db upgrade."""
+"""CLI commands over the stored data: audit export, verify and checkpoint, policy check, db
+upgrade."""
 
 from __future__ import annotations
 
@@ -7,14 +8,28 @@ import csv
 import json
 import sys
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from typing import TextIO
 
 from adapters.storage.audit import SqlAuditLog
 from adapters.storage.engine import make_engine, sqlite_file_missing
+from adapters.storage.identities import SqlIdentityOverrides
+from adapters.storage.kv import SqlKeyValues
 from adapters.storage.migrate import upgrade
+from adapters.storage.requests import SqlRequestStore
 from adapters.storage.roster import SqlRosterStore
 from bot.settings import Settings
-from core.audit import EXPORT_COLUMNS, verify_chain
+from core.audit import EXPORT_COLUMNS, TrailCheck, check_trail
+from core.audit_checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    TamperedCheckpoint,
+    check_against,
+    make_checkpoint,
+    read_checkpoint,
+    render,
+)
+from core.audit_state import differences, replay
 from core.errors import PolicyError
 from core.groups import GroupRef
 from core.policy import parse_policy
@@ -62,20 +77,137 @@ async def export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def verify(settings: Settings, args: argparse.Namespace) -> int:
+    """Replay the chain, compare the database with it, and check a checkpoint if one is given.
+
+    Exit 0: intact and matching; 1: tampered (each problem on its own line); 2: cannot be
+    checked (an event or the checkpoint is keyed with a key that is not configured, or the
+    checkpoint cannot be read).
+    """
+    keys = settings.audit_keys
+    checkpoint: Checkpoint | None = None
+    if args.checkpoint is not None:
+        try:
+            checkpoint = read_checkpoint(args.checkpoint.read_text(encoding="utf-8"), keys)
+        except OSError as exc:
+            print(f"{args.checkpoint}: cannot read ({exc.strerror})", file=sys.stderr)
+            return 2
+        except CheckpointError as exc:
+            print(f"{args.checkpoint}: cannot use the checkpoint: {exc}.", file=sys.stderr)
+            return 2
+        except TamperedCheckpoint as exc:
+            print(f"Checkpoint {args.checkpoint} TAMPERED: {exc}.", file=sys.stderr)
+            return 1
     engine = make_engine(settings.database_url)
     try:
         await upgrade(engine)
         log = SqlAuditLog(engine)
         records = await log.records()
-        problem = verify_chain(records, await log.head())
-        if problem:
-            print(f"Audit trail TAMPERED: {problem}.", file=sys.stderr)
+        check = check_trail(records, await log.head(), keys)
+        if check.problem and check.problem.unverifiable:
+            print(
+                f"Audit trail cannot be verified: {check.problem}; ONCALL_ACCESS_AUDIT_KEY must "
+                "hold that key (newest first, older ones after a comma).",
+                file=sys.stderr,
+            )
+            return 2
+        problems = [str(check.problem)] if check.problem else []
+        if keys and check.events and not check.keyed and not check.problem:
+            problems.append(
+                "no event is keyed although ONCALL_ACCESS_AUDIT_KEY is set: the trail was "
+                "written or rewritten without the key (if the key was set only now, verify "
+                "again after the next event)"
+            )
+        if checkpoint is not None:
+            dropped = check_against(checkpoint, records)
+            if dropped:
+                problems.append(f"checkpoint {args.checkpoint}: {dropped}")
+        trail = replay(records)
+        stored = await SqlRequestStore(engine).every()
+        identities = await SqlIdentityOverrides(engine).all()
+        audited = await SqlKeyValues(engine).audited()
+        problems += differences(trail, stored, identities, audited)
+        if problems:
+            for problem in problems:
+                print(f"Audit trail TAMPERED: {problem}.", file=sys.stderr)
             return 1
         last = records[-1].hash[:16] if records else "-"
         print(f"Audit trail intact: {len(records)} events, head {last}.")
+        print(_keying(check))
+        if checkpoint is not None:
+            signed = f"signed with key id {checkpoint.key_id}" if checkpoint.key_id else "unsigned"
+            print(
+                f"Checkpoint {args.checkpoint}: event {checkpoint.seq} of {checkpoint.at} is "
+                f"still in the trail ({signed})."
+            )
+        partial = (
+            f"; {len(trail.partial)} older requests checked for requester and resource only"
+            if trail.partial
+            else ""
+        )
+        print(
+            f"The database matches the trail: {len(stored)} requests, {len(identities)} "
+            f"identity mappings, {len(audited)} audited settings{partial}."
+        )
         return 0
     finally:
         await engine.dispose()
+
+
+def _keying(check: TrailCheck) -> str:
+    if not check.keyed:
+        return (
+            "UNKEYED: the chain is plain SHA-256, so anyone who can write the database can "
+            "rewrite events and recompute every hash. Set ONCALL_ACCESS_AUDIT_KEY to key it, and "
+            "keep checkpoints (`oncall-access audit checkpoint`) where the database's writers "
+            "cannot reach."
+        )
+    ids = ", ".join(check.key_ids)
+    line = f"Keyed (HMAC-SHA256): events {check.first_keyed}-{check.events}, key id {ids}."
+    if check.unkeyed:
+        line += (
+            f" Events 1-{check.unkeyed} were written before the key was set; the keyed events "
+            "after them vouch for them."
+        )
+    return line
+
+
+async def checkpoint(settings: Settings, args: argparse.Namespace) -> int:
+    """Write the trail's head, signed with the audit key, to a file kept outside the database."""
+    if args.out is not None and not args.out.parent.is_dir():
+        print(
+            f"{args.out}: cannot write (folder {args.out.parent} does not exist)", file=sys.stderr
+        )
+        return 1
+    keys = settings.audit_keys
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        log = SqlAuditLog(engine)
+        check = check_trail(await log.records(), await log.head(), keys)
+    finally:
+        await engine.dispose()
+    if check.problem:
+        print(
+            f"No checkpoint written: the audit trail does not verify ({check.problem}).",
+            file=sys.stderr,
+        )
+        return 2 if check.problem.unverifiable else 1
+    text = render(make_checkpoint(check.head, datetime.now(UTC), keys))
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text, encoding="utf-8")
+    where = f" to {args.out}" if args.out else ""
+    signed = (
+        f"signed with key id {keys.signing.id}"
+        if keys.signing
+        else "UNSIGNED (no ONCALL_ACCESS_AUDIT_KEY)"
+    )
+    print(
+        f"Checkpoint of event {check.head[0]} (head {check.head[1][:16]}) written{where}, {signed}.",
+        file=sys.stderr,
+    )
+    return 0
 
 
 async def policy_check(settings: Settings, args: argparse.Namespace) -> int:

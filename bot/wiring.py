@@ -110,9 +110,11 @@ async def build(
     except Exception:
         await engine.dispose()
         raise
-    requests, audit = SqlRequestStore(engine), SqlAuditLog(engine)
-    identities = SqlIdentityOverrides(engine)
-    rosters, leases, kv = SqlRosterStore(engine), SqlJobLeases(engine), SqlKeyValues(engine)
+    keys = settings.audit_keys
+    requests, audit = SqlRequestStore(engine, keys), SqlAuditLog(engine, keys)
+    identities = SqlIdentityOverrides(engine, keys=keys)
+    rosters, leases = SqlRosterStore(engine, keys), SqlJobLeases(engine)
+    kv = SqlKeyValues(engine, keys)
     notifier = FanOutNotifier(notifiers)
     if providers is None:
         providers = _providers_from(settings, clock)
@@ -138,7 +140,7 @@ async def build(
     oauth = PagerDutyUserFlow(settings, kv, clock.now)
     admin = BotProviderAdmin(
         settings=settings,
-        store=SqlConnectionStore(engine, SecretBox(settings.secret_key)),
+        store=SqlConnectionStore(engine, SecretBox(settings.secret_key), keys),
         rosters=rosters,
         syncer=syncer,
         providers=provider_list,

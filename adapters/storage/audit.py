@@ -2,7 +2,8 @@
 
 Appends take a database-wide lock for the rest of their transaction (PostgreSQL: an advisory
 lock; SQLite: its write lock from BEGIN IMMEDIATE), so no two events ever share a prev_hash; the
-unique constraint on prev_hash backs this up.
+unique constraint on prev_hash backs this up. With an audit key, each event is chained with
+HMAC-SHA256 under the newest key and records that key's id.
 """
 
 from __future__ import annotations
@@ -14,29 +15,19 @@ from sqlalchemy import Row, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.storage.tables import audit_events, audit_head
-from core.audit import GENESIS, AuditEvent, AuditRecord, compute_hash
+from core.audit import UNKEYED, AuditEvent, AuditKey, AuditKeys, AuditRecord, follow
 
 _AUDIT_LOCK = 0x0A0D17  # advisory lock key for audit appends
 
 
-async def append_event(conn: AsyncConnection, event: AuditEvent) -> AuditRecord:
+async def append_event(
+    conn: AsyncConnection, event: AuditEvent, key: AuditKey | None = None
+) -> AuditRecord:
     """Append within the caller's transaction, so the event commits with the change it records."""
     if conn.dialect.name == "postgresql":
         await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK})
     head = (await conn.execute(select(audit_head.c.seq, audit_head.c.hash))).first()
-    seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS)
-    record = AuditRecord(
-        seq=seq,
-        at=event.at,
-        event=event.event,
-        request_id=event.request_id,
-        resource=event.resource,
-        actor=event.actor,
-        subject=event.subject,
-        detail=event.detail,
-        prev_hash=prev_hash,
-        hash=compute_hash(prev_hash, seq, event),
-    )
+    record = follow((head.seq, head.hash) if head else None, event, key)
     await conn.execute(
         audit_events.insert().values(
             seq=record.seq,
@@ -49,6 +40,7 @@ async def append_event(conn: AsyncConnection, event: AuditEvent) -> AuditRecord:
             detail=record.detail,
             prev_hash=record.prev_hash,
             hash=record.hash,
+            key_id=record.key_id,
         )
     )
     if head:
@@ -70,16 +62,18 @@ def _record(row: Row[Any]) -> AuditRecord:
         detail=row.detail,
         prev_hash=row.prev_hash,
         hash=row.hash,
+        key_id=row.key_id,
     )
 
 
 class SqlAuditLog:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, keys: AuditKeys = UNKEYED) -> None:
         self._engine = engine
+        self._key = keys.signing
 
     async def append(self, event: AuditEvent) -> AuditRecord:
         async with self._engine.begin() as conn:
-            return await append_event(conn, event)
+            return await append_event(conn, event, self._key)
 
     async def records(self) -> list[AuditRecord]:
         return [r async for r in self.stream()]

@@ -16,7 +16,7 @@ from adapters.storage.audit import append_event
 from adapters.storage.crypto import SecretBox
 from adapters.storage.sql import upsert
 from adapters.storage.tables import connections
-from core.audit import AuditEvent
+from core.audit import UNKEYED, AuditEvent, AuditKeys
 
 
 @dataclass(frozen=True)
@@ -33,15 +33,18 @@ class Connection:
 
 
 class SqlConnectionStore:
-    def __init__(self, engine: AsyncEngine, box: SecretBox) -> None:
+    def __init__(self, engine: AsyncEngine, box: SecretBox, keys: AuditKeys = UNKEYED) -> None:
         self._engine = engine
         self._box = box
+        self._key = keys.signing
 
     async def save(self, connection: Connection, event: AuditEvent) -> int:
         """Store (or replace) a connection with its audit event; returns its new revision."""
         sealed = self._box.seal(connection.secrets)
         async with self._engine.begin() as conn:
-            await append_event(conn, event)  # takes the trail's write lock first, as every writer
+            await append_event(
+                conn, event, self._key
+            )  # takes the trail's write lock first, as every writer
             revision = (await _revision(conn, connection.provider) or 0) + 1
             await upsert(
                 conn,
@@ -91,7 +94,7 @@ class SqlConnectionStore:
                 connections.delete().where(connections.c.provider == provider)
             )
             if result.rowcount:
-                await append_event(conn, event)
+                await append_event(conn, event, self._key)
             return bool(result.rowcount)
 
     async def all(self) -> list[Connection]:

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.storage.audit import append_event
 from adapters.storage.sql import upsert
 from adapters.storage.tables import kv
-from core.audit import AuditEvent
+from core.audit import UNKEYED, AuditEvent, AuditKeys
+from core.audit_state import identity_state, with_state
 
 _PREFIX = "identity:"
 
@@ -24,9 +25,15 @@ class SqlIdentityOverrides:
 
     FRESH_FOR = 1.0
 
-    def __init__(self, engine: AsyncEngine, monotonic: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        monotonic: Callable[[], float] = time.monotonic,
+        keys: AuditKeys = UNKEYED,
+    ):
         self._engine = engine
         self._monotonic = monotonic
+        self._key = keys.signing
         self._cached: tuple[float, dict[str, str]] | None = None
 
     async def all(self) -> dict[str, str]:
@@ -45,7 +52,7 @@ class SqlIdentityOverrides:
         self._cached = None
         async with self._engine.begin() as conn:
             await upsert(conn, kv, {"key": _PREFIX + key}, {"value": email, "updated_at": event.at})
-            await append_event(conn, event)
+            await append_event(conn, with_state(event, identity_state(key, email)), self._key)
         self._cached = None  # also forget what a reader cached while this was being written
 
     async def remove(self, key: str, event: AuditEvent) -> bool:
@@ -53,6 +60,6 @@ class SqlIdentityOverrides:
         async with self._engine.begin() as conn:
             result = await conn.execute(kv.delete().where(kv.c.key == _PREFIX + key))
             if result.rowcount:
-                await append_event(conn, event)
+                await append_event(conn, with_state(event, identity_state(key, None)), self._key)
         self._cached = None
         return bool(result.rowcount)

@@ -1,18 +1,21 @@
 """Requests in SQL. Every state change is `UPDATE ... WHERE status = expected` in the same
-transaction as its audit event: the database, not a process, decides who won."""
+transaction as its audit event: the database, not a process, decides who won. The event carries
+the request as stored after the change, so `audit verify` can tell a row edited behind the
+trail's back."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, func, insert, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.storage.audit import append_event
 from adapters.storage.tables import approvals, requests
-from core.audit import AuditEvent
+from core.audit import UNKEYED, AuditEvent, AuditKeys
+from core.audit_state import request_state, with_state
 from core.requests import AccessRequest, Status
 
 _FIELDS = {
@@ -62,8 +65,15 @@ def _columns(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 class SqlRequestStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, keys: AuditKeys = UNKEYED) -> None:
         self._engine = engine
+        self._key = keys.signing
+
+    async def _audit(self, conn: AsyncConnection, request_id: str, event: AuditEvent) -> None:
+        """Append `event` with the request as this transaction leaves it."""
+        found = await self._load(conn, requests.c.id == request_id)
+        state = request_state(found[0]) if found else None
+        await append_event(conn, with_state(event, state) if state else event, self._key)
 
     async def create(self, request: AccessRequest, event: AuditEvent) -> None:
         async with self._engine.begin() as conn:
@@ -87,7 +97,7 @@ class SqlRequestStore:
                     attempts=0,
                 )
             )
-            await append_event(conn, event)
+            await self._audit(conn, request.id, event)
 
     async def get(self, request_id: str) -> AccessRequest | None:
         async with self._engine.connect() as conn:
@@ -126,7 +136,7 @@ class SqlRequestStore:
             if result.rowcount != 1:
                 return None  # someone else moved it first; nothing was changed
             if event is not None:
-                await append_event(conn, event)
+                await self._audit(conn, request_id, event)
             found = await self._load(conn, requests.c.id == request_id)
         return found[0]
 
@@ -146,7 +156,7 @@ class SqlRequestStore:
                     insert(approvals).values(request_id=request_id, approver=approver, at=at)
                 )
                 if event is not None:
-                    await append_event(conn, event)
+                    await self._audit(conn, request_id, event)
                 count = await conn.scalar(
                     select(func.count())
                     .select_from(approvals)
@@ -161,6 +171,11 @@ class SqlRequestStore:
             await conn.execute(
                 requests.update().where(requests.c.id == request_id).values(**_columns(changes))
             )
+
+    async def every(self) -> list[AccessRequest]:
+        """Every request ever made, for comparing with the audit trail."""
+        async with self._engine.connect() as conn:
+            return await self._load(conn, true())
 
     async def by_requester(self, email: str, limit: int = 20) -> list[AccessRequest]:
         async with self._engine.connect() as conn:

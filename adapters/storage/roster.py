@@ -11,15 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.storage.audit import append_event
 from adapters.storage.sql import upsert
 from adapters.storage.tables import roster_snapshots, sync_health
-from core.audit import AuditEvent
+from core.audit import UNKEYED, AuditEvent, AuditKeys
 from core.groups import Provider
 from core.ports import SyncHealth
 from core.roster import RosterSnapshot
 
 
 class SqlRosterStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, keys: AuditKeys = UNKEYED) -> None:
         self._engine = engine
+        self._key = keys.signing
 
     async def versions(self) -> dict[Provider, datetime]:
         async with self._engine.connect() as conn:
@@ -54,7 +55,7 @@ class SqlRosterStore:
                     "counts": snapshot.counts,
                 },
             )
-            await append_event(conn, event)
+            await append_event(conn, event, self._key)
 
     async def remove(self, provider: Provider) -> None:
         """Forget a disconnected provider's roster, so nobody is trusted on its word any more."""

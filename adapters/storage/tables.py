@@ -63,6 +63,7 @@ audit_events = Table(
     Column("detail", JSONText, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("key_id", String(32)),
     UniqueConstraint("prev_hash", name="uq_audit_prev_hash"),
 )
 

@@ -48,6 +48,7 @@ COLUMNS = [
     "detail",
     "prev_hash",
     "hash",
+    "key_id",
 ]
 UTC_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 REPO = Path(__file__).resolve().parents[2]

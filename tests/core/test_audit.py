@@ -25,6 +25,7 @@ DESIGN_COLUMNS = [
     "detail",
     "prev_hash",
     "hash",
+    "key_id",
 ]
 
 EVENTS = [
