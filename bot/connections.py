@@ -19,6 +19,7 @@ from core.audit import AuditEvent
 from core.connections import ConnectForm, ConnectResult
 from core.groups import Provider
 from core.ports import Clock, ConnectedProvider, IdentityOverrides, RosterProvider
+from core.provenance import chat_detail
 from core.sync import RosterSyncer
 from core.timefmt import show_age
 
@@ -206,6 +207,7 @@ class BotProviderAdmin:
                     "provider": form.provider,
                     **config,
                     "capabilities": list(verification.capabilities),
+                    **chat_detail(),
                 },
             ),
         )
@@ -227,7 +229,10 @@ class BotProviderAdmin:
         removed = await self._store.remove(
             which.value,
             AuditEvent(
-                "provider.disconnected", self._clock.now(), actor, detail={"provider": which.value}
+                "provider.disconnected",
+                self._clock.now(),
+                actor,
+                detail={"provider": which.value, **chat_detail()},
             ),
         )
         if not removed:

@@ -6,6 +6,7 @@ anywhere else.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,7 +14,6 @@ from croniter import croniter
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.audit import AuditKeys
 from core.durations import parse_duration
 from core.errors import CommandError
 from core.identity import normalize_email, parse_aliases
@@ -21,6 +21,14 @@ from core.identity import normalize_email, parse_aliases
 
 def _env(name: str) -> AliasChoices:
     return AliasChoices(name, name.lower())
+
+
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _items(text: str) -> list[str]:
+    """A list setting: separated by commas, semicolons or spaces."""
+    return [item for item in re.split(r"[,;\s]+", text) if item]
 
 
 class Settings(BaseSettings):
@@ -31,7 +39,6 @@ class Settings(BaseSettings):
         validation_alias=_env("ONCALL_ACCESS_DATABASE_URL"),
     )
     secret_key: str | None = Field(None, validation_alias=_env("ONCALL_ACCESS_SECRET_KEY"))
-    audit_key_text: str = Field("", validation_alias=_env("ONCALL_ACCESS_AUDIT_KEY"))
     policy_file: Path | None = Field(None, validation_alias=_env("ONCALL_ACCESS_POLICY_FILE"))
     roster_file: Path | None = Field(None, validation_alias=_env("ONCALL_ACCESS_ROSTER_FILE"))
     admins_text: str = Field("", validation_alias=_env("ONCALL_ACCESS_ADMINS"))
@@ -47,6 +54,9 @@ class Settings(BaseSettings):
     slack_app_token: str | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
     slack_api_url: str | None = Field(None, validation_alias=_env("SLACK_API_URL"))
     slack_team_id: str | None = Field(None, validation_alias=_env("ONCALL_ACCESS_SLACK_TEAM_ID"))
+    slack_enterprise_ids_text: str = Field(
+        "", validation_alias=_env("ONCALL_ACCESS_SLACK_ENTERPRISE_IDS")
+    )
     slack_approvals_channel: str | None = Field(
         None, validation_alias=_env("ONCALL_ACCESS_SLACK_APPROVALS_CHANNEL")
     )
@@ -67,6 +77,10 @@ class Settings(BaseSettings):
     )
     microsoft_login_url: str | None = Field(None, validation_alias=_env("MICROSOFT_LOGIN_URL"))
     teams_dev_no_auth: bool = Field(False, validation_alias=_env("ONCALL_ACCESS_TEAMS_DEV_NO_AUTH"))
+    teams_tenants_text: str = Field("", validation_alias=_env("ONCALL_ACCESS_TEAMS_TENANTS"))
+    teams_allow_any_tenant: bool = Field(
+        False, validation_alias=_env("ONCALL_ACCESS_TEAMS_ALLOW_ANY_TENANT")
+    )
 
     pagerduty_api_url: str | None = Field(None, validation_alias=_env("PAGERDUTY_API_URL"))
     pagerduty_identity_url: str | None = Field(
@@ -98,21 +112,24 @@ class Settings(BaseSettings):
         parse_aliases(value)  # raises with a sentence naming the bad pair
         return value
 
-    @field_validator("audit_key_text")
+    @field_validator("teams_tenants_text")
     @classmethod
-    def _audit_keys(cls, value: str) -> str:
-        keys = [k.strip() for k in value.split(",") if k.strip()]
-        if any(len(k) < 32 for k in keys):  # HMAC keys: short ones are guessable offline
-            raise ValueError(
-                "ONCALL_ACCESS_AUDIT_KEY: each key must be at least 32 characters"
-                " (`oncall-access secret-key` prints one)"
-            )
+    def _tenants(cls, value: str) -> str:
+        for tenant in _items(value):
+            if not _GUID.match(tenant.lower()):
+                raise ValueError(
+                    f"ONCALL_ACCESS_TEAMS_TENANTS: `{tenant}` is not a Microsoft 365 tenant id "
+                    "(a GUID like 72f988bf-86f1-41af-91ab-2d7cd011db47)"
+                )
         return value
 
     @property
-    def audit_keys(self) -> AuditKeys:
-        """Newest first: the first chains new events; older ones still verify theirs."""
-        return AuditKeys.parse(self.audit_key_text)
+    def teams_tenants(self) -> frozenset[str]:
+        return frozenset(t.lower() for t in _items(self.teams_tenants_text))
+
+    @property
+    def slack_enterprise_ids(self) -> frozenset[str]:
+        return frozenset(e.upper() for e in _items(self.slack_enterprise_ids_text))
 
     @property
     def email_aliases(self) -> dict[str, str]:

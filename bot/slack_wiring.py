@@ -35,6 +35,7 @@ def slack_config(settings: Settings) -> SlackConfig | None:
         app_token=settings.slack_app_token,
         api_url=settings.slack_api_url,
         team_id=settings.slack_team_id,
+        enterprise_ids=settings.slack_enterprise_ids,
         approvals_channel=settings.slack_approvals_channel,
     )
 

@@ -26,6 +26,8 @@ def teams_settings(settings: Settings) -> TeamsSettings:
         token_issuer=settings.microsoft_token_issuer,
         login_url=settings.microsoft_login_url,
         dev_no_auth=settings.teams_dev_no_auth,
+        tenants=settings.teams_tenants,
+        allow_any_tenant=settings.teams_allow_any_tenant,
     )
 
 

@@ -24,7 +24,9 @@ from core.connections import ConnectForm, ConnectResult, ProviderAdmin
 from core.durations import format_duration
 from core.errors import DomainError, Unavailable
 from core.identity import Actor, IdentityMap, is_email, normalize_email
+from core.mapping_keys import mapping_key
 from core.ports import IdentityOverrides
+from core.provenance import acting, chat_detail
 from core.replies import Reply
 from core.requests import Status
 from core.service import AccessService
@@ -39,6 +41,10 @@ ADMINS_ONLY = "Only admins can do that (ONCALL_ACCESS_ADMINS)."
 NO_EMAIL = (
     "I can't see your email address, so I can't tell who you are; "
     "an admin can map your chat account with `identity map`."
+)
+OWN_IDENTITY = (
+    "You cannot map your own chat account; another admin can, and the person it is mapped to "
+    "is told."
 )
 CONNECT_ON_SERVER = (
     "Providers are connected on the server here: `oncall-access connect pagerduty|opsgenie|jsm ...` "
@@ -83,6 +89,7 @@ class Dispatcher:
             tz=actor.tz,
             is_admin=self.views.is_admin(email),
             user_key=actor.user_key,
+            workspace=actor.workspace,
         )
 
     async def identity_map(self) -> IdentityMap:
@@ -163,7 +170,9 @@ class Dispatcher:
         self, actor: Actor, what: str, action: Callable[[Actor], Awaitable[Reply]]
     ) -> Reply:
         try:
-            return await action(await self.resolve(actor))
+            who = await self.resolve(actor)
+            with acting(who):
+                return await action(who)
         except DomainError as exc:
             return Reply(exc.message, ok=False, fields=exc.fields)
         except Exception:
@@ -317,17 +326,41 @@ class Dispatcher:
             return Reply(
                 "Identity mappings:", lines=tuple(f"{k} → {v}" for k, v in sorted(found.items()))
             )
-        key = cmd.key.strip()
         if cmd.action == "map":
+            key = mapping_key(cmd.key)
             if not is_email(cmd.email):
                 raise DomainError(f"`{cmd.email}` is not an email address.")
+            if key in (actor.user_key, f"email:{actor.email}"):
+                raise DomainError(OWN_IDENTITY)
             email = normalize_email(cmd.email)
             event = AuditEvent(
-                "identity.mapped", now, actor.email, detail={"key": key, "email": email}
+                "identity.mapped",
+                now,
+                actor.email,
+                detail={"key": key, "email": email, **chat_detail()},
+            )
+            # Told before the mapping applies, so the notice reaches the person's own accounts
+            # rather than the one being mapped to them.
+            await self._service.notifier.tell(
+                email,
+                f"{actor.email} mapped the account {key} to you: what it does from now on counts "
+                "as done by you. If that account is not yours, tell another admin at once.",
             )
             await self._identities.put(key, email, event)
             return Reply(f"Mapped {key} to {email}.")
-        event = AuditEvent("identity.unmapped", now, actor.email, detail={"key": key})
-        if await self._identities.remove(key, event):
-            return Reply(f"Removed the mapping of {key}.")
-        return Reply(f"{key} was not mapped.", ok=False)
+        return await self._unmap(actor, cmd.key.strip(), now)
+
+    async def _unmap(self, actor: Actor, typed: str, now: datetime) -> Reply:
+        """The key as normalised, else as typed: mappings stored before keys were checked."""
+        assert self._identities is not None
+        try:
+            keys = list(dict.fromkeys((mapping_key(typed), typed)))
+        except DomainError:
+            keys = [typed]
+        for key in keys:
+            event = AuditEvent(
+                "identity.unmapped", now, actor.email, detail={"key": key, **chat_detail()}
+            )
+            if await self._identities.remove(key, event):
+                return Reply(f"Removed the mapping of {key}.")
+        return Reply(f"{keys[0]} was not mapped.", ok=False)

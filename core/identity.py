@@ -39,16 +39,27 @@ class Actor:
     """Whoever typed a command or clicked a button, as the surface resolved them.
 
     `user_key` is the surface's own id (`slack:U123`, `teams:<aad id>`), so an admin's manual
-    mapping can override the email the platform reports."""
+    mapping can override the email the platform reports; `workspace` is the Slack workspace or
+    Microsoft 365 tenant the platform vouched for, since a user id alone names no organisation."""
 
     email: str
     surface: str = "console"
     tz: str = "UTC"
     is_admin: bool = False
     user_key: str | None = None
+    workspace: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "email", normalize_email(self.email))
+
+    @property
+    def chat_identity(self) -> str | None:
+        """The chat account itself (`slack:<team>:<user>`, `teams:<tenant>:<aad id>`), as the
+        audit trail records it beside the person; None off chat."""
+        if not self.user_key or not self.workspace:
+            return None
+        surface, _, user = self.user_key.partition(":")
+        return f"{surface}:{self.workspace}:{user}"
 
 
 SYSTEM = "system"
@@ -114,4 +125,6 @@ class IdentityMap:
         canonical = self.email(actor.email, actor.user_key)
         if canonical == actor.email:
             return actor
-        return Actor(canonical, actor.surface, actor.tz, actor.is_admin, actor.user_key)
+        return Actor(
+            canonical, actor.surface, actor.tz, actor.is_admin, actor.user_key, actor.workspace
+        )

@@ -18,6 +18,7 @@ from core.errors import DomainError, NotFound
 from core.identity import Actor, normalize_email
 from core.policy import Policy, Resource
 from core.ports import AuditLog, Clock, MessageRef, Notifier, RequestStore
+from core.provenance import chat_detail
 from core.requests import AccessRequest, Status
 from core.roster import Roster
 from core.roster_cache import RosterCache
@@ -140,7 +141,7 @@ class Workflow:
             request_id=request.id,
             resource=request.resource,
             subject=request.requester,
-            detail={**base, **detail},
+            detail={**base, **detail, **chat_detail()},
         )
 
 

@@ -56,6 +56,8 @@ class SlackConfig:
     app_token: str | None = field(default=None, repr=False)
     api_url: str | None = None
     team_id: str | None = None
+    enterprise_ids: frozenset[str] = frozenset()
+    """Enterprise Grid organisations whose members may act, besides the workspace's own."""
     approvals_channel: str | None = None
     form_budget: float = 2.0
     """Seconds a modal submission may work before the modal is answered anyway (Slack waits 3)."""
@@ -89,8 +91,10 @@ class SlackSurface:
                 AsyncRateLimitErrorRetryHandler(max_retry_count=1),
             ],
         )
-        self.directory = SlackDirectory(self.client, ttl=config.identity_ttl)
-        self.workspace = SlackWorkspace(self.client, config.team_id)
+        self.workspace = SlackWorkspace(self.client, config.team_id, config.enterprise_ids)
+        self.directory = SlackDirectory(
+            self.client, ttl=config.identity_ttl, admits=self.workspace.admits
+        )
         self.notifier = SlackNotifier(
             self.client,
             self.directory,

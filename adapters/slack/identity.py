@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -35,6 +35,10 @@ NOT_A_PERSON = "Only people can use access requests, not bots or deactivated acc
 SLACK_UNAVAILABLE = "Slack did not tell me who you are just now; please try again in a minute."
 OTHER_WORKSPACE = (
     "This app serves one Slack workspace only; requests from other workspaces are refused."
+)
+OTHER_ORGANISATION = (
+    "Only members of this Slack workspace can use access requests here, not accounts of "
+    "another organisation in a shared channel."
 )
 
 
@@ -75,6 +79,7 @@ class SlackUser:
     tz: str
     team_id: str
     is_person: bool
+    enterprise_id: str | None = None  # the Enterprise Grid organisation, if any
 
 
 def _user_of(raw: dict[str, Any]) -> SlackUser:
@@ -85,6 +90,7 @@ def _user_of(raw: dict[str, Any]) -> SlackUser:
         tz=str(raw.get("tz") or "UTC"),
         team_id=str(raw.get("team_id") or ""),
         is_person=not (raw.get("deleted") or raw.get("is_bot") or raw.get("id") == "USLACKBOT"),
+        enterprise_id=(raw.get("enterprise_user") or {}).get("enterprise_id") or None,
     )
 
 
@@ -109,7 +115,11 @@ def failure(exc: BaseException) -> str:
 
 
 class SlackDirectory:
-    """Slack users by id and by email, and the bot's DM channel with each, all cached."""
+    """Slack users by id and by email, and the bot's DM channel with each, all cached.
+
+    `admits` says whether a user belongs to the organisation the app serves: in a shared channel
+    (Slack Connect) people of other workspaces can click buttons and be looked up, and their
+    email is whatever their own organisation gave them."""
 
     def __init__(
         self,
@@ -118,8 +128,10 @@ class SlackDirectory:
         ttl: float = 600.0,
         miss_ttl: float = 120.0,
         now: Callable[[], float] = time.monotonic,
+        admits: Callable[[SlackUser], Awaitable[bool]] | None = None,
     ) -> None:
         self._client = client
+        self._admits = admits
         self._by_id: TtlCache[SlackUser] = TtlCache(ttl, now=now)
         self._by_email: TtlCache[SlackUser | None] = TtlCache(ttl, now=now)
         self._dms: TtlCache[str] = TtlCache(24 * 3600.0, now=now)
@@ -147,9 +159,21 @@ class SlackDirectory:
         user = await self.user(user_id)
         if not user.is_person:
             raise SlackIdentityError(NOT_A_PERSON)
+        if not await self._member(user):
+            log.warning("refused Slack user %s of team %s", user_id, user.team_id or "unknown")
+            raise SlackIdentityError(OTHER_ORGANISATION)
         if not user.email:
             log.info("no email readable for Slack user %s (users:read.email?)", user_id)
-        return Actor(user.email or "", surface="slack", tz=user.tz, user_key=user_key(user_id))
+        return Actor(
+            user.email or "",
+            surface="slack",
+            tz=user.tz,
+            user_key=user_key(user_id),
+            workspace=user.team_id or None,
+        )
+
+    async def _member(self, user: SlackUser) -> bool:
+        return self._admits is None or await self._admits(user)
 
     async def user_for_email(self, email: str) -> SlackUser | None:
         """`users.lookupByEmail`; None when nobody in the workspace has that email."""
@@ -166,7 +190,8 @@ class SlackDirectory:
             self._by_email.put(key, None, ttl=self._miss_ttl)
             return None
         user = _user_of(resp.get("user") or {})
-        found = user if user.is_person else None
+        # Someone of another organisation is never messaged as the person with this email.
+        found = user if user.is_person and await self._member(user) else None
         self._by_email.put(key, found)
         return found
 
@@ -196,9 +221,15 @@ class SlackWorkspace:
     command never waits on the Web API.
     """
 
-    def __init__(self, client: AsyncWebClient, configured_team: str | None = None) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        configured_team: str | None = None,
+        enterprise_ids: frozenset[str] = frozenset(),
+    ) -> None:
         self._client = client
         self._configured = configured_team or None
+        self._enterprises = enterprise_ids
         self._bot: BotIdentity | None = None
         self._lock = asyncio.Lock()
 
@@ -228,3 +259,10 @@ class SlackWorkspace:
 
     async def serves(self, team_id: str | None) -> bool:
         return bool(team_id) and team_id == await self.team_id()
+
+    async def admits(self, user: SlackUser) -> bool:
+        """A member of this workspace, or of an Enterprise Grid organisation the operator
+        listed (ONCALL_ACCESS_SLACK_ENTERPRISE_IDS); never a guest from another organisation."""
+        if user.enterprise_id and user.enterprise_id in self._enterprises:
+            return True
+        return await self.serves(user.team_id)

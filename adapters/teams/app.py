@@ -33,6 +33,18 @@ from core.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
+ANY_TENANT_WARNING = (
+    "ONCALL_ACCESS_TEAMS_ALLOW_ANY_TENANT is on: Teams users of ANY Microsoft 365 organisation "
+    "that installs the app are served, as whoever their own organisation's directory says they "
+    "are; someone who controls another tenant can give themselves your admins' and approvers' "
+    "email addresses. List your tenants in MICROSOFT_APP_TENANT_ID or ONCALL_ACCESS_TEAMS_TENANTS "
+    "instead."
+)
+NO_TENANTS = (
+    "Teams needs the Microsoft 365 tenants it serves: set MICROSOFT_APP_TENANT_ID or "
+    "ONCALL_ACCESS_TEAMS_TENANTS (or, to serve every organisation that installs the app, "
+    "ONCALL_ACCESS_TEAMS_ALLOW_ANY_TENANT=true)"
+)
 DEV_NO_AUTH_WARNING = (
     "ONCALL_ACCESS_TEAMS_DEV_NO_AUTH is on: /api/messages accepts activities WITHOUT checking "
     "who sent them. Use it only on your own machine with the Bot Framework Emulator; anyone "
@@ -50,6 +62,19 @@ class TeamsSettings:
     token_issuer: str | None = None
     login_url: str | None = None
     dev_no_auth: bool = False
+    tenants: frozenset[str] = frozenset()
+    """More tenants served besides ``tenant_id`` (ONCALL_ACCESS_TEAMS_TENANTS)."""
+    allow_any_tenant: bool = False
+
+    @property
+    def allowed_tenants(self) -> frozenset[str] | None:
+        """The tenants whose users may act; None when every tenant is (explicitly) allowed."""
+        listed = {t.lower() for t in self.tenants} | (
+            {self.tenant_id.lower()} if self.tenant_id else set()
+        )
+        if not listed and (self.allow_any_tenant or self.mode is AuthMode.NO_AUTH):
+            return None
+        return frozenset(listed)
 
     @property
     def mode(self) -> AuthMode:
@@ -73,6 +98,7 @@ def build_teams_surface(
     dispatcher: Dispatcher,
     kv: KeyValues,
 ) -> TeamsSurface:
+    """Raises ValueError naming the setting when Teams would serve no tenant in particular."""
     mode = settings.mode
     if mode is AuthMode.REFUSE_ALL:
         log.info("Teams is not configured (MICROSOFT_APP_ID unset): /api/messages answers 401")
@@ -81,18 +107,21 @@ def build_teams_surface(
         log.warning("%s", DEV_NO_AUTH_WARNING)
     elif settings.dev_no_auth:
         log.warning("ONCALL_ACCESS_TEAMS_DEV_NO_AUTH is ignored: MICROSOFT_APP_ID is set")
-    if mode is AuthMode.VERIFY and not settings.tenant_id:
+    tenants = settings.allowed_tenants
+    if mode is AuthMode.VERIFY and tenants is not None and not tenants:
+        raise ValueError(NO_TENANTS)
+    if tenants is None and mode is AuthMode.VERIFY:
+        log.warning("%s", ANY_TENANT_WARNING)
+    elif tenants and settings.allow_any_tenant:
         log.warning(
-            "MICROSOFT_APP_TENANT_ID is not set: Teams users of any Microsoft 365 organisation "
-            "that installs the app are mapped to people by the email their organisation gives "
-            "them; set it to accept your organisation only"
+            "ONCALL_ACCESS_TEAMS_ALLOW_ANY_TENANT is ignored: only the listed tenants are served"
         )
     adapter = CloudAdapter(_authentication(settings))
     adapter.on_turn_error = _on_turn_error
-    references = ConversationReferences(kv)
+    references = ConversationReferences(kv, tenants)
     handler = AccessTeamsBot(
         dispatcher=dispatcher,
-        identity=TeamsIdentity(settings.tenant_id, trust_sender_name=mode is AuthMode.NO_AUTH),
+        identity=TeamsIdentity(tenants, trust_sender_name=mode is AuthMode.NO_AUTH),
         references=references,
         dialogs=Dialogs(dispatcher),
     )

@@ -142,6 +142,7 @@ class AccessTeamsBot(TeamsActivityHandler):
                 TurnContext.get_conversation_reference(turn_context.activity),
                 user_id=user.user_id,
                 aad_object_id=user.aad_object_id,
+                tenant_id=user.tenant_id,
                 tz=user.tz,
             )
         return actor, user
@@ -154,7 +155,8 @@ class AccessTeamsBot(TeamsActivityHandler):
             user.email,
             surface=SURFACE,
             tz=user.tz,
-            user_key=f"teams:{user.aad_object_id}" if user.aad_object_id else None,
+            user_key=f"teams:{user.aad_object_id.lower()}" if user.aad_object_id else None,
+            workspace=user.tenant_id,
         )
         try:
             actor = await self._dispatcher.resolve(claimed)
@@ -309,7 +311,7 @@ class AccessTeamsBot(TeamsActivityHandler):
             actor, _ = await self._sender(turn_context)
         except (IdentityRefused, Unavailable) as exc:
             return close_with(self._refusal(turn_context, exc))
-        data = task_module_request.data if isinstance(task_module_request.data, dict) else {}
+        data = _dialog_data(task_module_request)
         return (await self._dialogs.fetch(actor, data)).response
 
     async def on_teams_task_module_submit(
@@ -319,7 +321,7 @@ class AccessTeamsBot(TeamsActivityHandler):
             actor, _ = await self._sender(turn_context)
         except (IdentityRefused, Unavailable) as exc:
             return close_with(self._refusal(turn_context, exc))
-        data = task_module_request.data if isinstance(task_module_request.data, dict) else {}
+        data = _dialog_data(task_module_request)
         result = await self._dialogs.submit(actor, data)
         if result.post is not None:
             await self._send_reply(turn_context, result.post, actor)
@@ -331,12 +333,14 @@ class AccessTeamsBot(TeamsActivityHandler):
         await self._installed(turn_context, greet_team=True)
 
     async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
+        try:
+            self._identity.check_tenant(turn_context.activity)
+        except IdentityRefused:
+            return
         sender = turn_context.activity.from_property
         aad_object_id = getattr(sender, "aad_object_id", None)
         if is_personal(turn_context.activity) and aad_object_id:
-            email = await self._references.email_of(aad_object_id)
-            if email:
-                await self._references.forget_person(email)
+            await self._references.forget_account(aad_object_id)
 
     async def on_teams_members_added(
         self,
@@ -365,7 +369,14 @@ class AccessTeamsBot(TeamsActivityHandler):
             TurnContext.get_conversation_reference(activity),
             user_id=user.user_id,
             aad_object_id=user.aad_object_id,
+            tenant_id=user.tenant_id,
             tz=user.tz,
         )
         if new:
             await turn_context.send_activity(WELCOME_PERSONAL)
+
+
+def _dialog_data(request: TaskModuleRequest | None) -> dict[str, Any]:
+    """The dialog's data; an invoke without a `value` reaches the handler as None."""
+    data = getattr(request, "data", None)
+    return data if isinstance(data, dict) else {}

@@ -5,8 +5,9 @@ The email comes from the Teams member info (``TeamsInfo.get_member``: ``email``,
 member info names it ``objectId`` and botbuilder's model leaves it empty. Answers are cached per
 process for a while: an email changes rarely, and every replica can look it up again itself.
 
-With a tenant configured, activities from any other tenant are refused before anything else: in
-another tenant, anyone can be given any email address.
+Activities from a tenant the operator did not list are refused before anything else: in another
+tenant, anyone can be given any email address. Only an operator who opens the bot to every
+tenant explicitly (``tenants=None``) is served by any.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def time_zone_of(activity: Activity) -> str:
 class TeamsIdentity:
     def __init__(
         self,
-        tenant_id: str | None,
+        tenants: frozenset[str] | None,
         *,
         cache_seconds: float = CACHE_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
@@ -74,17 +75,22 @@ class TeamsIdentity:
     ) -> None:
         """``trust_sender_name``: development without authentication only (the Emulator has no
         member directory): a sender whose name or id is an email is taken at their word."""
-        self.tenant_id = tenant_id.lower() if tenant_id else None
+        self.tenants = frozenset(t.lower() for t in tenants) if tenants is not None else None
         self._trust_sender_name = trust_sender_name
         self._cache_seconds = cache_seconds
         self._monotonic = monotonic
         self._cache: dict[tuple[str, str], tuple[float, str]] = {}
 
     def check_tenant(self, activity: Activity) -> None:
-        if self.tenant_id is None:
+        tenant = (tenant_of(activity) or "").lower()
+        if self.tenants is None:
+            if not tenant and not self._trust_sender_name:
+                # A user id names nobody without the organisation it belongs to.
+                raise IdentityRefused(
+                    "I cannot tell which Microsoft 365 organisation this is from."
+                )
             return
-        tenant = tenant_of(activity)
-        if not tenant or tenant.lower() != self.tenant_id:
+        if tenant not in self.tenants:
             raise IdentityRefused("This bot serves another Microsoft 365 organisation.")
 
     async def resolve(self, turn_context: TurnContext) -> TeamsUser:
@@ -112,7 +118,7 @@ class TeamsIdentity:
             email=email,
             user_id=sender.id,
             aad_object_id=aad_object_id,
-            tenant_id=tenant,
+            tenant_id=tenant.lower() if tenant else None,
             name=sender.name or "",
             tz=time_zone_of(activity),
         )

@@ -156,23 +156,25 @@ class TeamsNotifier:
     # -- plumbing ------------------------------------------------------------------------------
 
     async def _contact(self, email: str) -> Contact | None:
-        """A person's chat: as kept under their email, else as kept before a mapping made that
-        account this person (an admin's `teams:<aad id>` or `email:OLD` mapping, an alias
-        domain), so a mapped person is reached without writing to the bot again."""
+        """A person's chat: as kept for them, else as kept before a mapping made that account
+        this person (an admin's `teams:<aad id>` or `email:OLD` mapping, an alias domain), so a
+        mapped person is reached without writing to the bot again; in every case only while
+        that account is still this person."""
         wanted = normalize_email(email)
         contact = await self._references.person(wanted)
-        if contact is not None or self._identity is None:
+        if self._identity is None:
             return contact
         mapped = await self._identity()
-        earlier = mapped.addresses_of(wanted)[1:]
+        candidates = [contact]
+        for address in mapped.addresses_of(wanted)[1:]:
+            candidates.append(await self._references.person(address))
         for aad_object_id in mapped.ids_of(wanted, SURFACE):
-            earlier.append(await self._references.email_of(aad_object_id) or "")
-        for stored in dict.fromkeys(e for e in earlier if e):
-            found = await self._references.person(stored)
+            candidates.append(await self._references.account(aad_object_id))
+        for found in candidates:
             if found is None:
                 continue
             # Only if that account is this person now: its own mapping may point elsewhere.
-            account = f"{SURFACE}:{found.aad_object_id}" if found.aad_object_id else None
+            account = f"{SURFACE}:{found.aad_object_id.lower()}" if found.aad_object_id else None
             if mapped.email(found.email, account) == wanted:
                 return replace(found, email=wanted)
         return None

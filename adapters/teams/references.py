@@ -1,8 +1,10 @@
 """Where the bot can reach people and channels later: Bot Framework conversation references,
 kept in the database (the bot's key-value store) so that every replica can send proactively.
 
-A person is keyed by email (the core's identity) and indexed by Entra object id; the approvals
-channel an admin chose is one more key. A sent message is a ``MessageRef`` whose opaque text is
+A chat is kept under its account, (tenant, Entra object id), never under an email the account
+claims; the person the front door resolved the account to points at it (``teams:person:EMAIL``),
+and is reached there only while that account still resolves to them. The approvals channel an
+admin chose is one more key. A sent message is a ``MessageRef`` whose opaque text is
 the conversation reference plus the sent activity id, so any replica can update it later.
 """
 
@@ -19,8 +21,9 @@ from core.ports import MessageRef
 
 SURFACE = "teams"
 
-_PERSON = "teams:person:"
-_AAD = "teams:aad:"
+_ACCOUNT = "teams:account:"  # <tenant>:<aad id> -> the personal chat and whom it was last
+_PERSON = "teams:person:"  # email -> {"account": <tenant>:<aad id>}
+_AAD = "teams:aad:"  # aad id -> <tenant>:<aad id>
 _APPROVALS_CHANNEL = "teams:approvals-channel"
 
 
@@ -43,6 +46,7 @@ class Contact:
     user_id: str  # the Teams user id ("29:…"), for Adaptive Card refresh
     aad_object_id: str | None
     tz: str
+    tenant_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,8 +87,12 @@ def parse_message_ref(ref: MessageRef) -> tuple[ConversationReference, str, str]
 
 
 class ConversationReferences:
-    def __init__(self, kv: KeyValues) -> None:
+    """``tenants``: the tenants served (None: any); a chat kept in another tenant, e.g. before the
+    operator narrowed the list, is never used to reach anyone."""
+
+    def __init__(self, kv: KeyValues, tenants: frozenset[str] | None = None) -> None:
         self._kv = kv
+        self._tenants = tenants
 
     async def remember_person(
         self,
@@ -93,45 +101,85 @@ class ConversationReferences:
         *,
         user_id: str,
         aad_object_id: str | None,
+        tenant_id: str | None,
         tz: str,
     ) -> bool:
-        """Store (or refresh) how to reach ``email``; True when it was not known before.
+        """Store (or refresh) the personal chat of this account, and that ``email`` (the person
+        the front door resolved it to) is reached there; True when the person had no chat kept.
 
         Written only when something changed: this runs on every message a person sends.
         """
         email = normalize_email(email)
+        account = account_key(tenant_id, aad_object_id or user_id)
         record = {
             "reference": dump_reference(_without_activity(reference)),
             "user_id": user_id,
             "aad_object_id": aad_object_id,
+            "tenant_id": (tenant_id or "").lower() or None,
             "tz": tz,
+            "email": email,
         }
+        if await self._kv.get(_ACCOUNT + account) != record:
+            await self._kv.put(_ACCOUNT + account, record)
         old = await self._kv.get(_PERSON + email)
-        if old != record:
-            await self._kv.put(_PERSON + email, record)
-        if aad_object_id and (old or {}).get("aad_object_id") != aad_object_id:
-            await self._kv.put(_AAD + aad_object_id.lower(), email)
+        if old != {"account": account}:
+            await self._kv.put(_PERSON + email, {"account": account})
+        if aad_object_id and await self._kv.get(_AAD + aad_object_id.lower()) != account:
+            await self._kv.put(_AAD + aad_object_id.lower(), account)
         return old is None
 
     async def person(self, email: str) -> Contact | None:
+        """Where ``email`` is reached: the chat of the account that was last this person."""
         email = normalize_email(email)
-        record = await self._kv.get(_PERSON + email)
-        if not record:
+        found = await self._kv.get(_PERSON + email)
+        if not found:
+            return None
+        if "account" in found:
+            record = await self._kv.get(_ACCOUNT + str(found["account"]))
+            if not record or record.get("email") != email:
+                return None  # that account has been someone else since
+        else:
+            record = found  # kept before chats were kept per account
+        return self._contact(email, record)
+
+    async def account(self, aad_object_id: str) -> Contact | None:
+        """The chat of the account with this Entra object id, as the person it was last."""
+        found = await self._kv.get(_AAD + aad_object_id.lower())
+        if not isinstance(found, str) or not found:
+            return None
+        if "@" in found:  # kept before chats were kept per account: the person's email
+            return await self.person(found)
+        record = await self._kv.get(_ACCOUNT + found)
+        return self._contact(str(record.get("email") or ""), record) if record else None
+
+    async def forget_account(self, aad_object_id: str) -> None:
+        """The app was removed from this account's personal chat: forget the chat, and the
+        person's pointer to it."""
+        contact = await self.account(aad_object_id)
+        if contact is None:
+            return
+        account = account_key(contact.tenant_id, aad_object_id)
+        pointer = await self._kv.get(_PERSON + contact.email)
+        if pointer is not None and pointer.get("account", account) == account:
+            await self._kv.delete(_PERSON + contact.email)
+        await self._kv.delete(_ACCOUNT + account)
+        await self._kv.delete(_AAD + aad_object_id.lower())
+
+    def _contact(self, email: str, record: dict[str, Any]) -> Contact | None:
+        reference = load_reference(record["reference"])
+        conversation = reference.conversation
+        tenant = record.get("tenant_id") or (conversation.tenant_id if conversation else None)
+        tenant = str(tenant).lower() if tenant else None
+        if self._tenants is not None and tenant not in self._tenants:
             return None
         return Contact(
             email=email,
-            reference=load_reference(record["reference"]),
+            reference=reference,
             user_id=record.get("user_id", ""),
             aad_object_id=record.get("aad_object_id"),
             tz=record.get("tz") or "UTC",
+            tenant_id=tenant,
         )
-
-    async def email_of(self, aad_object_id: str) -> str | None:
-        email: str | None = await self._kv.get(_AAD + aad_object_id.lower())
-        return email
-
-    async def forget_person(self, email: str) -> None:
-        await self._kv.delete(_PERSON + normalize_email(email))
 
     async def set_approvals_channel(
         self, reference: ConversationReference, *, name: str, set_by: str
@@ -150,6 +198,11 @@ class ConversationReferences:
         return ChannelContact(
             load_reference(record["reference"]), record.get("name", ""), record.get("set_by", "")
         )
+
+
+def account_key(tenant_id: str | None, user_id: str) -> str:
+    """``<tenant>:<Entra object id>``: a Teams account is an id within one organisation."""
+    return f"{(tenant_id or '').lower()}:{user_id.lower()}"
 
 
 def copy_reference(reference: ConversationReference) -> ConversationReference:

@@ -104,7 +104,7 @@ async def test_other_workspace_is_refused(rig: SlackRig) -> None:
 async def test_configured_team_wins_over_the_token_team(
     fake_slack: FakeSlackApi, tmp_path: Path, sqlite_url: str, clock: FakeClock
 ) -> None:
-    fake_slack.add_user(ALICE, "alice@example.com")
+    fake_slack.add_user(ALICE, "alice@example.com", team_id="T0CONF0001")
     async with start_rig(
         fake_slack,
         tmp_path,

@@ -4,10 +4,9 @@ and the conversation references kept for later."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from adapters.teams.references import Contact, ConversationReferences
 from core.commands import HELP_TEXT
 from tests.adapters.teams.conftest import (
     ALICE,
@@ -19,12 +18,14 @@ from tests.adapters.teams.conftest import (
     buttons,
     card_of,
     card_text,
-    running_teams,
 )
-from tests.conftest import FakeClock
 from tests.fakes.teams import activities
-from tests.fakes.teams.connector import FakeConnector, TeamsMember
-from tests.fakes.teams.identity import FakeIdentityProvider
+from tests.fakes.teams.connector import TeamsMember
+
+
+async def _chat_of(teams: TeamsUnderTest, email: str) -> Contact | None:
+    """The personal chat the bot keeps for a person, as its notifier reads it."""
+    return await ConversationReferences(teams.bot.kv, frozenset({TENANT})).person(email)
 
 
 @pytest.mark.parametrize("typed", ["help", "access help", "/access help", "ACCESS help", "/help"])
@@ -95,9 +96,12 @@ async def test_approver_email_is_normalised_from_the_member_info(teams: TeamsUnd
 
     reply = await teams.next_in(BOB)
     assert reply.text == "Nothing is waiting for your approval."
-    contact = await teams.bot.kv.get("teams:person:bob@example.com")
-    assert contact["aad_object_id"] == BOB.member.aad_object_id  # from the activity, not REST
-    assert await teams.bot.kv.get(f"teams:aad:{BOB.member.aad_object_id}") == "bob@example.com"
+    contact = await _chat_of(teams, "bob@example.com")
+    assert contact is not None
+    assert contact.aad_object_id == BOB.member.aad_object_id  # from the activity, not REST
+    assert contact.tenant_id == TENANT
+    by_account = await ConversationReferences(teams.bot.kv).account(BOB.member.aad_object_id)
+    assert by_account == contact
 
 
 async def test_user_principal_name_stands_in_for_a_missing_email(teams: TeamsUnderTest) -> None:
@@ -139,7 +143,7 @@ async def test_user_without_an_email_is_refused_in_one_sentence(teams: TeamsUnde
 
     reply = await teams.next_in(GUEST)
     assert reply.text is not None and reply.text.startswith("Your Teams account has no email")
-    assert await teams.bot.kv.get(f"teams:aad:{GUEST.member.aad_object_id}") is None
+    assert await ConversationReferences(teams.bot.kv).account(GUEST.member.aad_object_id) is None
 
 
 async def test_other_tenant_is_refused_before_anything_else(teams: TeamsUnderTest) -> None:
@@ -153,7 +157,7 @@ async def test_other_tenant_is_refused_before_anything_else(teams: TeamsUnderTes
     reply = await teams.next_in(ALICE)
     assert reply.text == "This bot serves another Microsoft 365 organisation."
     assert not [c for c in teams.connector.calls if "/members/" in c.path]
-    assert await teams.bot.kv.get(f"teams:person:{ALICE.email}") is None
+    assert await _chat_of(teams, ALICE.email) is None
 
 
 async def test_unexpected_failure_answers_with_an_error_id_only(teams: TeamsUnderTest) -> None:
@@ -184,9 +188,10 @@ async def test_installing_the_app_keeps_the_chat_and_says_hello_once(
     hello = await teams.next_in(BOB)
     assert hello.text is not None and hello.text.startswith("Hi, I am On-call Access")
     assert [a for a in teams.connector.activities if a.conversation_id == BOB.chat] == [hello]
-    contact = await teams.bot.kv.get("teams:person:bob@example.com")
-    assert contact["reference"]["conversation"]["id"] == BOB.chat
-    assert contact["reference"].get("activityId") is None  # new posts, not replies
+    contact = await _chat_of(teams, "bob@example.com")
+    assert contact is not None
+    assert contact.reference.conversation.id == BOB.chat
+    assert contact.reference.activity_id is None  # new posts, not replies
 
 
 async def test_conversation_update_alone_also_keeps_the_chat(teams: TeamsUnderTest) -> None:
@@ -194,7 +199,7 @@ async def test_conversation_update_alone_also_keeps_the_chat(teams: TeamsUnderTe
 
     assert status == 201
     assert (await teams.next_in(LEAD)).text.startswith("Hi, I am On-call Access")  # type: ignore[union-attr]
-    assert await teams.bot.kv.get("teams:person:lead@example.com") is not None
+    assert await _chat_of(teams, "lead@example.com") is not None
 
 
 async def test_installing_in_a_team_greets_the_channel(teams: TeamsUnderTest) -> None:
@@ -218,7 +223,7 @@ async def test_uninstalling_forgets_the_chat(teams: TeamsUnderTest) -> None:
     )
 
     assert status == 201
-    assert await teams.bot.kv.get("teams:person:bob@example.com") is None
+    assert await _chat_of(teams, "bob@example.com") is None
 
 
 async def test_disconnect_asks_for_confirmation_first(teams: TeamsUnderTest) -> None:
@@ -253,22 +258,3 @@ async def test_status_is_for_admins(teams: TeamsUnderTest) -> None:
 
     await teams.say(ALICE, "status")
     assert (await teams.next_in(ALICE)).text == "Only admins can do that (ONCALL_ACCESS_ADMINS)."
-
-
-async def test_without_a_tenant_setting_any_tenant_is_served(
-    identity: FakeIdentityProvider,
-    connector: FakeConnector,
-    tmp_path: Path,
-    sqlite_url: str,
-    clock: FakeClock,
-) -> None:
-    async with running_teams(
-        identity, connector, tmp_path, sqlite_url, clock, microsoft_app_tenant_id=None
-    ) as teams:
-        activity = activities.personal_message(
-            "mine", **{**ALICE.envelope(teams.service_url), "tenant_id": "another-tenant"}
-        )
-        await teams.post(activity)
-
-        reply = await teams.next_in(ALICE)
-    assert reply.text == "You have no requests. `list` shows what you may request."

@@ -93,6 +93,7 @@ class FakeUser:
     real_name: str
     deleted: bool = False
     is_bot: bool = False
+    enterprise_id: str | None = None  # a member of an Enterprise Grid organisation
 
     def to_api(self, *, include_email: bool) -> dict[str, Any]:
         """The ``user`` object of ``users.info``, in the shape of Slack's example."""
@@ -110,7 +111,18 @@ class FakeUser:
         }
         if include_email and self.email is not None:
             profile["email"] = self.email
+        grid: dict[str, Any] = {}
+        if self.enterprise_id is not None:
+            grid["enterprise_user"] = {
+                "id": self.id,
+                "enterprise_id": self.enterprise_id,
+                "enterprise_name": "Example Grid",
+                "is_admin": False,
+                "is_owner": False,
+                "teams": [self.team_id],
+            }
         return {
+            **grid,
             "color": "9f69e7",
             "deleted": self.deleted,
             "has_2fa": False,
@@ -288,6 +300,7 @@ class FakeSlackApi:
         real_name: str | None = None,
         deleted: bool = False,
         is_bot: bool = False,
+        enterprise_id: str | None = None,
     ) -> FakeUser:
         """Seed a member. Without ``email`` ``users.info`` omits ``profile.email``, which is what a
         token lacking ``users:read.email`` sees."""
@@ -302,6 +315,7 @@ class FakeSlackApi:
             real_name=real_name or handle.replace(".", " ").title(),
             deleted=deleted,
             is_bot=is_bot,
+            enterprise_id=enterprise_id,
         )
         self.users[user_id] = user
         return user
