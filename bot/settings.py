@@ -14,6 +14,7 @@ from croniter import croniter
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.audit import AuditKeys
 from core.durations import parse_duration
 from core.errors import CommandError
 from core.identity import normalize_email, parse_aliases
@@ -39,6 +40,7 @@ class Settings(BaseSettings):
         validation_alias=_env("ONCALL_ACCESS_DATABASE_URL"),
     )
     secret_key: str | None = Field(None, validation_alias=_env("ONCALL_ACCESS_SECRET_KEY"))
+    audit_key_text: str = Field("", validation_alias=_env("ONCALL_ACCESS_AUDIT_KEY"))
     policy_file: Path | None = Field(None, validation_alias=_env("ONCALL_ACCESS_POLICY_FILE"))
     roster_file: Path | None = Field(None, validation_alias=_env("ONCALL_ACCESS_ROSTER_FILE"))
     admins_text: str = Field("", validation_alias=_env("ONCALL_ACCESS_ADMINS"))
@@ -111,6 +113,22 @@ class Settings(BaseSettings):
     def _aliases(cls, value: str) -> str:
         parse_aliases(value)  # raises with a sentence naming the bad pair
         return value
+
+    @field_validator("audit_key_text")
+    @classmethod
+    def _audit_keys(cls, value: str) -> str:
+        keys = [k.strip() for k in value.split(",") if k.strip()]
+        if any(len(k) < 32 for k in keys):  # HMAC keys: short ones are guessable offline
+            raise ValueError(
+                "ONCALL_ACCESS_AUDIT_KEY: each key must be at least 32 characters"
+                " (`oncall-access secret-key` prints one)"
+            )
+        return value
+
+    @property
+    def audit_keys(self) -> AuditKeys:
+        """Newest first: the first chains new events; older ones still verify theirs."""
+        return AuditKeys.parse(self.audit_key_text)
 
     @field_validator("teams_tenants_text")
     @classmethod

@@ -311,7 +311,7 @@ class AccessTeamsBot(TeamsActivityHandler):
             actor, _ = await self._sender(turn_context)
         except (IdentityRefused, Unavailable) as exc:
             return close_with(self._refusal(turn_context, exc))
-        data = _dialog_data(task_module_request)
+        data = task_module_request.data if isinstance(task_module_request.data, dict) else {}
         return (await self._dialogs.fetch(actor, data)).response
 
     async def on_teams_task_module_submit(
@@ -321,7 +321,7 @@ class AccessTeamsBot(TeamsActivityHandler):
             actor, _ = await self._sender(turn_context)
         except (IdentityRefused, Unavailable) as exc:
             return close_with(self._refusal(turn_context, exc))
-        data = _dialog_data(task_module_request)
+        data = task_module_request.data if isinstance(task_module_request.data, dict) else {}
         result = await self._dialogs.submit(actor, data)
         if result.post is not None:
             await self._send_reply(turn_context, result.post, actor)
@@ -374,9 +374,3 @@ class AccessTeamsBot(TeamsActivityHandler):
         )
         if new:
             await turn_context.send_activity(WELCOME_PERSONAL)
-
-
-def _dialog_data(request: TaskModuleRequest | None) -> dict[str, Any]:
-    """The dialog's data; an invoke without a `value` reaches the handler as None."""
-    data = getattr(request, "data", None)
-    return data if isinstance(data, dict) else {}
