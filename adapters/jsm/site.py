@@ -7,6 +7,8 @@ are on the site, `SITE.atlassian.net`. There are no regions to choose: the site 
 
 `JSM_API_URL` (`base_url`) replaces the API host and, unless `site_url` is given too, the site
 host as well, so one override points everything at a test server or a proxy that serves both.
+Without one, the site is only ever `https://SITE.atlassian.net` on the default port: the account's
+email and API token are sent there, so a typed site must not be able to send them anywhere else.
 """
 
 from __future__ import annotations
@@ -20,20 +22,32 @@ SITE_DOMAIN = ".atlassian.net"
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?$")
 
 
-def normalize_site(site: str) -> str:
+def normalize_site(site: str, *, any_host: bool = False) -> str:
     """`acme`, `acme.atlassian.net` or `https://acme.atlassian.net/` → `acme.atlassian.net`.
 
-    Admins paste whichever form they have at hand; all of them name the same site.
+    Admins paste whichever form they have at hand; all of them name the same site. Other hosts,
+    ports and plain http are refused unless `any_host` (an override such as `JSM_API_URL` is set).
     """
     text = site.strip()
     if "://" in text:
-        text = urlsplit(text).netloc
+        parts = urlsplit(text)
+        if parts.scheme.lower() != "https" and not any_host:
+            raise ValueError(f"`{site[:80]}` is not an Atlassian Cloud site (https only)")
+        text = parts.netloc
     text = text.split("/", 1)[0].strip().lower().rstrip(".")
     if not text:
         raise ValueError("the Atlassian site is required (SITE or SITE.atlassian.net)")
     if not _HOST.match(text):
-        raise ValueError(f"`{site}` is not an Atlassian site (write SITE or SITE.atlassian.net)")
-    return text if "." in text or ":" in text else text + SITE_DOMAIN
+        raise ValueError(
+            f"`{site[:80]}` is not an Atlassian site (write SITE or SITE.atlassian.net)"
+        )
+    name = text if "." in text or ":" in text else text + SITE_DOMAIN
+    if not any_host and (":" in name or not name.endswith(SITE_DOMAIN)):
+        raise ValueError(
+            f"`{site[:80]}` is not an Atlassian Cloud site: only SITE.atlassian.net is called "
+            "(JSM_API_URL allows another host)"
+        )
+    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +60,7 @@ class Hosts:
 
     @classmethod
     def of(cls, site: str, base_url: str | None = None, site_url: str | None = None) -> Hosts:
-        name = normalize_site(site)
+        name = normalize_site(site, any_host=bool(base_url or site_url))
         api = (base_url or API_HOST).rstrip("/")
         return cls(name, api, (site_url or base_url or f"https://{name}").rstrip("/"))
 

@@ -42,6 +42,30 @@ def test_a_site_that_is_not_one_is_refused(site: str) -> None:
         normalize_site(site)
 
 
+@pytest.mark.parametrize(
+    "site",
+    [
+        "evil.example.com",
+        "acme.atlassian.net:8443",
+        "http://acme.atlassian.net",
+        "https://acme.atlassian.net.evil.example/",
+        "https://evil.example/acme.atlassian.net",
+    ],
+)
+def test_a_site_elsewhere_than_atlassian_cloud_is_refused_without_an_override(site: str) -> None:
+    with pytest.raises(ValueError, match="not an Atlassian Cloud site"):
+        JsmClient(site=site, email="a@example.com", api_token="t0k")
+
+
+async def test_with_an_override_another_site_host_is_allowed() -> None:
+    seen, transport = recording()
+    async with JsmClient(site="jira.internal.example:8443", email="a@example.com", api_token="t",
+                         transport=transport, base_url="https://proxy.test/") as client:  # fmt: skip
+        await client.values("/v1/schedules")
+    assert client.hosts.site == "jira.internal.example:8443"
+    assert {r.url.host for r in seen} == {"proxy.test"}
+
+
 async def test_default_hosts_and_basic_auth() -> None:
     seen, transport = recording()
     async with JsmClient(
