@@ -11,6 +11,7 @@ webhook, produce exactly one decision.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -61,6 +62,22 @@ class InvalidTransition(DomainError):
 def check_transition(current: Status, new: Status) -> None:
     if new not in TRANSITIONS.get(current, frozenset()):
         raise InvalidTransition(f"A request that is {current.value} cannot become {new.value}.")
+
+
+def check_new(request: AccessRequest) -> None:
+    """A request enters every store pending, and moves on from there by compare-and-set."""
+    if request.status != Status.PENDING:
+        raise InvalidTransition(f"A request is created pending, not {request.status.value}.")
+
+
+def check_update(expected: Mapping[str, Any], changes: Mapping[str, Any]) -> None:
+    """What every store checks before a compare-and-set: a status moves only from the status
+    it names, and only along the state machine."""
+    if "status" not in changes:
+        return
+    if "status" not in expected:
+        raise InvalidTransition("A status change must name the status it moves from.")
+    check_transition(Status(expected["status"]), Status(changes["status"]))
 
 
 _ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: ids are typed by hand

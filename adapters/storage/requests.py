@@ -16,7 +16,7 @@ from adapters.storage.audit import append_event
 from adapters.storage.tables import approvals, requests
 from core.audit import UNKEYED, AuditEvent, AuditKeys
 from core.audit_state import request_state, with_state
-from core.requests import AccessRequest, Status
+from core.requests import AccessRequest, Status, check_new, check_update
 
 _FIELDS = {
     "decided_by",
@@ -76,6 +76,7 @@ class SqlRequestStore:
         await append_event(conn, with_state(event, state) if state else event, self._key)
 
     async def create(self, request: AccessRequest, event: AuditEvent) -> None:
+        check_new(request)
         async with self._engine.begin() as conn:
             await conn.execute(
                 requests.insert().values(
@@ -123,6 +124,7 @@ class SqlRequestStore:
         changes: dict[str, Any],
         event: AuditEvent | None = None,
     ) -> AccessRequest | None:
+        check_update(expected, changes)
         conditions = [requests.c.id == request_id]
         for key, value in expected.items():
             column = requests.c[key]

@@ -18,7 +18,7 @@ from typing import Any
 from core.audit import AuditEvent, AuditRecord, chain
 from core.groups import GroupRef, Provider
 from core.ports import FetchResult, Grant, MessageRef, SyncHealth
-from core.requests import AccessRequest, Status
+from core.requests import AccessRequest, Status, check_new, check_update
 from core.roster import RosterSnapshot, Shift
 
 
@@ -123,6 +123,7 @@ class FakeRequestStore(_Failing):
             raise ValueError(f"not request fields: {sorted(unknown)}")
 
     async def create(self, request: AccessRequest, event: AuditEvent) -> None:
+        check_new(request)
         await _switch()
         self._maybe_fail("create")
         if request.id in self._rows:
@@ -159,6 +160,7 @@ class FakeRequestStore(_Failing):
         await _switch()
         self._maybe_fail("update_if")
         self._check(changes)
+        check_update(expected, changes)
         current = self._rows.get(request_id)
         if current is None or any(getattr(current, k) != v for k, v in expected.items()):
             return None
