@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from typing import Any
 
@@ -110,10 +111,17 @@ def _retrieve(task: asyncio.Task[Any]) -> None:
         log.debug("an abandoned readiness check ended with %r", task.exception())
 
 
+def _bearer(request: web.Request, token: str) -> bool:
+    """Whether the request carries `Authorization: Bearer <token>` (compared in constant time)."""
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
+
+
 def make_app(bot: Bot) -> web.Application:
     app = web.Application()
     app[BOT_KEY] = bot
     metrics = Metrics()
+    token = bot.settings.metrics_token
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -122,7 +130,11 @@ def make_app(bot: Bot) -> web.Application:
         ready, checks = await readiness(bot)
         return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
-    async def metrics_route(_: web.Request) -> web.Response:
+    async def metrics_route(request: web.Request) -> web.Response:
+        if token and not _bearer(request, token):
+            return web.Response(
+                status=401, text="unauthorized\n", headers={"WWW-Authenticate": "Bearer"}
+            )
         try:
             body = await metrics.collect(bot)
         except Unavailable as exc:  # the scrape fails, which is the signal; no traceback per scrape

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
         None, validation_alias=_env("PAGERDUTY_IDENTITY_URL")
     )
     public_url: str | None = Field(None, validation_alias=_env("ONCALL_ACCESS_PUBLIC_URL"))
+    metrics_token: str | None = Field(
+        None, validation_alias=_env("ONCALL_ACCESS_METRICS_TOKEN"), repr=False
+    )
     opsgenie_api_url: str | None = Field(None, validation_alias=_env("OPSGENIE_API_URL"))
     jsm_api_url: str | None = Field(None, validation_alias=_env("JSM_API_URL"))
 

@@ -4,6 +4,7 @@ Prometheus metrics, served by the real aiohttp app over a real socket on a free 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -107,6 +108,19 @@ async def test_metrics_are_prometheus_text_with_the_roster_age(
     assert 'oncall_access_requests{status="active"} 1.0' in text.splitlines()
     assert 'oncall_access_requests{status="pending"} 1.0' in text.splitlines()
     assert 'oncall_access_sync_consecutive_failures{provider="file"} 0.0' in text.splitlines()
+
+
+async def test_metrics_need_the_bearer_token_when_one_is_set(bot: Bot) -> None:
+    guarded = replace(bot, settings=bot.settings.model_copy(update={"metrics_token": "m3trics"}))
+    async with TestClient(TestServer(make_app(guarded), port=0)) as http:
+        anonymous = await http.get("/metrics")
+        assert anonymous.status == 401 and anonymous.headers["WWW-Authenticate"] == "Bearer"
+        assert "oncall_access_" not in await anonymous.text()
+        wrong = await http.get("/metrics", headers={"Authorization": "Bearer nope"})
+        assert wrong.status == 401
+        right = await http.get("/metrics", headers={"Authorization": "Bearer m3trics"})
+        assert right.status == 200 and "oncall_access_roster_age_seconds" in await right.text()
+        assert (await http.get("/healthz")).status == 200  # probes stay open
 
 
 async def test_metrics_count_failed_syncs_in_a_row(
