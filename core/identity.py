@@ -7,18 +7,30 @@ providers and chat platforms disagree on case (`Alice@Example.com` vs `alice@exa
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Control, format (zero-width, bidi overrides), private-use, unassigned and surrogate code points,
+# and line/paragraph separators: none belongs in an address, and each can make two that look the
+# same differ.
+_UNSEEN = frozenset({"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp"})
 
 
 def normalize_email(email: str) -> str:
-    """The canonical form used for every comparison and every stored key."""
-    return email.strip().lower()
+    """The canonical form used for every comparison and every stored key: NFKC (full-width and
+    other compatibility forms as their plain letters) and case folding, which for ASCII is
+    lower-casing."""
+    folded = unicodedata.normalize("NFKC", email.strip()).casefold()
+    return unicodedata.normalize("NFKC", folded)
 
 
 def is_email(text: str) -> bool:
-    return bool(_EMAIL.match(text.strip()))
+    """Shaped like an address, with no invisible or control character in it."""
+    stripped = text.strip()
+    if any(unicodedata.category(c) in _UNSEEN for c in stripped):
+        return False
+    return bool(_EMAIL.match(stripped))
 
 
 @dataclass(frozen=True, slots=True)
