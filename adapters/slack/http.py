@@ -36,6 +36,7 @@ async def _first(deliveries: Deliveries, request: web.Request, body: Any) -> boo
         log.warning("served a Slack request unchecked against replays: %s", type(exc).__name__)
         return True
 
+
 KNOWN_TYPES = frozenset(
     {
         "block_actions",
