@@ -83,7 +83,7 @@ async def _grant(
     now = s.clock.now()
     res = s.resource(resource)
     actor = Actor(email, surface="birthright")
-    request = s.new_request(
+    request = s.workflow.new_request(
         actor,
         res,
         end - now,

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from core.durations import format_duration
 from core.eligibility import Eligibility
 from core.errors import DomainError
+from core.extensions import Extensions
 from core.granting import GRANT_GRACE, Granting, backoff
 from core.identity import SYSTEM, Actor
 from core.policy import Policy, Resource
 from core.ports import AuditLog, Clock, Granter, Notifier, RequestStore, RosterProvider
 from core.replies import describe_request, evidence_sentence
-from core.requests import AccessRequest, Kind, Status, new_request_id
+from core.requests import AccessRequest, Kind, Status
 from core.roster import Roster
 from core.roster_cache import RosterCache
 from core.rules import Reason, Verdict, approvers_now, auto_approves, may_request
@@ -66,6 +67,7 @@ class AccessService:
         )
         self.eligibility = Eligibility(self.workflow, providers)
         self.granting = Granting(self.workflow, granters)
+        self.extensions = Extensions(self.workflow, self.granting)
         # What the lifecycle, the views and the front door use, by the names they always had.
         self.store = store
         self.audit = audit
@@ -81,6 +83,7 @@ class AccessService:
         self.activate = self.granting.activate
         self.take_back = self.granting.take_back
         self.revoke_failed = self.granting.revoke_failed
+        self.extend = self.extensions.extend
 
     @property
     def policy(self) -> Policy:
@@ -139,7 +142,7 @@ class AccessService:
             raise DomainError(
                 f"Nobody can approve {res.name} right now: no approver is on call or named."
             )
-        request = self.new_request(actor, res, duration, reason, verdict)
+        request = self.workflow.new_request(actor, res, duration, reason, verdict)
         await self.store.create(
             request,
             self.event("request.created", request, actor.email, {"surface": actor.surface}),
@@ -197,7 +200,7 @@ class AccessService:
         if not verdict.allowed:
             raise DomainError(verdict.sentence(actor.tz, now))
         await self._refuse_duplicate(actor, res)
-        request = self.new_request(
+        request = self.workflow.new_request(
             actor, res, duration, reason, verdict, kind=Kind.BREAK_GLASS, review="open"
         )
         await self.store.create(
@@ -270,34 +273,6 @@ class AccessService:
                 f"{actor.email} flagged break-glass access {request.id} ({request.resource} by {request.requester}): {comment}"
             )
         return reviewed
-
-    def new_request(
-        self,
-        actor: Actor,
-        res: Resource,
-        duration: timedelta,
-        reason: str,
-        verdict: Verdict,
-        *,
-        kind: str = Kind.REQUEST,
-        extends: str | None = None,
-        review: str | None = None,
-    ) -> AccessRequest:
-        now = self.clock.now()
-        return AccessRequest(
-            id=new_request_id(),
-            resource=res.name,
-            requester=actor.email,
-            duration=duration,
-            reason=reason.strip(),
-            status=Status.PENDING,
-            created_at=now,
-            timeout_at=now + self.policy.approval_timeout(res),
-            evidence=verdict.evidence,
-            kind=str(kind),
-            extends=extends,
-            review=review,
-        )
 
     async def _refuse_duplicate(self, actor: Actor, res: Resource) -> None:
         for open_request in await self.store.by_requester(actor.email):
@@ -373,25 +348,8 @@ class AccessService:
         if approved is None:
             raise DomainError(self.workflow.state_sentence(await self.get(request.id)))
         if approved.kind == Kind.EXTENSION and approved.extends:
-            return await self._approve_extension(approved, actor.email)
+            return await self.extensions.approved(approved, actor.email)
         return await self.activate(approved, actor.email)
-
-    async def _approve_extension(self, extension: AccessRequest, actor: str) -> AccessRequest:
-        """An approved extension moves the original grant's end; the extension stays `approved`."""
-        assert extension.extends is not None
-        original = await self.get(extension.extends)
-        res = self.resource(original.resource)
-        if original.status != Status.ACTIVE:
-            await self.after_change(
-                extension, f"{original.id} ended before its extension was approved."
-            )
-            return extension
-        self._check_extension_fits(original, res, extension.duration)
-        await self._apply_extension(
-            original, extension.duration, actor, {"extension": extension.id}
-        )
-        await self.notifier.request_changed(extension, _refs(extension))
-        return extension
 
     async def deny(self, actor: Actor, request_id: str, reason: str = "") -> AccessRequest:
         request = await self.get(request_id)
@@ -472,116 +430,3 @@ class AccessService:
             revoked, f"Your access to {revoked.resource} ({revoked.id}) was revoked by {who}."
         )
         return revoked
-
-    async def extend(self, actor: Actor, request_id: str, more: timedelta | None) -> AccessRequest:
-        """More time on an active grant, never beyond the resource's maximum: at once when
-        auto-approval applies (the requester is on call) and the new end stays within their
-        shift where the resource ends with it, or when an admin extends someone else's grant;
-        otherwise as an extension request that goes through the same approval as a request."""
-        request = await self.get(request_id)
-        if actor.email != request.requester and not self.settings.is_admin(actor.email):
-            raise DomainError(f"Only {request.requester} or an admin can extend {request.id}.")
-        if request.kind == Kind.BIRTHRIGHT:
-            raise DomainError(f"{request.id} lasts as long as the shift; it cannot be extended.")
-        if (
-            request.status != Status.ACTIVE
-            or request.expires_at is None
-            or request.granted_at is None
-        ):
-            raise DomainError(self.workflow.state_sentence(request))
-        res, now = self.resource(request.resource), self.clock.now()
-        roster = await self.roster.current()
-        if more is None:
-            more = self._until_shift_end(request, res, roster, now)
-        self._check_extension_fits(request, res, more)
-        max_age = self.settings.roster_max_age
-        auto = auto_approves(res, request.requester, roster, now, max_age)
-        shift_end = auto.at if res.ends_with_shift else None
-        past_shift = shift_end is not None and request.expires_at + more > shift_end
-        by_admin = self.settings.is_admin(actor.email) and actor.email != request.requester
-        if (auto.allowed and not past_shift) or by_admin:
-            return await self._apply_extension(request, more, actor.email, auto.evidence)
-        for other in await self.store.by_requester(request.requester):
-            if (
-                other.kind == Kind.EXTENSION
-                and other.extends == request.id
-                and other.status == Status.PENDING
-            ):
-                raise DomainError(
-                    f"An extension of {request.id} is already waiting for approval ({other.id})."
-                )
-        approvers = approvers_now(res, request.requester, roster, now, max_age)
-        if not approvers:
-            raise DomainError(
-                f"Nobody can approve extending {res.name} right now: no approver is on call or named."
-            )
-        verdict = Verdict(True, Reason.NAMED, {**request.evidence, "extends": request.id})
-        extension = self.new_request(
-            actor,
-            res,
-            more,
-            f"extend {request.id}: {request.reason}",
-            verdict,
-            kind=Kind.EXTENSION,
-            extends=request.id,
-        )
-        await self.store.create(
-            extension,
-            self.event("request.created", extension, actor.email, {"extends": request.id}),
-        )
-        refs = await self.notifier.ask_approvers(
-            extension, approvers, describe_request(extension, now=now)
-        )
-        if refs:
-            await self.store.update(
-                extension.id, {"message_refs": tuple((r.surface, r.ref) for r in refs)}
-            )
-        return await self.get(extension.id)
-
-    def _until_shift_end(
-        self, request: AccessRequest, res: Resource, roster: Roster, now: datetime
-    ) -> timedelta:
-        assert request.expires_at is not None
-        shifts = [roster.on_call(request.requester, g, now) for g in res.request.on_call]
-        ends = [s.end for s in shifts if s is not None and s.end is not None]
-        if not ends:
-            raise DomainError(
-                f"{request.requester} is not on call with a shift end for {res.name}; give a duration instead."
-            )
-        more = max(ends) - request.expires_at
-        if more <= timedelta(0):
-            raise DomainError(f"{request.id} already lasts until the end of the shift.")
-        return more
-
-    def _check_extension_fits(self, request: AccessRequest, res: Resource, more: timedelta) -> None:
-        assert request.expires_at is not None and request.granted_at is not None
-        maximum = self.policy.max_duration(res)
-        if request.expires_at + more - request.granted_at > maximum:
-            raise DomainError(
-                f"That would make {request.id} longer than the {format_duration(maximum)} maximum for {res.name}."
-            )
-
-    async def _apply_extension(
-        self, request: AccessRequest, more: timedelta, actor: str, evidence: dict[str, Any]
-    ) -> AccessRequest:
-        assert request.expires_at is not None and request.granted_at is not None
-        new_end = request.expires_at + more
-        extended = await self.store.update_if(
-            request.id,
-            {"status": Status.ACTIVE, "expires_at": request.expires_at},
-            {"expires_at": new_end, "duration": new_end - request.granted_at},
-            self.event(
-                "access.extended",
-                request,
-                actor,
-                {"by": format_duration(more), "new_end": new_end.isoformat(), "evidence": evidence},
-            ),
-        )
-        if extended is None:
-            raise DomainError(self.workflow.state_sentence(await self.get(request.id)))
-        await self.granting.move_end(extended)
-        await self.after_change(
-            extended,
-            f"Your access to {request.resource} ({request.id}) now lasts {format_duration(more)} longer.",
-        )
-        return extended

@@ -19,7 +19,7 @@ from core.identity import Actor, normalize_email
 from core.policy import Policy, Resource
 from core.ports import AuditLog, Clock, MessageRef, Notifier, RequestStore
 from core.provenance import chat_detail
-from core.requests import AccessRequest, Status
+from core.requests import AccessRequest, Kind, Status, new_request_id
 from core.roster import Roster
 from core.roster_cache import RosterCache
 from core.rules import Verdict, may_approve, may_request
@@ -125,6 +125,35 @@ class Workflow:
             Status.CANCELLED: f"Request {request.id} was cancelled.",
             Status.TIMED_OUT: f"Request {request.id} timed out before anyone decided.",
         }[request.status]
+
+    def new_request(
+        self,
+        actor: Actor,
+        res: Resource,
+        duration: timedelta,
+        reason: str,
+        verdict: Verdict,
+        *,
+        kind: str = Kind.REQUEST,
+        extends: str | None = None,
+        review: str | None = None,
+    ) -> AccessRequest:
+        """A new pending request, as every path (request, break-glass, extension) makes one."""
+        now = self.clock.now()
+        return AccessRequest(
+            id=new_request_id(),
+            resource=res.name,
+            requester=actor.email,
+            duration=duration,
+            reason=reason.strip(),
+            status=Status.PENDING,
+            created_at=now,
+            timeout_at=now + self.policy.approval_timeout(res),
+            evidence=verdict.evidence,
+            kind=str(kind),
+            extends=extends,
+            review=review,
+        )
 
     def event(
         self, name: str, request: AccessRequest, actor: str, detail: dict[str, Any]
