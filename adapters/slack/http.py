@@ -1,9 +1,12 @@
-"""`POST /slack/events` on the bot's aiohttp app: bolt's two translation functions around
-`AsyncApp.async_dispatch`, one route for commands, interactivity and events.
+"""`POST /slack/events` on the bot's aiohttp app: two translation functions around
+`AsyncApp.async_dispatch` (bolt's `to_aiohttp_response`, and a `to_bolt_request` that reads the
+body as UTF-8 whatever charset the request claims), one route for commands, interactivity and
+events.
 
 The signature is checked before the body is parsed (bolt checks it again): an unsigned caller
 learns nothing about parsing (401), a signed body that is not a Slack payload gets 400, and no
-odd header or body can turn into a 500.
+odd header or body can turn into a 500: the timestamp is read only when it is a plausible number,
+bytes that are not UTF-8 are not Slack's, and JSON nested deeper than any Slack payload is refused.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from adapters.slack.deliveries import Deliveries, delivery_key
@@ -53,6 +57,28 @@ KNOWN_TYPES = frozenset(
 )
 
 
+MAX_TIMESTAMP_DIGITS = 12  # seconds since 1970 have 10 digits until the year 2286
+MAX_DEPTH = 32  # Block Kit payloads nest about 10 levels
+
+
+def _depth_at_most(value: Any, limit: int) -> bool:
+    """Whether parsed JSON nests at most `limit` levels (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping):
+            node = list(node.values())
+        if isinstance(node, list):
+            if depth > limit:
+                return False
+            stack.extend((child, depth + 1) for child in node)
+    return True
+
+
+def _to_bolt_request(request: web.Request, text: str) -> AsyncBoltRequest:
+    return AsyncBoltRequest(body=text, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
+
+
 def _recognised(body: Any) -> bool:
     """A slash command, an interaction payload, an Events API callback or Slack's SSL check."""
     return isinstance(body, Mapping) and bool(
@@ -65,22 +91,34 @@ def events_route(
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     verifier = SignatureVerifier(signing_secret)
 
-    def signed(request: web.Request, raw: bytes) -> bool:
+    def signed(request: web.Request, text: str) -> bool:
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
-        signature = request.headers.get("X-Slack-Signature")
-        return timestamp.isdigit() and verifier.is_valid(
-            body=raw, timestamp=timestamp, signature=signature
+        signature = request.headers.get("X-Slack-Signature", "")
+        plausible = (
+            timestamp.isascii()
+            and timestamp.isdigit()
+            and len(timestamp) <= MAX_TIMESTAMP_DIGITS
+            and signature.isascii()  # hmac.compare_digest refuses other strings with TypeError
         )
+        return plausible and verifier.is_valid(body=text, timestamp=timestamp, signature=signature)
 
     async def slack_events(request: web.Request) -> web.Response:
-        if not signed(request, await request.read()):
+        try:
+            text: str | None = (await request.read()).decode("utf-8")
+        except UnicodeDecodeError:  # Slack signs UTF-8 text; other bytes were not sent by Slack
+            text = None
+        if text is None or not signed(request, text):
             log.info("refused a Slack request with a missing, wrong or stale signature")
             return web.json_response({"error": "invalid request"}, status=401)
         try:
-            bolt_request = await to_bolt_request(request)
-        except (ValueError, AttributeError, TypeError):  # JSONDecodeError, a list as payload…
+            bolt_request: AsyncBoltRequest | None = _to_bolt_request(request, text)
+        except (ValueError, AttributeError, TypeError, RecursionError):  # bad JSON, a list…
             bolt_request = None
-        if bolt_request is None or not _recognised(bolt_request.body):
+        if (
+            bolt_request is None
+            or not _recognised(bolt_request.body)
+            or not _depth_at_most(bolt_request.body, MAX_DEPTH)
+        ):
             log.warning("refused a signed Slack request whose body is not a Slack payload")
             return web.json_response({"error": "malformed request"}, status=400)
         if deliveries is not None and not await _first(deliveries, request, bolt_request.body):

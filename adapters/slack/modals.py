@@ -64,7 +64,7 @@ def metadata(**fields: Any) -> str:
 def read_metadata(view: Mapping[str, Any]) -> dict[str, Any]:
     try:
         found = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
+    except (ValueError, TypeError, RecursionError):  # not ours: bad JSON, not text, `[[[…`
         return {}
     return found if isinstance(found, dict) else {}
 

@@ -14,6 +14,7 @@ import html
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from azure.core.exceptions import DeserializationError
 from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import (
@@ -23,6 +24,7 @@ from botbuilder.schema import (
     ChannelAccount,
 )
 from botbuilder.schema.teams import TaskModuleRequest, TaskModuleResponse, TeamInfo
+from msrest.exceptions import HttpOperationError
 
 from adapters.teams import cards
 from adapters.teams.dialogs import Dialogs, close_with
@@ -262,9 +264,12 @@ class AccessTeamsBot(TeamsActivityHandler):
             # The clicked card shows the outcome, as the invoke response does for Action.Execute.
             update = card_activity(content)
             update.id = reply_to
-            await turn_context.update_activity(update)
-        else:
-            await turn_context.send_activity(card_activity(content))
+            try:
+                await turn_context.update_activity(update)
+                return
+            except (HttpOperationError, DeserializationError):  # that message is gone, or never was
+                pass
+        await turn_context.send_activity(card_activity(content))
 
     async def _button(self, actor: Actor, verb: str, data: Mapping[str, Any]) -> cards.Card:
         if verb in (cards.APPROVE, cards.DENY, cards.REFRESH):
@@ -311,7 +316,7 @@ class AccessTeamsBot(TeamsActivityHandler):
             actor, _ = await self._sender(turn_context)
         except (IdentityRefused, Unavailable) as exc:
             return close_with(self._refusal(turn_context, exc))
-        data = task_module_request.data if isinstance(task_module_request.data, dict) else {}
+        data = _dialog_data(task_module_request)
         return (await self._dialogs.fetch(actor, data)).response
 
     async def on_teams_task_module_submit(
@@ -321,7 +326,7 @@ class AccessTeamsBot(TeamsActivityHandler):
             actor, _ = await self._sender(turn_context)
         except (IdentityRefused, Unavailable) as exc:
             return close_with(self._refusal(turn_context, exc))
-        data = task_module_request.data if isinstance(task_module_request.data, dict) else {}
+        data = _dialog_data(task_module_request)
         result = await self._dialogs.submit(actor, data)
         if result.post is not None:
             await self._send_reply(turn_context, result.post, actor)
@@ -374,3 +379,9 @@ class AccessTeamsBot(TeamsActivityHandler):
         )
         if new:
             await turn_context.send_activity(WELCOME_PERSONAL)
+
+
+def _dialog_data(request: TaskModuleRequest | None) -> dict[str, Any]:
+    """The dialog's data; an invoke without a `value` reaches the handler as None."""
+    data = getattr(request, "data", None)
+    return data if isinstance(data, dict) else {}

@@ -4,7 +4,8 @@ Same contract as ``CloudAdapter.process`` (415 for a body that is not JSON, 400 
 without a type, 401 when authentication fails, 201 for an accepted activity, the invoke response
 otherwise), with one fix: botbuilder-integration-aiohttp 4.17.1 serializes an invoke response
 body a second time and answers 500 for the dict every ``ActivityHandler`` invoke handler returns,
-so Universal Actions and dialogs would never work behind it. While the channel's signing keys
+so Universal Actions and dialogs would never work behind it. A body that is not UTF-8 JSON
+nesting at most ``MAX_DEPTH`` levels is a 400, whatever it holds, never a 500. While the channel's signing keys
 have never been fetched, activities get 503: an outage, not a refusal.
 
 Three modes: authenticated (an app id is configured), ``refuse_all`` (Teams is not configured:
@@ -16,16 +17,33 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from azure.core.exceptions import DeserializationError
+from azure.core.exceptions import DeserializationError, SerializationError
 from botbuilder.core import Bot, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 from msrest.serialization import Model
 
 from adapters.teams.signing_keys import KeysUnavailable
+
+MAX_DEPTH = 32  # an activity with an Adaptive Card nests about 12 levels
+
+
+def _depth_at_most(value: Any, limit: int) -> bool:
+    """Whether parsed JSON nests at most `limit` levels (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            if depth > limit:
+                return False
+            stack.extend((child, depth + 1) for child in node)
+    return True
 
 
 class AuthMode(StrEnum):
@@ -40,18 +58,24 @@ def messages_route(adapter: CloudAdapter | None, bot: Bot | None, mode: AuthMode
             raise web.HTTPUnauthorized()
         if "application/json" not in request.headers.get("Content-Type", ""):
             raise web.HTTPUnsupportedMediaType()
-        try:
-            body = await request.json()
-        except ValueError:
+        try:  # UTF-8 whatever charset the request claims: JSON on the wire is (RFC 8259)
+            body = json.loads((await request.read()).decode("utf-8"))
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, a 5,000-digit number, deep
             raise web.HTTPBadRequest() from None
-        if not isinstance(body, dict):
+        if not isinstance(body, dict) or not _depth_at_most(body, MAX_DEPTH):
             raise web.HTTPBadRequest()
         try:
             activity = Activity().deserialize(body)
         except DeserializationError:
             raise web.HTTPBadRequest() from None
-        if not activity.type:
+        # Every activity the Bot Framework Service sends says where it came from; without that
+        # there is nowhere to answer.
+        if not (
+            activity.type and activity.service_url and getattr(activity.conversation, "id", None)
+        ):
             raise web.HTTPBadRequest()
+        if activity.type == "invoke" and not isinstance(activity.value, dict | None):
+            raise web.HTTPBadRequest()  # an invoke's value is an object (a card action, a dialog)
         # Without an app id, botbuilder skips token validation when the header is empty.
         auth_header = "" if mode is AuthMode.NO_AUTH else request.headers.get("Authorization", "")
         try:
@@ -64,7 +88,12 @@ def messages_route(adapter: CloudAdapter | None, bot: Bot | None, mode: AuthMode
             return web.Response(status=201)
         payload = invoke_response.body
         if isinstance(payload, Model):
-            payload = serializer_helper(payload)
+            try:
+                payload = serializer_helper(payload)
+            except SerializationError:
+                # botbuilder's own answer to an invoke without a `value` holds an Exception
+                # where the error's JSON belongs; what it means is "bad request".
+                raise web.HTTPBadRequest() from None
         if payload is None:
             return web.Response(status=int(invoke_response.status))
         return web.json_response(payload, status=int(invoke_response.status), dumps=json.dumps)
