@@ -138,6 +138,7 @@ class Dispatcher:
         return await self.read(actor, self.views.resource_choices)
 
     async def request_card(self, actor: Actor, request_id: str) -> RequestCard:
+        c.refuse_unreadable(request_id)  # from a button's data: no id holds a NUL or a surrogate
         return await self.read(actor, lambda _: self.views.request_card(request_id))
 
     async def home(self, actor: Actor) -> HomeView:

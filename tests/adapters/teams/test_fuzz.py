@@ -157,7 +157,9 @@ async def test_any_activity_is_answered_below_500_without_an_internal_error(
     nothing_internal_said(teams)
 
 
-async def test_the_requests_that_once_got_500_are_refused(teams: TeamsUnderTest) -> None:
+async def test_the_requests_that_once_got_500_are_refused(
+    teams: TeamsUnderTest, caplog: pytest.LogCaptureFixture
+) -> None:
     """Reproduced first: each of these was a 500 with a traceback in the log."""
     for body, content_type in [
         (b"[" * 100_000, "application/json"),  # RecursionError in json.loads
@@ -175,3 +177,13 @@ async def test_the_requests_that_once_got_500_are_refused(teams: TeamsUnderTest)
         {**activities.card_submit({}, **envelope), "conversation": None},
     ]:
         assert await post(teams, activity) < 500
+    stranger = {**envelope, "user_id": "29:stranger", "aad_object_id": None}
+    for activity in [
+        activities.adaptive_card_action(
+            "deny", {"id": "\ud800"}, **envelope
+        ),  # an id no store keeps
+        activities.personal_message("help", **stranger),  # a sender the chat does not know
+    ]:
+        assert await post(teams, activity) < 500
+    no_logged_tracebacks(caplog)
+    nothing_internal_said(teams)
