@@ -81,8 +81,13 @@ def _to_bolt_request(request: web.Request, text: str) -> AsyncBoltRequest:
 
 def _recognised(body: Any) -> bool:
     """A slash command, an interaction payload, an Events API callback or Slack's SSL check."""
-    return isinstance(body, Mapping) and bool(
-        body.get("command") or body.get("ssl_check") or body.get("type") in KNOWN_TYPES
+    if not isinstance(body, Mapping):
+        return False
+    kind = body.get("type")
+    return bool(
+        body.get("command")
+        or body.get("ssl_check")
+        or (isinstance(kind, str) and kind in KNOWN_TYPES)
     )
 
 

@@ -20,16 +20,12 @@ from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import Activity
 from botbuilder.schema.teams import TeamsChannelData
-from botframework.connector.models import ErrorResponseException
 
 from core.errors import DomainError
 from core.identity import is_email, normalize_email
 from core.timefmt import zone
 
 CACHE_SECONDS = 3600.0
-
-
-MEMBER_NOT_FOUND = "MemberNotFoundInConversation"  # the sender is no member of that chat
 
 
 class IdentityRefused(DomainError):
@@ -109,12 +105,7 @@ class TeamsIdentity:
         key = ((tenant or "").lower(), (aad_object_id or sender.id).lower())
         email = self._cached(key) or self._claimed_email(sender.name, sender.id)
         if email is None:
-            try:
-                member = await TeamsInfo.get_member(turn_context, sender.id)
-            except ErrorResponseException as exc:
-                if getattr(getattr(exc.error, "error", None), "code", "") != MEMBER_NOT_FOUND:
-                    raise
-                raise IdentityRefused("I cannot tell who sent this.") from None
+            member = await TeamsInfo.get_member(turn_context, sender.id)
             found = member.email or member.user_principal_name or ""
             if not is_email(found):
                 raise IdentityRefused(

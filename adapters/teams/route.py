@@ -30,6 +30,7 @@ from msrest.serialization import Model
 from adapters.teams.signing_keys import KeysUnavailable
 
 MAX_DEPTH = 32  # an activity with an Adaptive Card nests about 12 levels
+MAX_ID = 512  # Teams conversation ids run to about 150 characters
 
 
 def _depth_at_most(value: Any, limit: int) -> bool:
@@ -44,6 +45,22 @@ def _depth_at_most(value: Any, limit: int) -> bool:
                 return False
             stack.extend((child, depth + 1) for child in node)
     return True
+
+
+def _plain_ids(activity: Activity) -> bool:
+    """The ids the bot sends back in connector URLs are short printable ASCII, as the Bot
+    Framework Service issues them (`a:1x…`, `19:…@thread.tacv2`, `f:…`); anything else would
+    fail on the way out, after the work was done."""
+    ids = (
+        activity.id,
+        activity.reply_to_id,
+        getattr(activity.conversation, "id", None),
+        getattr(activity.from_property, "id", None),
+    )
+    return all(
+        i is None or (isinstance(i, str) and len(i) <= MAX_ID and i.isascii() and i.isprintable())
+        for i in ids
+    )
 
 
 class AuthMode(StrEnum):
@@ -73,6 +90,8 @@ def messages_route(adapter: CloudAdapter | None, bot: Bot | None, mode: AuthMode
         if not (
             activity.type and activity.service_url and getattr(activity.conversation, "id", None)
         ):
+            raise web.HTTPBadRequest()
+        if not _plain_ids(activity):
             raise web.HTTPBadRequest()
         if activity.type == "invoke" and not isinstance(activity.value, dict | None):
             raise web.HTTPBadRequest()  # an invoke's value is an object (a card action, a dialog)
