@@ -239,7 +239,7 @@ class AccessTeamsBot(TeamsActivityHandler):
     async def on_adaptive_card_invoke(
         self, turn_context: TurnContext, invoke_value: AdaptiveCardInvokeValue
     ) -> AdaptiveCardInvokeResponse:
-        action: Mapping[str, Any] = invoke_value.action or {}
+        action = invoke_value.action if isinstance(invoke_value.action, Mapping) else {}
         verb = str(action.get("verb") or "")
         data = action.get("data")
         data = data if isinstance(data, dict) else {}
