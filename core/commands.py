@@ -200,8 +200,9 @@ MAX_ID = 32  # request ids are 7 characters; a longer word is not one
 
 
 def _quoted(word: str) -> str:
-    """A word as typed, cut short for an error message."""
-    return word if len(word) <= 40 else word[:39] + "…"
+    """A word as typed, on one line and cut short, for an error message."""
+    word = "".join(ch if ch.isprintable() else " " for ch in word[:40])
+    return word if len(word) <= 39 else word[:39] + "…"
 
 
 def refuse_unreadable(text: str) -> None:

@@ -21,8 +21,9 @@ def looks_like_duration(token: str) -> bool:
 
 
 def _quoted(text: str) -> str:
-    """The text as typed, cut short: an error quotes it, whatever its length."""
-    return text if len(text) <= 24 else text[:23] + "…"
+    """The text as typed, on one line and cut short: an error quotes it, whatever it holds."""
+    text = "".join(ch if ch.isprintable() else " " for ch in text[:24])
+    return text if len(text) <= 23 else text[:23] + "…"
 
 
 def parse_duration(text: str) -> timedelta:
