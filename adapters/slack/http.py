@@ -23,6 +23,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from adapters.slack.deliveries import Deliveries, delivery_key
+from core.limits import depth_at_most
 
 log = logging.getLogger(__name__)
 
@@ -59,20 +60,6 @@ KNOWN_TYPES = frozenset(
 
 MAX_TIMESTAMP_DIGITS = 12  # seconds since 1970 have 10 digits until the year 2286
 MAX_DEPTH = 32  # Block Kit payloads nest about 10 levels
-
-
-def _depth_at_most(value: Any, limit: int) -> bool:
-    """Whether parsed JSON nests at most `limit` levels (walked without recursion)."""
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, Mapping):
-            node = list(node.values())
-        if isinstance(node, list):
-            if depth > limit:
-                return False
-            stack.extend((child, depth + 1) for child in node)
-    return True
 
 
 def _to_bolt_request(request: web.Request, text: str) -> AsyncBoltRequest:
@@ -122,7 +109,7 @@ def events_route(
         if (
             bolt_request is None
             or not _recognised(bolt_request.body)
-            or not _depth_at_most(bolt_request.body, MAX_DEPTH)
+            or not depth_at_most(bolt_request.body, MAX_DEPTH)
         ):
             log.warning("refused a signed Slack request whose body is not a Slack payload")
             return web.json_response({"error": "malformed request"}, status=400)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -28,23 +27,10 @@ from botbuilder.schema import Activity
 from msrest.serialization import Model
 
 from adapters.teams.signing_keys import KeysUnavailable
+from core.limits import depth_at_most
 
 MAX_DEPTH = 32  # an activity with an Adaptive Card nests about 12 levels
 MAX_ID = 512  # Teams conversation ids run to about 150 characters
-
-
-def _depth_at_most(value: Any, limit: int) -> bool:
-    """Whether parsed JSON nests at most `limit` levels (walked without recursion)."""
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            node = list(node.values())
-        if isinstance(node, list):
-            if depth > limit:
-                return False
-            stack.extend((child, depth + 1) for child in node)
-    return True
 
 
 def _plain_ids(activity: Activity) -> bool:
@@ -79,7 +65,7 @@ def messages_route(adapter: CloudAdapter | None, bot: Bot | None, mode: AuthMode
             body = json.loads((await request.read()).decode("utf-8"))
         except (ValueError, RecursionError):  # not UTF-8, not JSON, a 5,000-digit number, deep
             raise web.HTTPBadRequest() from None
-        if not isinstance(body, dict) or not _depth_at_most(body, MAX_DEPTH):
+        if not isinstance(body, dict) or not depth_at_most(body, MAX_DEPTH):
             raise web.HTTPBadRequest()
         try:
             activity = Activity().deserialize(body)

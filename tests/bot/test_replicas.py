@@ -210,14 +210,7 @@ async def fleet(postgres_url: str, tmp_path: Path) -> AsyncIterator[Fleet]:
 async def test_a_cli_connection_reaches_both_replicas_and_each_slot_syncs_once(
     fleet: Fleet,
 ) -> None:
-    code, out = await fleet.cli("connect", "pagerduty", "--api-key-file", "-", stdin=b"pd-key\n")
-    assert code == 0, out
-    for replica in fleet.replicas:
-        await eventually(
-            lambda r=replica: _has_pagerduty(fleet, r),  # type: ignore[misc]
-            within=10,
-            what=f"replica {replica.name} using the new connection",
-        )
+    await _connect_with_the_cli(fleet)
 
     picked_up = datetime.now(UTC)  # slots from here on see PagerDuty on every replica
 
@@ -238,6 +231,18 @@ async def test_a_cli_connection_reaches_both_replicas_and_each_slot_syncs_once(
 
     done, synced = await eventually(counted, within=3 * SLOT_SECONDS + 10, what="two slots")
     assert synced == done  # exactly one sync per slot across the two replicas
+
+
+async def _connect_with_the_cli(fleet: Fleet) -> None:
+    """`oncall-access connect pagerduty` while the fleet runs, until every replica uses it."""
+    code, out = await fleet.cli("connect", "pagerduty", "--api-key-file", "-", stdin=b"pd-key\n")
+    assert code == 0, out
+    for replica in fleet.replicas:
+        await eventually(
+            lambda r=replica: _has_pagerduty(fleet, r),  # type: ignore[misc]
+            within=10,
+            what=f"replica {replica.name} using the new connection",
+        )
 
 
 async def _has_pagerduty(fleet: Fleet, replica: Replica) -> bool:
@@ -295,14 +300,7 @@ def _approval_cards(slack: FakeSlackApi) -> list[tuple[tuple[str, str], dict[str
 async def test_a_killed_replica_gives_up_its_sync_and_grants_still_end_on_time(
     fleet: Fleet,
 ) -> None:
-    code, out = await fleet.cli("connect", "pagerduty", "--api-key-file", "-", stdin=b"pd-key\n")
-    assert code == 0, out
-    for replica in fleet.replicas:
-        await eventually(
-            lambda r=replica: _has_pagerduty(fleet, r),  # type: ignore[misc]
-            within=10,
-            what=f"replica {replica.name} using the new connection",
-        )
+    await _connect_with_the_cli(fleet)
     fleet.pagerduty.latency = 1.0  # the next slot's sync takes several seconds
 
     async def held_sync() -> Any:
