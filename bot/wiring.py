@@ -13,8 +13,6 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.grants.record import RecordGranter
-from adapters.grants.webhook import WebhookGranter
 from adapters.rosterfile.provider import FileRosterProvider
 from adapters.storage.audit import SqlAuditLog
 from adapters.storage.connections import SqlConnectionStore
@@ -28,7 +26,7 @@ from adapters.storage.requests import SqlRequestStore
 from adapters.storage.roster import SqlRosterStore
 from bot.clock import SystemClock
 from bot.connections import BotProviderAdmin
-from bot.granters import role_granters
+from bot.grant_targets import GranterContext, all_granters
 from bot.notify import FanOutNotifier, SurfaceNotifier
 from bot.oauth_pagerduty import PagerDutyUserFlow
 from bot.policy_source import PolicySource, load_policy
@@ -119,12 +117,8 @@ async def build(
     if providers is None:
         providers = _providers_from(settings, clock)
     provider_list = list(providers)
-    chosen_granters: dict[str, Granter] = {
-        "record": RecordGranter(),
-        "webhook": WebhookGranter(os.environ),
-        **role_granters(provider_list, kv),
-        **(granters or {}),
-    }
+    context = GranterContext(settings, os.environ, kv, provider_list, clock)
+    chosen_granters: dict[str, Granter] = {**all_granters(context), **(granters or {})}
     service = AccessService(
         policy=source,
         store=requests,

@@ -5,7 +5,8 @@
     ├── PolicyError        a policy file is invalid (carries file and line)
     ├── RosterError        a roster could not be read or parsed
     ├── NotFound           an id or name that does not exist
-    └── (beside the code that raises them) InvalidTransition (core.requests), SecretKeyMissing,
+    └── (beside the code that raises them) InvalidTransition (core.requests), PartlyRevoked
+        (core.granting), SecretKeyMissing,
         DatabaseTooNew (adapters.storage), SlackIdentityError, IdentityRefused (adapters.slack,
         adapters.teams), WebhookRejected, WebhookUnavailable, Gone (adapters.grants,
         adapters.providerhttp)

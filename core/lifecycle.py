@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from core.durations import format_duration
+from core.grant_parts import any_given
 from core.groups import GroupRef
 from core.identity import SYSTEM
 from core.replies import describe_request
@@ -98,24 +100,56 @@ class Lifecycle:
         for request in await s.store.due_to_grant(now):
             window_end = (request.decided_at or request.created_at) + request.duration
             if now >= window_end:
-                gave_up = await s.store.transition(
-                    request.id,
-                    Status.APPROVED,
-                    Status.REVOKED,
-                    {"ended_at": now, "next_attempt_at": None},
-                    s.event(
-                        "access.grant_abandoned", request, SYSTEM, {"attempts": request.attempts}
-                    ),
-                )
-                if gave_up:
-                    await s.after_change(
-                        gave_up,
-                        f"Granting {gave_up.resource} ({gave_up.id}) never succeeded before its time ran out.",
-                    )
+                await self._give_up_grant(request)
                 continue
             result = await s.activate(request, request.decided_by or SYSTEM)
             count += result.status == Status.ACTIVE
         return count
+
+    async def _give_up_grant(self, request: AccessRequest) -> None:
+        """The window passed without every grant in place. Grants already given are not left
+        behind: the request becomes active, ending now, so the expiry job takes them back with
+        its retries and alerts; with nothing given it ends here."""
+        s, now = self.s, self.s.clock.now()
+        detail: dict[str, Any] = {"attempts": request.attempts}
+        if any_given(request.grant_receipt):
+            detail["taking_back"] = True
+            ending = await s.store.transition(
+                request.id,
+                Status.APPROVED,
+                Status.ACTIVE,
+                {
+                    "granted_at": now,
+                    "expires_at": now,
+                    "end_as": Status.REVOKED.value,
+                    "attempts": 0,
+                    "next_attempt_at": None,
+                },
+                s.event("access.grant_abandoned", request, SYSTEM, detail),
+            )
+            if ending:
+                await s.notifier.alert_admins(
+                    f"Granting {request.resource} ({request.id} for {request.requester}) never succeeded in full "
+                    f"before its time ran out (last: {request.last_error}); what was granted is being taken back."
+                )
+                await s.after_change(
+                    ending,
+                    f"Granting {ending.resource} ({ending.id}) never succeeded in full before its time ran out; "
+                    "what was granted is being taken back.",
+                )
+            return
+        gave_up = await s.store.transition(
+            request.id,
+            Status.APPROVED,
+            Status.REVOKED,
+            {"ended_at": now, "next_attempt_at": None},
+            s.event("access.grant_abandoned", request, SYSTEM, detail),
+        )
+        if gave_up:
+            await s.after_change(
+                gave_up,
+                f"Granting {gave_up.resource} ({gave_up.id}) never succeeded before its time ran out.",
+            )
 
     async def time_out_pending(self) -> int:
         """Pending requests nobody decided within the approval timeout become timed_out."""

@@ -5,9 +5,7 @@ granted. Parsed and validated in full before use; every problem names the file a
 from __future__ import annotations
 
 from datetime import timedelta
-from ipaddress import ip_address
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -21,6 +19,8 @@ from pydantic import (
 
 from core.durations import parse_duration
 from core.errors import CommandError, PolicyError
+from core.grant_types import grant_type
+from core.grant_types import names as grant_type_names
 from core.groups import GroupRef
 from core.identity import is_email, normalize_email
 from core.yamlpos import line_of
@@ -94,10 +94,19 @@ class ApproveRule(_Strict):
 
 
 class GrantSpec(BaseModel):
-    """`type` picks the Granter; other keys are that granter's options."""
+    """`type` picks the Granter (one of `core.grant_types`); other keys are that granter's options."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
-    type: Literal["record", "webhook", "opsgenie-role", "pagerduty-role"] = "record"
+    type: str = "record"
+
+    @field_validator("type")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if grant_type(value) is None:
+            raise ValueError(
+                f"unknown grant type '{excerpt(value)}'; one of {', '.join(grant_type_names())}"
+            )
+        return value
 
     @property
     def options(self) -> dict[str, Any]:
@@ -119,11 +128,21 @@ class Resource(_Strict):
     max_duration: Duration | None = None
     approval_timeout: Duration | None = None
     require_reason: bool | None = None
-    grant: GrantSpec = GrantSpec()
+    grants: tuple[GrantSpec, ...] = Field(default=(GrantSpec(),), validation_alias="grant")
+    """`grant:` is one mapping or a list of them: every one is granted, and every one revoked."""
     break_glass: BreakGlass | None = None
     end_with_shift: bool | None = None  # default: true when requesters qualify by being on call
     on_stale: Literal["refuse", "manual"] = "refuse"
     notify_on_auto: Literal["none", "channel", "approvers"] | None = None
+
+    @field_validator("grants", mode="before")
+    @classmethod
+    def _listed(cls, value: Any) -> Any:
+        if isinstance(value, dict | GrantSpec):
+            return [value]
+        if isinstance(value, list | tuple) and not value:
+            raise ValueError("list at least one grant, or leave `grant` out for `type: record`")
+        return value
 
     @property
     def ends_with_shift(self) -> bool:
@@ -180,63 +199,6 @@ class Policy(_Strict):
         return found
 
 
-PAGERDUTY_BASE_ROLES = ("admin", "user", "limited_user", "observer", "restricted_access",
-                        "read_only_user", "read_only_limited_user")  # fmt: skip
-PAGERDUTY_TEAM_ROLES = ("observer", "responder", "manager")
-OPSGENIE_BUILT_IN_ROLES = ("admin", "user", "observer", "stakeholder")
-
-
-OWN_SETTINGS = ("ONCALL_ACCESS_", "SLACK_", "MICROSOFT_")
-"""Prefixes of the bot's own secrets and settings: a webhook signed with one of them would hand
-it to whoever runs the receiver."""
-
-
-def _webhook_url_ok(url: str) -> bool:
-    """https to a host; plain http only to loopback, where nothing on the way can read it."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-    except ValueError:
-        return False
-    if parts.scheme == "https":
-        return bool(host)
-    if parts.scheme != "http":
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _role_grant_problem(grant: GrantSpec) -> str | None:
-    """The shape of an opsgenie-role / pagerduty-role grant; its granter checks the rest live."""
-    o = grant.options
-    if grant.type == "opsgenie-role":
-        role = str(o.get("role") or "").strip()
-        if not role:
-            return "an opsgenie-role grant needs `role: NAME` (a custom user role, or admin, user, observer or stakeholder)"
-        if role.lower() == "owner":
-            return "the Opsgenie owner role cannot be granted"
-        if o.get("ensure") and role.lower() in OPSGENIE_BUILT_IN_ROLES:
-            return f"`ensure` creates or updates custom roles; {role} is built in"
-        rights = o.get("rights", [])
-        if not isinstance(rights, list) or not all(isinstance(r, str) for r in rights):
-            return "`rights` is a list of Opsgenie right names, e.g. [alert-action, alert-close]"
-        if str(o.get("extends", "user")).lower() not in ("user", "observer", "stakeholder"):
-            return "`extends` is user, observer or stakeholder"
-        return None
-    role, team, team_role = (str(o.get(k) or "").strip() for k in ("role", "team", "team_role"))
-    if bool(role) == bool(team):
-        return "a pagerduty-role grant needs either `role: ROLE` or `team: NAME` with `team_role`"
-    if role and role not in PAGERDUTY_BASE_ROLES:
-        return f"`role` is one of {', '.join(PAGERDUTY_BASE_ROLES)}, not {role!r}"
-    if team and team_role not in PAGERDUTY_TEAM_ROLES:
-        return "`team_role` is observer, responder or manager"
-    return None
-
-
 def _coherence(policy: Policy) -> list[tuple[list[Any], str, str]]:
     """Checks across fields: (path of the line to change, where, what is wrong)."""
     problems: list[tuple[list[Any], str, str]] = []
@@ -267,39 +229,15 @@ def _coherence(policy: Policy) -> list[tuple[list[Any], str, str]]:
                     "auto_if_on_call needs request.on_call groups to check the requester against",
                 )
             )
-        if res.grant.type == "webhook":
-            options = res.grant.options
-            url = str(options.get("url", ""))
-            if not _webhook_url_ok(url):
-                problems.append(
-                    (
-                        [*at, "grant"],
-                        where,
-                        "a webhook grant needs `url: https://...` (plain http only to this machine)",
-                    )
-                )
-            secret_env = str(options.get("secret_env") or "")
-            if secret_env.upper().startswith(OWN_SETTINGS):
-                problems.append(
-                    (
-                        [*at, "grant"],
-                        where,
-                        f"secret_env {shorten(secret_env)} is one of the bot's own settings; "
-                        "give the webhook a variable of its own",
-                    )
-                )
-            if not secret_env:
-                problems.append(
-                    (
-                        [*at, "grant"],
-                        where,
-                        "a webhook grant needs `secret_env: NAME` (the variable holding the signing secret)",
-                    )
-                )
-        if res.grant.type in ("opsgenie-role", "pagerduty-role"):
-            problem = _role_grant_problem(res.grant)
-            if problem:
-                problems.append(([*at, "grant"], where, problem))
+        for i, spec in enumerate(res.grants):
+            kind = grant_type(spec.type)
+            for problem in kind.problems(spec.options) if kind else ():
+                problems.append(([*at, "grant", i], where, problem))
+        seen: list[dict[str, Any]] = []
+        for i, spec in enumerate(res.grants):
+            if spec.model_dump() in seen:
+                problems.append(([*at, "grant", i], where, "the same grant is listed twice"))
+            seen.append(spec.model_dump())
         if res.break_glass and res.break_glass.max_duration > policy.max_duration(res):
             problems.append(
                 (
@@ -336,6 +274,25 @@ def _name_problems(root: yaml.Node | None, data: dict[str, Any], filename: str) 
     ]
 
 
+def _as_written(data: Any, loc: list[Any]) -> list[Any]:
+    """The error's path as the file spells it: a single `grant:` mapping is read as a list of one,
+    whose index the person never wrote."""
+    out: list[Any] = []
+    node = data
+    for key in loc:
+        if isinstance(key, int) and not isinstance(node, list) and out and out[-1] == "grant":
+            continue
+        out.append(key)
+        node = (
+            node.get(key)
+            if isinstance(node, dict)
+            else node[key]
+            if isinstance(node, list) and isinstance(key, int) and key < len(node)
+            else None
+        )
+    return out
+
+
 def _refused(problems: list[str]) -> PolicyError:
     """Every problem as one short line, at most MAX_PROBLEMS of them and a count of the rest."""
     shown = [shorten(p) for p in problems[:MAX_PROBLEMS]]
@@ -360,7 +317,10 @@ def parse_policy(text: str, filename: str = "policy.yaml") -> Policy:
     except ValidationError as exc:
         problems = list(names)
         for err in exc.errors():
-            loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+            loc = _as_written(
+                data,
+                [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))],
+            )
             at = line_of(root, loc)
             where = ".".join(excerpt(p) for p in loc)
             message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from core.audit import AuditEvent, AuditRecord
 from core.groups import GroupRef, Provider
@@ -216,6 +216,24 @@ class Granter(Protocol):
     async def extend(self, grant: Grant) -> dict[str, Any]:
         """The access now ends at `grant.end` (it was extended); returns details for the audit
         trail. A granter whose access lasts until it is revoked has nothing to do."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TargetHealth:
+    """What a live check of one grant target showed: whether grants and revokes can go through,
+    and if not, exactly what is missing (a permission, an account, a permission set)."""
+
+    ok: bool
+    summary: str
+
+
+@runtime_checkable
+class CheckedGranter(Protocol):
+    """A granter that can check its target live, without changing anything (for `status`)."""
+
+    async def check(self, spec: dict[str, Any]) -> TargetHealth:
+        """`spec` is one `grant:` mapping of the policy; never raises for a refusal, says it."""
         ...
 
 

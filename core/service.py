@@ -15,6 +15,7 @@ from core.durations import format_duration
 from core.eligibility import Eligibility
 from core.errors import DomainError
 from core.extensions import Extensions
+from core.grant_parts import any_given
 from core.granting import GRANT_GRACE, Granting, backoff
 from core.identity import SYSTEM, Actor
 from core.policy import Policy, Resource
@@ -407,6 +408,19 @@ class AccessService:
             raise DomainError(self.workflow.state_sentence(request))
         now = self.clock.now()
         receipt: dict[str, Any] = {}
+        if request.status == Status.APPROVED and any_given(request.grant_receipt):
+            # some of its grants are in place while the rest is retried: they are taken back
+            # like an active grant's, with the same retries
+            ending = await self.store.transition(
+                request.id,
+                Status.APPROVED,
+                Status.ACTIVE,
+                {"granted_at": now, "expires_at": now, "attempts": 0, "next_attempt_at": None},
+                self.event("access.grant_stopped", request, actor.email, {"partly_granted": True}),
+            )
+            if ending is None:
+                raise DomainError(self.workflow.state_sentence(await self.get(request.id)))
+            request = ending
         if request.status == Status.ACTIVE:
             try:
                 receipt = await self.take_back(request)

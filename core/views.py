@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from core.connections import ProviderAdmin
 from core.durations import format_duration
 from core.errors import DomainError
+from core.grant_health import health_lines
 from core.groups import GroupRef
 from core.identity import Actor
 from core.replies import Reply, describe_request
@@ -278,6 +279,7 @@ class Views:
         lines = []
         if self._connections:
             lines.extend(await self._connections.status_lines())
+        lines.extend(await health_lines(s.policy, s.granting.granters))
         for r in await s.store.with_status(Status.ACTIVE):
             if r.attempts and r.expires_at and r.expires_at <= now:
                 lines.append(

@@ -59,7 +59,7 @@ def test_design_example_policy_parses_into_what_it_says() -> None:
     assert policy.max_duration(prod) == timedelta(hours=4)
     assert policy.approval_timeout(prod) == timedelta(minutes=30)
     assert policy.require_reason(prod) is True
-    assert prod.grant.type == "record"
+    assert prod.grants[0].type == "record"
 
 
 def test_resource_without_its_own_limits_takes_the_defaults() -> None:
@@ -72,8 +72,8 @@ def test_resource_without_its_own_limits_takes_the_defaults() -> None:
 
 def test_grant_options_and_emails_are_read_as_written_but_emails_lowercased() -> None:
     grafana = parse_policy(DESIGN_EXAMPLE).resources["grafana-admin"]
-    assert grafana.grant.type == "webhook"
-    assert grafana.grant.options == {
+    assert grafana.grants[0].type == "webhook"
+    assert grafana.grants[0].options == {
         "url": "https://automation.example.com/grant",
         "secret_env": "GRANT_HOOK_SECRET",
     }
@@ -321,7 +321,7 @@ resources:
     approve: {{people: [lead@example.com]}}
     grant: {{type: webhook, url: "{url}", secret_env: GRANT_HOOK_SECRET}}
 """
-    assert parse_policy(text, "policy.yaml").resources["prod-db"].grant.type == "webhook"
+    assert parse_policy(text, "policy.yaml").resources["prod-db"].grants[0].type == "webhook"
 
 
 @pytest.mark.parametrize(

@@ -219,7 +219,7 @@ async def test_a_policy_change_mid_grant_still_revokes_what_was_granted(
             + "}\n"
         )
         bot.policy.path = changed
-        assert bot.policy.reload().resources["grafana-admin"].grant.type == "record"
+        assert bot.policy.reload().resources["grafana-admin"].grants[0].type == "record"
 
         clock.advance(timedelta(minutes=20))
         await Scheduler(bot).run_lifecycle()
