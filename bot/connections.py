@@ -46,8 +46,8 @@ def _missing_field(form: ConnectForm) -> ConnectResult | None:
             return need("client_id", "The OAuth client id")
         if not form.client_secret:
             return need("client_secret", "The OAuth client secret")
-        if not form.subdomain:
-            return need("subdomain", "The PagerDuty subdomain")
+        if form.auth == "oauth_client" and not form.subdomain:
+            return need("subdomain", "The PagerDuty subdomain (for an OAuth app)")
     return None
 
 

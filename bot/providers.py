@@ -21,7 +21,7 @@ def config_and_secrets(form: ConnectForm) -> tuple[dict[str, Any], dict[str, Any
     config: dict[str, Any] = {"region": form.region, "auth": form.auth}
     secrets: dict[str, Any] = {}
     if form.provider == "pagerduty" and form.auth != "api_key":
-        config.update(client_id=form.client_id, subdomain=form.subdomain)
+        config.update(client_id=form.client_id, subdomain=account_subdomain(form.subdomain))
         secrets["client_secret"] = form.client_secret
     elif form.provider == "jsm":
         config.update(site=form.site, email=form.email, org_id=form.org_id or None)
@@ -29,6 +29,13 @@ def config_and_secrets(form: ConnectForm) -> tuple[dict[str, Any], dict[str, Any
     else:
         secrets["api_key"] = form.api_key
     return config, secrets
+
+
+def account_subdomain(typed: str) -> str:
+    """`acme` from what an admin may paste: `acme`, `acme.pagerduty.com`, an https address."""
+    host = typed.strip().lower().removeprefix("https://").removeprefix("http://")
+    host = host.split("/", 1)[0]
+    return host.removesuffix(".eu.pagerduty.com").removesuffix(".pagerduty.com")
 
 
 class AccountMappedProvider:
@@ -74,6 +81,7 @@ def make_provider(
             subdomain=config.get("subdomain"),
             region=region,
             base_url=settings.pagerduty_api_url,
+            identity_url=settings.pagerduty_identity_url,
             now=now,
         )
     if provider == "opsgenie":

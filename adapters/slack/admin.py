@@ -47,10 +47,8 @@ class AdminHandlers:
             if not result.ok:
                 block = modals.CONNECT_BLOCKS.get(result.field or "", "provider")
                 return FormOutcome(errors={block: result.message})
-            lines = [line for line in (result.sync_summary,) if line]
-            if result.authorize_url:
-                lines.append(f"Finish in your browser: {result.authorize_url}")
-            return FormOutcome(reply=Reply(result.message, lines=tuple(lines)))
+            lines = tuple(line for line in (result.sync_summary,) if line)
+            return FormOutcome(reply=Reply(result.message, lines=lines, connect=result))
 
         slow = modals.loading_view(
             "Connect a provider", "Connecting… you will get a direct message with the result."

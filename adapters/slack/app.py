@@ -150,6 +150,7 @@ class SlackSurface:
         app.action(k.WITHDRAW)(later(h.on_withdraw))
         app.action(k.OPEN_REQUEST_FORM)(later(h.on_open_request_form))
         app.action(k.DISCONNECT)(later(h.admin_handlers.on_disconnect))
+        app.action(k.OPEN_LINK)(_just_ack)  # the browser opens the link; nothing else to do
         app.event("app_home_opened")(later(h.on_home_opened))
         # Submissions answer with errors or close the modal, so they ack themselves (in budget).
         app.view(k.REQUEST_FORM)(h.on_request_submitted)
@@ -235,6 +236,10 @@ class SlackSurface:
         if self.client.session is not None:
             await self.client.session.close()
             self.client.session = None
+
+
+async def _just_ack(ack: AsyncAck) -> None:
+    await ack()
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:

@@ -22,7 +22,9 @@ GIVE_BACK: Final = "access.give_back"
 WITHDRAW: Final = "access.withdraw"
 OPEN_REQUEST_FORM: Final = "access.open_request"
 DISCONNECT: Final = "access.disconnect"
-ACTIONS: Final = (APPROVE, DENY, GIVE_BACK, WITHDRAW, OPEN_REQUEST_FORM, DISCONNECT)
+OPEN_LINK: Final = "access.open_link"
+"""A link button (the PagerDuty sign-in): Slack opens the URL and still tells the app."""
+ACTIONS: Final = (APPROVE, DENY, GIVE_BACK, WITHDRAW, OPEN_REQUEST_FORM, DISCONNECT, OPEN_LINK)
 
 # Modal callback ids (view_submission).
 REQUEST_FORM: Final = "access.request_form"

@@ -29,8 +29,8 @@ PROVIDERS: dict[str, str] = {
 REGIONS: dict[str, str] = {"us": "US", "eu": "EU"}
 AUTH_KINDS: dict[str, str] = {
     "api_key": "API key (JSM: API token)",
-    "oauth_client": "OAuth client credentials (PagerDuty)",
-    "oauth_user": "OAuth, sign in as a user (PagerDuty)",
+    "oauth_client": "OAuth app for the account (PagerDuty)",
+    "oauth_user": "OAuth, sign in as yourself (PagerDuty)",
 }
 
 
@@ -284,6 +284,13 @@ def connect_view(meta: str) -> View:
             optional=True,
         ),
         _input(
+            "subdomain",
+            "PagerDuty subdomain (OAuth app for the account)",
+            _text_input("acme, as in acme.pagerduty.com", max_length=100),
+            optional=True,
+            hint="Not needed to sign in as yourself: PagerDuty knows your account.",
+        ),
+        _input(
             "site",
             "Site (JSM)",
             _text_input("your-site.atlassian.net", max_length=200),
@@ -323,8 +330,8 @@ def read_connect(values: StateValues) -> tuple[ConnectForm | None, dict[str, str
             errors["client_id"] = "Enter the OAuth client id."
         if not _value(values, "client_secret"):
             errors["client_secret"] = "Enter the OAuth client secret."
-        if not _value(values, "subdomain"):
-            errors["subdomain"] = "Enter the PagerDuty subdomain."
+        if auth == "oauth_client" and not _value(values, "subdomain"):
+            errors["subdomain"] = "Enter the PagerDuty subdomain (acme for acme.pagerduty.com)."
     elif not key:
         errors["api_key"] = "Enter the API token." if provider == "jsm" else "Enter the API key."
     if provider == "jsm":

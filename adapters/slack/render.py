@@ -131,6 +131,10 @@ def reply_message(reply: Reply) -> Message:
     blocks += [plain_section(text) for text in chunks(one_line(line) for line in reply.lines)]
     if len(blocks) > MAX_BLOCKS:
         blocks = [*blocks[: MAX_BLOCKS - 1], context("… more than fits here; try `/access mine`.")]
+    url = reply.connect.authorize_url if reply.connect else None
+    if url and len(url) <= 3000:  # a button's url holds 3,000 characters
+        link = {**button("Sign in to PagerDuty", k.OPEN_LINK, "authorize"), "url": url}
+        blocks.append({"type": "actions", "elements": [link]})
     return {"text": _cut(esc(reply.full_text), 3900), "blocks": blocks}
 
 

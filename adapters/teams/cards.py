@@ -365,14 +365,22 @@ def connect_form(
             _choices(
                 "auth",
                 "Sign in with",
-                [("api_key", "REST API key (read-only)"), ("oauth_client", "Scoped OAuth app")],
+                [
+                    ("api_key", "REST API key (read-only)"),
+                    ("oauth_client", "Scoped OAuth app, for the account"),
+                    ("oauth_user", "Scoped OAuth app, signing in as yourself"),
+                ],
                 values.get("auth") or "api_key",
             )
         )
         secret("api_key", "API key (for a REST API key)")
         field("client_id", "OAuth client id (for a Scoped OAuth app)")
         secret("client_secret", "OAuth client secret")
-        field("subdomain", "PagerDuty subdomain (for a Scoped OAuth app)", placeholder="acme")
+        field(
+            "subdomain",
+            "PagerDuty subdomain (for the app for the account; not when signing in as yourself)",
+            placeholder="acme",
+        )
     elif provider == "opsgenie":
         secret("api_key", "API key (an API integration key with read access)")
     else:

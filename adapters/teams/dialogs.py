@@ -29,6 +29,7 @@ from core.identity import Actor
 from core.replies import Reply
 
 _SECRETS = frozenset({"api_key", "client_secret", "api_token"})
+_AUTH_KINDS = ("api_key", "oauth_client", "oauth_user")
 _CONNECT_FIELDS = ("region", "auth", "client_id", "subdomain", "site", "email", "org_id")
 
 
@@ -126,7 +127,7 @@ class Dialogs:
             return DialogResult(close_with("Choose PagerDuty, Opsgenie or JSM to connect."))
         fields = {k: str(data.get(k) or "").strip() for k in (*_CONNECT_FIELDS, *_SECRETS)}
         region = fields["region"] if fields["region"] in ("us", "eu") else "us"
-        auth = fields["auth"] if fields["auth"] in ("api_key", "oauth_client") else "api_key"
+        auth = fields["auth"] if fields["auth"] in _AUTH_KINDS else "api_key"
         form = ConnectForm(
             provider=provider,  # type: ignore[arg-type]  # checked against PROVIDERS above
             region=region,  # type: ignore[arg-type]
