@@ -13,11 +13,13 @@ from adapters.storage.connections import Connection, SqlConnectionStore
 from adapters.storage.crypto import SecretKeyMissing
 from adapters.storage.roster import SqlRosterStore
 from bot.oauth_pagerduty import PagerDutyUserFlow
+from bot.pagerduty_scopes import OAUTH_KINDS, granted_scopes, missing_writes, requested_scopes
 from bot.providers import config_and_secrets, make_provider
 from bot.settings import Settings
 from core.audit import AuditEvent
 from core.connections import ConnectForm, ConnectResult
 from core.groups import Provider
+from core.policy import Policy
 from core.ports import Clock, ConnectedProvider, IdentityOverrides, RosterProvider
 from core.provenance import chat_detail
 from core.sync import RosterSyncer
@@ -64,6 +66,7 @@ class BotProviderAdmin:
         identities: IdentityOverrides | None = None,
         user_flow: PagerDutyUserFlow | None = None,
         make: Callable[..., ConnectedProvider] = make_provider,
+        policy: Callable[[], Policy] = lambda: Policy(version=1),
     ) -> None:
         self._settings = settings
         self._store = store
@@ -80,6 +83,7 @@ class BotProviderAdmin:
         self._user_flow = user_flow
         self._clock = clock
         self._make = make
+        self._policy = policy
 
     async def load(self) -> list[str]:
         """Build providers from stored connections at start; returns problems worth logging."""
@@ -152,13 +156,16 @@ class BotProviderAdmin:
                 "Credentials are stored encrypted, and ONCALL_ACCESS_SECRET_KEY is not set: "
                 "make a key with `oncall-access secret-key`, set it, and restart.",
             )
+        scopes = requested_scopes(self._policy())
         if form.provider == "pagerduty" and form.auth == "oauth_user":
             if self._user_flow is None:
                 return ConnectResult(
                     False, "The OAuth user flow is only available while `serve` runs.", field="auth"
                 )
-            return await self._user_flow.start(form, actor)
+            return await self._user_flow.start(form, actor, scopes)
         config, secrets = config_and_secrets(form)
+        if form.provider == "pagerduty" and form.auth in OAUTH_KINDS:
+            config["scopes"] = list(scopes)
         try:
             provider = self._make(
                 form.provider, config, secrets, self._settings, self._clock.now, self.identities
@@ -196,6 +203,11 @@ class BotProviderAdmin:
         if not verification.ok:
             await _close(provider)
             return ConnectResult(False, verification.summary, field=_secret_field(form))
+        granted = granted_scopes(provider)
+        scope_gap = None
+        if granted is not None:  # an OAuth token: what PagerDuty granted, for later checks too
+            config["granted_scopes"] = sorted(s for s in granted if "as_account-" not in s)
+            scope_gap = missing_writes(self._policy(), granted)
         now = self._clock.now()
         revision = await self._store.save(
             Connection(form.provider, config, secrets, now, actor),
@@ -214,9 +226,10 @@ class BotProviderAdmin:
         self._put(provider)
         self._revisions[form.provider] = revision
         outcome = await self._syncer.sync(provider)
+        message = f"Connected {Provider(form.provider).display}. {verification.summary}"
         return ConnectResult(
             True,
-            f"Connected {Provider(form.provider).display}. {verification.summary}",
+            f"{message} {scope_gap}" if scope_gap else message,
             sync_summary=outcome.summary(),
             capabilities=verification.capabilities,
         )
@@ -260,6 +273,9 @@ class BotProviderAdmin:
             if h and h.consecutive_failures:
                 line += f"; {h.consecutive_failures} failed syncs in a row, last: {h.last_error}"
             lines.append(line)
+        gap = await self.scope_gap()
+        if gap:
+            lines.append(gap)
         for p in self._providers:
             if p.provider == Provider.FILE:
                 h = health.get(Provider.FILE)
@@ -270,6 +286,21 @@ class BotProviderAdmin:
                 "No provider is connected: `oncall-access connect pagerduty|opsgenie|jsm ...` or the connect form in chat."
             )
         return lines
+
+    async def scope_gap(self) -> str | None:
+        """What the PagerDuty OAuth connection lacks for the policy in force (after a policy
+        change that adds `pagerduty-role` grants, say), or None. A connection made before the
+        bot kept granted scopes is not second-guessed."""
+        try:
+            conn = await self._store.get(Provider.PAGERDUTY.value)
+        except SecretKeyMissing:
+            return None
+        if conn is None or conn.config.get("auth") not in OAUTH_KINDS:
+            return None
+        granted = conn.config.get("granted_scopes")
+        if not isinstance(granted, list):
+            return None
+        return missing_writes(self._policy(), granted)
 
     def _put(self, provider: RosterProvider) -> None:
         for old in [p for p in self._providers if p.provider == provider.provider]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from aiohttp import web
 
 from adapters.pagerduty.client import PagerDutyClient
 from adapters.pagerduty.oauth import (
+    ROSTER_SCOPES,
     AuthorizationCodeFlow,
     AuthorizationRequest,
     TokenSet,
@@ -66,6 +67,7 @@ class PagerDutyUserFlow:
         tokens = TokenSet(
             access_token=secrets["access_token"],
             expires_at=float(secrets["expires_at"]),
+            scope=tuple(config.get("granted_scopes") or ()),
             refresh_token=secrets.get("refresh_token"),
         )
 
@@ -78,8 +80,10 @@ class PagerDutyUserFlow:
         )
         return PagerDutyRosterProvider(client, now=self._now)
 
-    async def start(self, form: ConnectForm, actor: str) -> ConnectResult:
-        return await start(self._settings, self._kv, form, actor)
+    async def start(
+        self, form: ConnectForm, actor: str, scopes: Sequence[str] = ROSTER_SCOPES
+    ) -> ConnectResult:
+        return await start(self._settings, self._kv, form, actor, scopes)
 
     def route(self, complete: Complete) -> web.RouteDef:
         return callback_route(self._settings, self._kv, complete)
@@ -93,7 +97,14 @@ def _token_secrets(tokens: TokenSet) -> dict[str, Any]:
     }
 
 
-async def start(settings: Settings, kv: KeyValues, form: ConnectForm, actor: str) -> ConnectResult:
+async def start(
+    settings: Settings,
+    kv: KeyValues,
+    form: ConnectForm,
+    actor: str,
+    scopes: Sequence[str] = ROSTER_SCOPES,
+) -> ConnectResult:
+    """Keep what the callback needs, sealed, under the link's `state`; answer with the link."""
     if not settings.public_url:
         return ConnectResult(
             False,
@@ -104,7 +115,7 @@ async def start(settings: Settings, kv: KeyValues, form: ConnectForm, actor: str
     flow = _flow(settings, form.client_id, form.client_secret)
     try:
         redirect_uri = settings.public_url.rstrip("/") + CALLBACK_PATH
-        request = flow.start(redirect_uri)
+        request = flow.start(redirect_uri, scopes)
     finally:
         await flow.aclose()
     pending = {
@@ -113,7 +124,7 @@ async def start(settings: Settings, kv: KeyValues, form: ConnectForm, actor: str
         "verifier": request.code_verifier,
         "redirect_uri": request.redirect_uri,
         "region": form.region,
-        "subdomain": form.subdomain,
+        "scopes": list(scopes),
         "actor": actor,
         "expires": time.time() + LINK_LIFETIME,
     }
@@ -171,6 +182,8 @@ def callback_route(settings: Settings, kv: KeyValues, complete: Complete) -> web
             "region": pending["region"],
             "auth": "oauth_user",
             "client_id": pending["client_id"],
+            "scopes": pending.get("scopes") or list(ROSTER_SCOPES),
+            "granted_scopes": sorted(tokens.scope),
         }
         secrets = {"client_secret": pending["client_secret"], **_token_secrets(tokens)}
         result = await complete(config, secrets, pending["actor"])

@@ -82,6 +82,7 @@ def make_provider(
             region=region,
             base_url=settings.pagerduty_api_url,
             identity_url=settings.pagerduty_identity_url,
+            scopes=config.get("scopes"),
             now=now,
         )
     if provider == "opsgenie":

@@ -190,7 +190,20 @@ class Scheduler:
             return False
         self.policy_error = None
         log.info("policy reloaded: %d resources", len(policy.resources))
+        await self._tell_if_reconnect_needed()
         return True
+
+    async def _tell_if_reconnect_needed(self) -> None:
+        """A policy that now grants PagerDuty roles needs scopes an OAuth connection may lack."""
+        if self._bot.admin is None:
+            return
+        try:
+            gap = await self._bot.admin.scope_gap()
+            if gap:
+                log.warning("the new policy needs a PagerDuty reconnect: %s", gap)
+                await self._bot.notifier.alert_admins(f"The policy changed. {gap}")
+        except Exception:
+            log.exception("could not check the PagerDuty connection against the new policy")
 
     def reload_policy_soon(self) -> None:
         """For SIGHUP: reload in a task of the running loop (a signal handler cannot await)."""

@@ -141,6 +141,7 @@ async def build(
         clock=clock,
         identities=identities,
         user_flow=oauth,
+        policy=source,
     )
     dispatcher = Dispatcher(service, syncer, connections=admin, identities=identities)
     bot = Bot(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -66,10 +66,12 @@ class PagerDutyRosterProvider:
         region: Region | str = Region.US,
         base_url: str | None = None,
         identity_url: str | None = None,
+        scopes: Sequence[str] | None = None,
         now: Callable[[], datetime] | None = None,
         **client_options: Any,
     ) -> PagerDutyRosterProvider:
-        """An API key, or a Scoped OAuth app (client id + secret + account subdomain)."""
+        """An API key, or a Scoped OAuth app (client id + secret + account subdomain) asking for
+        `scopes` (the roster's read scopes unless the policy's grants need writes too)."""
         if api_key:
             return cls(PagerDutyClient(api_key=api_key, region=region, base_url=base_url,
                                        **client_options), now=now)  # fmt: skip
@@ -82,6 +84,7 @@ class PagerDutyRosterProvider:
             oauth_client_secret,
             subdomain,
             region=region,
+            scopes=tuple(scopes or ROSTER_SCOPES),
             identity_url=identity_url or IDENTITY_URL,
         )
         client = PagerDutyClient(auth=auth, region=region, base_url=base_url, **client_options)
@@ -259,8 +262,11 @@ class PagerDutyRosterProvider:
         if cannot:
             summary += "; cannot read " + _join(f"{p[3]} ({e.status or e})" for p, e in cannot)
         auth = self.client.http.auth
-        if isinstance(auth, ClientCredentialsAuth) and auth.missing_scopes:
-            summary += "; the OAuth app was not granted " + _join(auth.missing_scopes)
+        # Write scopes the policy needs are the bot's to explain; these are the roster's.
+        missing = auth.missing_scopes if isinstance(auth, ClientCredentialsAuth) else ()
+        unread = [s for s in missing if s in ROSTER_SCOPES]
+        if unread:
+            summary += "; the OAuth app was not granted " + _join(unread)
         essential = {"users.read", "schedules.read", "escalation_policies.read", "oncalls.read"}
         ok = essential <= {p[2] for p in can}
         summary += ". Read-only checks: write access was not tested."
