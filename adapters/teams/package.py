@@ -92,6 +92,9 @@ def manifest(bot_app_id: str, base_url: str) -> dict[str, Any]:
                 "supportsFiles": False,
                 "supportsCalling": False,
                 "supportsVideo": False,
+                # Manifest 1.29: without this, commands with the slash trigger are not offered
+                # in the `/` list (the schema: "Required for slash command support").
+                "supportsTargetedMessages": True,
                 "commandLists": [
                     {
                         "scopes": ["personal", "team", "groupChat"],

@@ -66,8 +66,10 @@ def test_committed_manifest_validates_against_the_v1_29_schema(schema: Draft7Val
 
     assert [e.message for e in schema.iter_errors(committed)] == []
     assert committed["manifestVersion"] == "1.29"
-    [command_list] = committed["bots"][0]["commandLists"]
+    [bot] = committed["bots"]
+    [command_list] = bot["commandLists"]
     assert command_list["triggers"] == ["slash", "mention"]
+    assert bot["supportsTargetedMessages"] is True  # slash triggers are offered only with it
     assert command_list["commands"][0]["title"] == "access"
 
 
