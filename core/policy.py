@@ -262,16 +262,29 @@ def _coherence(policy: Policy) -> list[tuple[list[Any], str, str]]:
     return problems
 
 
+RESOURCE_NAME_MAX = 64
+"""Characters in a resource name: it is typed in chat, is the value of a Slack menu option
+(at most 150 characters) and heads a line in every list, so it stays short."""
+
+
 def _name_problems(root: yaml.Node | None, data: dict[str, Any], filename: str) -> list[str]:
-    """Resource names are typed in chat, so each must be one word; checked with every other problem."""
+    """Resource names are typed in chat, so each must be one short word; checked with every other
+    problem."""
     resources = data.get("resources")
     if not isinstance(resources, dict):
         return []
-    return [
-        f"{filename}:{line_of(root, ['resources', name])}: resources.{excerpt(name)}: a resource name must be one word, like prod-db"
-        for name in resources
-        if not str(name).strip() or any(c.isspace() for c in str(name))
-    ]
+    problems = []
+    for name in resources:
+        text = str(name)
+        where = f"{filename}:{line_of(root, ['resources', name])}: resources.{excerpt(name)}"
+        if not text.strip() or any(c.isspace() for c in text):
+            problems.append(f"{where}: a resource name must be one word, like prod-db")
+        elif len(text) > RESOURCE_NAME_MAX:
+            problems.append(
+                f"{where}: a resource name is at most {RESOURCE_NAME_MAX} characters "
+                f"(this one has {len(text)}); put the rest in its description"
+            )
+    return problems
 
 
 def _as_written(data: Any, loc: list[Any]) -> list[Any]:

@@ -152,6 +152,7 @@ class SlackSurface:
         app.action(k.DISCONNECT)(later(h.admin_handlers.on_disconnect))
         app.action(k.OPEN_LINK)(_just_ack)  # the browser opens the link; nothing else to do
         app.event("app_home_opened")(later(h.on_home_opened))
+        app.options(k.RESOURCE_MENU)(h.on_resource_options)  # answers with the options itself
         # Submissions answer with errors or close the modal, so they ack themselves (in budget).
         app.view(k.REQUEST_FORM)(h.on_request_submitted)
         app.view(k.DENY_FORM)(h.on_deny_submitted)

@@ -26,6 +26,10 @@ OPEN_LINK: Final = "access.open_link"
 """A link button (the PagerDuty sign-in): Slack opens the URL and still tells the app."""
 ACTIONS: Final = (APPROVE, DENY, GIVE_BACK, WITHDRAW, OPEN_REQUEST_FORM, DISCONNECT, OPEN_LINK)
 
+RESOURCE_MENU: Final = "access.resource"
+"""action_id of the request form's resource menu when its options load from the app (more
+resources than a static menu's 100): block_suggestion requests carry it."""
+
 # Modal callback ids (view_submission).
 REQUEST_FORM: Final = "access.request_form"
 DENY_FORM: Final = "access.deny_form"

@@ -274,6 +274,18 @@ class SlackHandlers:
             reply = self.dispatcher.internal_error(placeholder(user_id), "request form")
             await self.publish_home(user_id, notice=reply.text)
 
+    async def on_resource_options(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """The request form's resource menu, as the person types (Slack waits 3 seconds): what
+        they may request now, narrowed by what they typed."""
+        try:
+            choices = await self._choices(await self.actor(user_of(body)))
+        except SlackIdentityError:
+            choices = []
+        except Exception:
+            log.exception("could not list resources for the request form's menu")
+            choices = []
+        await ack(**modals.resource_options(choices, str(body.get("value") or "")))
+
     async def on_request_submitted(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         view = body["view"]
         meta = modals.read_metadata(view)

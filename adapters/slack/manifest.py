@@ -49,6 +49,8 @@ def slack_manifest(
         command["url"] = url
         events = {"request_url": url, **events}
         interactivity["request_url"] = url
+        # The request form's resource menu past 100 resources loads its options from here.
+        interactivity["message_menu_options_url"] = url
     return {
         "_metadata": {"major_version": 1, "minor_version": 1},
         "display_information": {

@@ -19,7 +19,11 @@ View = dict[str, Any]
 StateValues = Mapping[str, Mapping[str, Mapping[str, Any]]]
 
 VALUE = "value"
-"""action_id of every input element: one element per block, so the block id names the field."""
+"""action_id of the input elements: one element per block, so the block id names the field."""
+STATIC_MENU_MAX = 100
+"""Options a static menu may hold; past that, the resource menu loads them as people type."""
+LISTED_REFUSALS = 20
+"""Resources listed on the request form with why they cannot be requested now."""
 
 PROVIDERS: dict[str, str] = {
     "pagerduty": "PagerDuty",
@@ -88,12 +92,13 @@ def _input(
     *,
     optional: bool = False,
     hint: str | None = None,
+    action_id: str = VALUE,
 ) -> dict[str, Any]:
     block: dict[str, Any] = {
         "type": "input",
         "block_id": block_id,
         "label": plain(label, 2000),
-        "element": {**element, "action_id": VALUE},
+        "element": {**element, "action_id": action_id},
         "optional": optional,
     }
     if hint:
@@ -129,7 +134,11 @@ def _select(options: Mapping[str, str], initial: str | None = None) -> dict[str,
 
 
 def _value(values: StateValues, block_id: str) -> str:
-    state = (values.get(block_id) or {}).get(VALUE) or {}
+    """What the block's one element holds (typed, or the value of the option chosen)."""
+    actions = values.get(block_id) or {}
+    state = actions.get(VALUE) or next(iter(actions.values()), None) or {}
+    if not isinstance(state, Mapping):
+        return ""
     selected = state.get("selected_option")
     if isinstance(selected, Mapping):
         return str(selected.get("value") or "")
@@ -165,21 +174,24 @@ def request_view(choices: Sequence[Choice], meta: str) -> View:
     refused = [c for c in choices if not c.allowed]
     blocks: list[dict[str, Any]] = []
     if allowed:
-        options = {
-            c.name: f"{c.name} — {c.description}" if c.description else c.name for c in allowed
-        }
-        initial = allowed[0].name if len(allowed) == 1 else None
-        blocks.append(_input("resource", "Resource", _select(options, initial)))
-        limits = "; ".join(
-            f"{c.name}: default {c.default_duration}, max {c.max_duration}" for c in allowed
-        )
+        if len(allowed) <= STATIC_MENU_MAX:
+            options = {c.name: _label(c) for c in allowed}
+            initial = allowed[0].name if len(allowed) == 1 else None
+            blocks.append(_input("resource", "Resource", _select(options, initial)))
+        else:  # a static menu would drop every resource past the 100th without a word
+            menu = {
+                "type": "external_select",
+                "min_query_length": 0,
+                "placeholder": plain(f"Type to search {len(allowed)} resources", 150),
+            }
+            blocks.append(_input("resource", "Resource", menu, action_id=k.RESOURCE_MENU))
         blocks.append(
             _input(
                 "duration",
                 "Duration",
                 _text_input("e.g. 30m, 2h, 1h30m", max_length=20),
                 optional=True,
-                hint=f"Empty for the default. {limits}.",
+                hint=_duration_hint(allowed),
             )
         )
         needs_reason = [c.name for c in allowed if c.reason_required]
@@ -189,14 +201,17 @@ def request_view(choices: Sequence[Choice], meta: str) -> View:
                 "Reason",
                 _text_input("e.g. INC-4411 failover", multiline=True, max_length=1000),
                 optional=True,
-                hint=f"Required for {', '.join(needs_reason)}." if needs_reason else None,
+                hint=_reason_hint(needs_reason, len(allowed)),
             )
         )
     else:
         blocks.append(section("You may not request anything right now."))
     if refused:
-        lines = [f"✗ *{esc(c.name)}*: {esc(c.why)}" for c in refused[:20]]
-        blocks.append(context("\n".join(lines)))
+        lines = [f"✗ *{esc(c.name)}*: {esc(c.why)}" for c in refused[:LISTED_REFUSALS]]
+        if len(refused) > LISTED_REFUSALS:
+            more = len(refused) - LISTED_REFUSALS
+            lines.append(f"and {more} more: `/access list` says why")
+        blocks.append(context(*_context_texts(lines)))
     if not choices:
         blocks = [section("The policy defines no resources.")]
     return _modal(
@@ -207,6 +222,61 @@ def request_view(choices: Sequence[Choice], meta: str) -> View:
         close="Cancel" if allowed else "Close",
         metadata=meta,
     )
+
+
+def _label(choice: Choice) -> str:
+    return f"{choice.name} — {choice.description}" if choice.description else choice.name
+
+
+def _duration_hint(allowed: Sequence[Choice]) -> str:
+    if len(allowed) > 5:  # limits of many resources would not fit a hint; `why` tells each
+        return "Empty for the resource's default; `/access why RESOURCE` tells its maximum."
+    limits = "; ".join(
+        f"{c.name}: default {c.default_duration}, max {c.max_duration}" for c in allowed
+    )
+    return f"Empty for the default. {limits}."
+
+
+def _reason_hint(needs_reason: Sequence[str], allowed: int) -> str | None:
+    if not needs_reason:
+        return None
+    if len(needs_reason) == allowed:
+        return "Required."
+    if len(needs_reason) > 10:
+        return f"Required for {len(needs_reason)} of them; `/access why RESOURCE` says which."
+    return f"Required for {', '.join(needs_reason)}."
+
+
+def _context_texts(lines: Sequence[str]) -> list[str]:
+    """Lines in context texts of at most 2,000 characters each (a context holds 10)."""
+    texts: list[str] = []
+    for line in lines:
+        if texts and len(texts[-1]) + 1 + len(line) <= 2000:
+            texts[-1] += "\n" + line
+        else:
+            texts.append(line)
+    return texts[:10]
+
+
+def resource_options(choices: Sequence[Choice], query: str) -> dict[str, Any]:
+    """The resource menu's options for what was typed so far (a block_suggestion answer):
+    names starting with it first, then names or descriptions containing it; at most 100, with
+    the count of the rest in the group's label so nobody takes the list for all there is."""
+    typed = query.strip().casefold()
+    allowed = [c for c in choices if c.allowed]
+    first = [c for c in allowed if c.name.casefold().startswith(typed)]
+    taken = {c.name for c in first}
+    then = [
+        c
+        for c in allowed
+        if c.name not in taken and (typed in c.name.casefold() or typed in c.description.casefold())
+    ]
+    found = first + then
+    options = [_option(c.name, _label(c)) for c in found[:STATIC_MENU_MAX]]
+    if len(found) <= STATIC_MENU_MAX:
+        return {"options": options}
+    label = f"First {STATIC_MENU_MAX} of {len(found)}: type more to narrow"
+    return {"option_groups": [{"label": plain(label, 75), "options": options}]}
 
 
 def read_request(values: StateValues) -> RequestForm:

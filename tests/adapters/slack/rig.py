@@ -132,10 +132,13 @@ async def start_rig(
     configure: Callable[[SlackConfig], SlackConfig] = lambda c: c,
     admin: Any = None,
     aliases: str = "",
+    policy: str | None = None,
 ) -> AsyncIterator[SlackRig]:
-    """`aliases` is ONCALL_ACCESS_EMAIL_ALIASES, e.g. `corp.example.com=example.com`."""
+    """`aliases` is ONCALL_ACCESS_EMAIL_ALIASES, e.g. `corp.example.com=example.com`; `policy`
+    replaces the builders' two-resource policy (YAML text)."""
     console: list[str] = []
-    bot = await make_bot(tmp, database_url, clock, lines=console, aliases=aliases)
+    extra = {"policy": policy} if policy is not None else {}
+    bot = await make_bot(tmp, database_url, clock, lines=console, aliases=aliases, **extra)
     config = configure(
         SlackConfig(
             bot_token=fake.token,

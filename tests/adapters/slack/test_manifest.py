@@ -70,7 +70,11 @@ def test_manifest_names_what_the_code_handles() -> None:
     assert command["command"] == COMMAND
     url = "https://access.example.com/slack/events"
     assert command["url"] == url
-    assert found["settings"]["interactivity"] == {"is_enabled": True, "request_url": url}
+    assert found["settings"]["interactivity"] == {
+        "is_enabled": True,
+        "request_url": url,
+        "message_menu_options_url": url,  # the request form's resource menu past 100
+    }
     assert found["settings"]["event_subscriptions"]["request_url"] == url
     assert tuple(found["settings"]["event_subscriptions"]["bot_events"]) == EVENTS
     assert set(found["oauth_config"]["scopes"]["bot"]) == set(BOT_SCOPES)

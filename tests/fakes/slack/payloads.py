@@ -360,6 +360,47 @@ def view_submission(
     return _encode_payload(payload)
 
 
+def block_suggestion(
+    action_id: str,
+    value: str = "",
+    *,
+    block_id: str,
+    view: Mapping[str, Any],
+    user_id: str = USER_ID,
+    user_name: str = USER_NAME,
+    team_id: str = TEAM_ID,
+    team_domain: str = TEAM_DOMAIN,
+    api_app_id: str = APP_ID,
+    token: str = VERIFICATION_TOKEN,
+) -> tuple[bytes, str]:
+    """A ``block_suggestion`` payload: someone typed ``value`` into an ``external_select`` of a
+    modal (Slack asks the options load URL, and shows what the 200 answer lists)."""
+    full_view = _modal(
+        view,
+        view_id=None,
+        callback_id=None,
+        private_metadata=None,
+        state_values=None,
+        team_id=team_id,
+        api_app_id=api_app_id,
+    )
+    payload: dict[str, Any] = {
+        "type": "block_suggestion",
+        "user": _user(user_id, user_name, team_id),
+        "container": {"type": "view", "view_id": full_view["id"]},
+        "api_app_id": api_app_id,
+        "token": token,
+        "action_id": action_id,
+        "block_id": block_id,
+        "value": value,
+        "team": _team(team_id, team_domain),
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": full_view,
+    }
+    return _encode_payload(payload)
+
+
 def view_closed(
     *,
     callback_id: str | None = None,
