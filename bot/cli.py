@@ -18,6 +18,7 @@ from bot import (
     commands_connect,
     commands_manifest,
     commands_manifest_teams,
+    commands_policy,
     commands_run,
     policy_migrate,
 )
@@ -97,11 +98,12 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=None, help="file to write (default: stdout)"
     )
 
-    policy = sub.add_parser("policy", help="check a policy file")
+    policy = sub.add_parser("policy", help="check, explain, compare or test a policy")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
     check = policy_sub.add_parser("check", help="validate FILE; report groups no provider has")
     check.add_argument("file", type=Path)
     policy_migrate.add_parser(policy_sub)
+    commands_policy.add_parsers(policy_sub)
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -143,6 +145,12 @@ def _handler(
             }[args.audit_command]
         case "policy" if args.policy_command == "migrate":
             return policy_migrate.migrate
+        case "policy" if args.policy_command in ("explain", "diff", "test"):
+            return {
+                "explain": commands_policy.explain,
+                "diff": commands_policy.diff,
+                "test": commands_policy.test,
+            }[args.policy_command]
         case "policy":
             return commands_audit.policy_check
         case "db":

@@ -11,6 +11,7 @@ from typing import Any
 
 from core.granting import GRANT_GRACE
 from core.identity import SYSTEM, Actor
+from core.policy import Policy
 from core.requests import AccessRequest, Kind, Status
 from core.roster import Roster
 from core.rules import Reason, Verdict
@@ -20,12 +21,12 @@ log = logging.getLogger(__name__)
 OPEN_SHIFT_HORIZON = timedelta(days=7)  # an open-ended shift is re-extended while it lasts
 
 
-def _desired(
-    service: AccessService, roster: Roster, resource: str, now: datetime
+def birthright_holders(
+    policy: Policy, roster: Roster, resource: str, now: datetime
 ) -> dict[str, tuple[datetime, dict[str, Any]]]:
-    """Who should hold `resource` now, until when, and on what evidence; None if unknown."""
+    """Who should hold `resource` by birthright at `now`, until when, and on what evidence."""
     wanted: dict[str, tuple[datetime, dict[str, Any]]] = {}
-    for rule in service.policy.birthright:
+    for rule in policy.birthright:
         if rule.resource != resource:
             continue
         for group in rule.on_call:
@@ -58,7 +59,7 @@ async def reconcile_birthright(service: AccessService) -> dict[str, int]:
         groups = [g for r in rules for g in r.on_call]
         if not all(roster.is_fresh(g, now, s.settings.roster_max_age) for g in groups):
             continue  # a stale roster neither grants nor cuts short; grants still end at shift end
-        wanted = _desired(s, roster, resource, now)
+        wanted = birthright_holders(s.policy, roster, resource, now)
         mine = {r.requester: r for r in held if r.resource == resource}
         for email, (end, evidence) in wanted.items():
             current = mine.get(email)

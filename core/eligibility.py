@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from core.decision import manual_route, unknown_to_roster
 from core.errors import DomainError
 from core.groups import GroupRef
 from core.identity import SYSTEM, Actor
@@ -44,30 +45,22 @@ class Eligibility:
                 "The on-call provider is disconnected, so your request goes to the named approvers."
             )
             return {"rule": "fallback.provider_disconnected", "groups": groups, "note": note}
-        if verdict.reason == Reason.ROSTER_STALE and res.on_stale == "manual":
+        route = manual_route(res, roster, actor.email, verdict)
+        if route == "roster_stale":
             note = f"{verdict.sentence(actor.tz, self._w.clock.now())} Your request goes to the named approvers instead."
             return {"rule": "fallback.roster_stale", "groups": groups, "note": note}
-        if self._unknown_person(res, roster, actor.email):
+        if route == "unknown_person":
             note = f"You are not in the on-call roster as {actor.email}, so your request goes to the named approvers."
             return {"rule": "fallback.unknown_person", "groups": groups, "note": note}
         return None
 
     def refusal(self, res: Resource, roster: Roster, actor: Actor, verdict: Verdict) -> str:
-        if verdict.reason != Reason.ROSTER_STALE and self._unknown_person(res, roster, actor.email):
+        if verdict.reason != Reason.ROSTER_STALE and unknown_to_roster(res, roster, actor.email):
             return (
                 f"You are not in the on-call roster as {actor.email}; an admin can map you "
                 "(`identity map ...`) if the provider knows you by another email."
             )
         return verdict.sentence(actor.tz, self._w.clock.now())
-
-    @staticmethod
-    def _unknown_person(res: Resource, roster: Roster, email: str) -> bool:
-        groups = [*res.request.on_call, *res.request.members]
-        return (
-            bool(groups)
-            and all(g.provider in roster.snapshots for g in groups)
-            and not roster.knows(email)
-        )
 
     async def confirm_live(self, res: Resource, email: str, refused: Verdict) -> Verdict:
         """Ask the providers about this one person, so an override made after the last sync is

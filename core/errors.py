@@ -2,7 +2,7 @@
 
     DomainError            one-sentence refusal shown as is on every surface
     ├── CommandError       the typed text does not follow the grammar
-    ├── PolicyError        a policy file is invalid (carries file and line)
+    ├── PolicyError        a policy file or its tests file is invalid (carries file and line)
     ├── RosterError        a roster could not be read or parsed
     ├── NotFound           an id or name that does not exist
     └── (beside the code that raises them) InvalidTransition (core.requests), PartlyRevoked

@@ -4,6 +4,7 @@ granted. Parsed and validated in full before use; every problem names the file a
 
 from __future__ import annotations
 
+import difflib
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -18,7 +19,7 @@ from pydantic import (
 )
 
 from core.durations import parse_duration
-from core.errors import CommandError, PolicyError
+from core.errors import CommandError, NotFound, PolicyError
 from core.grant_types import grant_type
 from core.grant_types import names as grant_type_names
 from core.groups import GroupRef
@@ -183,6 +184,17 @@ class Policy(_Strict):
 
     def require_reason(self, res: Resource) -> bool:
         return self.defaults.require_reason if res.require_reason is None else res.require_reason
+
+    def find(self, name: str) -> Resource:
+        """The resource called `name` (as typed in chat); NotFound with a likely spelling."""
+        found = self.resources.get(name) or self.resources.get(name.lower())
+        if found:
+            return found
+        guess = difflib.get_close_matches(name.lower(), list(self.resources), n=1, cutoff=0.5)
+        hint = (
+            f" Did you mean `{guess[0]}`?" if guess else " Type `list` to see what you may request."
+        )
+        raise NotFound(f"There is no resource `{name}`.{hint}", field="resource")
 
     def groups(self) -> set[GroupRef]:
         """Every group the policy names, to check against what providers have."""

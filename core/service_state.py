@@ -5,7 +5,6 @@ handed to each collaborator (eligibility, granting, decisions) when it is built.
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,15 +68,7 @@ class Workflow:
         return self._policy()
 
     def resource(self, name: str) -> Resource:
-        resources = self.policy.resources
-        found = resources.get(name) or resources.get(name.lower())
-        if found:
-            return found
-        guess = difflib.get_close_matches(name.lower(), list(resources), n=1, cutoff=0.5)
-        hint = (
-            f" Did you mean `{guess[0]}`?" if guess else " Type `list` to see what you may request."
-        )
-        raise NotFound(f"There is no resource `{name}`.{hint}", field="resource")
+        return self.policy.find(name)
 
     async def get(self, request_id: str) -> AccessRequest:
         found = await self.store.get(request_id.lower())

@@ -13,12 +13,13 @@ from datetime import datetime, timedelta
 from core.connections import ProviderAdmin
 from core.durations import format_duration
 from core.errors import DomainError
+from core.explain import explain
 from core.grant_health import health_lines
 from core.groups import GroupRef
 from core.identity import Actor
 from core.replies import Reply, describe_request
 from core.requests import AccessRequest, Status
-from core.rules import approvers_now, auto_approves, may_approve, may_request
+from core.rules import may_approve
 from core.service import AccessService
 from core.timefmt import show_age, show_time
 
@@ -225,53 +226,16 @@ class Views:
         s = self._service
         res = s.resource(name)
         roster, now = await s.roster.current(), s.clock.now()
-        max_age = s.settings.roster_max_age
-        verdict = may_request(res, actor.email, roster, now, max_age)
-        lines = [f"{'✓' if verdict.allowed else '✗'} {verdict.sentence(actor.tz, now)}"]
-        rule = res.request
-        if rule.open_to_all:
-            lines.append("Rule: anyone may request it.")
-        if rule.people:
-            lines.append(f"Rule: these people may request it: {', '.join(rule.people)}.")
-        for group in rule.on_call:
-            shift = roster.on_call(actor.email, group, now)
-            if shift:
-                until = show_time(shift.end, actor.tz, now) if shift.end else "further notice"
-                lines.append(f"Rule: on call for {group.display}: you are, until {until}.")
-            else:
-                lines.append(f"Rule: on call for {group.display}: you are not.")
-        for group in rule.members:
-            member = roster.is_member(actor.email, group)
-            lines.append(f"Rule: member of {group.display}: you {'are' if member else 'are not'}.")
-        if verdict.allowed:
-            auto = auto_approves(res, actor.email, roster, now, max_age)
-            if auto.allowed:
-                lines.append(
-                    "You would be approved at once (you are on call and auto_if_on_call is on)."
-                )
-            else:
-                who = approvers_now(res, actor.email, roster, now, max_age)
-                need = res.approve.required
-                lines.append(
-                    f"Needs {need} approval{'s' if need > 1 else ''}; who can approve now: {', '.join(who) or 'nobody'}."
-                )
-            if res.ends_with_shift and verdict.at and verdict.reason.value == "on_call":
-                lines.append(
-                    f"Access would end with your shift at {show_time(verdict.at, actor.tz, now)} at the latest."
-                )
-        lines.append(
-            f"Durations: default {format_duration(s.policy.default_duration(res))}, "
-            f"maximum {format_duration(s.policy.max_duration(res))}"
-            + ("; a reason is required." if s.policy.require_reason(res) else ".")
+        return explain(
+            s.policy,
+            res,
+            actor.email,
+            roster,
+            now,
+            max_age=s.settings.roster_max_age,
+            tz=actor.tz,
+            next_sync=self._next_sync(),
         )
-        for snap in roster.snapshots.values():
-            lines.append(
-                f"Roster from {snap.provider.display} synced {show_age(snap.taken_at, now)}."
-            )
-        nxt = self._next_sync()
-        if nxt:
-            lines.append(f"Next sync: {show_time(nxt, actor.tz, now)}.")
-        return Reply(f"Why for {res.name}:", ok=True, lines=tuple(lines))
 
     async def status(self, actor: Actor) -> Reply:
         s = self._service

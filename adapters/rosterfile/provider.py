@@ -54,7 +54,35 @@ def read_roster(path: Path, taken_at: datetime) -> RosterSnapshot:
     return parse_roster(text, str(path), taken_at)
 
 
-def parse_roster(text: str, filename: str, taken_at: datetime) -> RosterSnapshot:
+def read_fixture(path: Path, taken_at: datetime) -> list[RosterSnapshot]:
+    """A roster file standing in for every provider, one snapshot each: besides `KIND/NAME`, its
+    group keys may name any provider's group (`pagerduty:schedule/Primary SRE`), so a policy
+    written for PagerDuty can be explained, compared and tested without one."""
+    try:
+        with path.open("rb") as file:
+            raw = file.read(MAX_BYTES + 1)
+        text = decode(raw)
+    except OSError as exc:
+        raise RosterError(f"Cannot read the roster file {path}: {exc.strerror}.") from None
+    except YamlProblem as exc:
+        raise RosterError(exc.where(str(path))) from None
+    merged = parse_roster(text, str(path), taken_at, any_provider=True)
+    by_provider: dict[Provider, dict[GroupRef, Group]] = {}
+    for ref, group in merged.groups.items():
+        by_provider.setdefault(ref.provider, {})[ref] = group
+    if not by_provider:
+        by_provider[Provider.FILE] = {}
+    return [
+        RosterSnapshot(provider, merged.taken_at, groups, merged.people)
+        for provider, groups in by_provider.items()
+    ]
+
+
+def parse_roster(
+    text: str, filename: str, taken_at: datetime, *, any_provider: bool = False
+) -> RosterSnapshot:
+    """The snapshot of a roster file's text; with `any_provider`, group keys may also be
+    `PROVIDER:KIND/NAME` (the groups keep their provider; the snapshot is the file's)."""
     try:
         root, data = load(text)
     except YamlProblem as exc:
@@ -98,7 +126,13 @@ def parse_roster(text: str, filename: str, taken_at: datetime) -> RosterSnapshot
             )
             continue
         try:
-            ref = GroupRef.local(Provider.FILE, str(key))
+            ref = (
+                GroupRef.parse(str(key))
+                if any_provider and _names_provider(str(key))
+                else GroupRef.local(Provider.FILE, str(key))
+            )
+            if ref.levels is not None:
+                raise ValueError("a roster names the whole group; put `level` on each shift")
         except ValueError as exc:
             problem(["groups", key], f"group `{key}`: {exc}")
             continue
@@ -160,6 +194,11 @@ def parse_roster(text: str, filename: str, taken_at: datetime) -> RosterSnapshot
         for email in group.members | {s.email for s in group.shifts}:
             people.setdefault(email, Person(email))
     return RosterSnapshot(Provider.FILE, taken_at.astimezone(UTC), groups, people)
+
+
+def _names_provider(key: str) -> bool:
+    prefix, sep, _ = key.partition(":")
+    return bool(sep) and "/" not in prefix and prefix.strip().lower() in set(Provider)
 
 
 def _is_email(value: Any) -> bool:
