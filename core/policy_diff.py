@@ -290,6 +290,8 @@ def _show(value: Any) -> str:
         return format_duration(value)
     if isinstance(value, GroupRef):
         return str(value)
+    if isinstance(value, BaseModel):  # one of a list of settings, such as a grant
+        return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(_flatten("", value))) + "}"
     if isinstance(value, list | tuple | set | frozenset):
         shown = sorted({_show(v) for v in value})
         return "[" + ", ".join(shown) + "]"

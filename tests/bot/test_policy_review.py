@@ -237,6 +237,27 @@ def test_diff_of_a_birthright_rule_added_says_whose_grant_would_start_and_until_
     )
 
 
+def test_diff_of_a_grant_changed_is_a_change_in_effect_nobody_gains_by(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    new = BASE.replace(
+        "    max_duration: 4h\n",
+        "    max_duration: 4h\n"
+        '    grant: {type: webhook, url: "https://hooks.example.com/a", secret_env: HOOK_SECRET}\n',
+    )
+
+    data = _json(capsys, folder, new)
+
+    assert data["resources"]["prod-db"]["people"] == []
+    assert data["resources"]["prod-db"]["terms"] == [
+        {
+            "key": "grants",
+            "old": "[{type: record}]",
+            "new": "[{secret_env: HOOK_SECRET, type: webhook, url: https://hooks.example.com/a}]",
+        }
+    ]
+
+
 def test_a_change_of_text_only_exits_0(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     reordered = dedent(
         """\
