@@ -30,6 +30,7 @@ import random
 import sys
 import tempfile
 import time
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -76,9 +77,16 @@ class Tally:
     statuses: Counter[int] = field(default_factory=Counter)
     first_problems: list[str] = field(default_factory=list)
 
-    def problem(self, kind: str, what: Any) -> None:
+    def problem(self, kind: str, what: Any, case: bytes | str | None = None) -> None:
         if len(self.first_problems) < 5:
             self.first_problems.append(f"{kind}: {str(what)[:300]}")
+        if DUMP is not None and case is not None:
+            shown = case.decode("utf-8", "replace") if isinstance(case, bytes) else case
+            with DUMP.open("a", encoding="utf-8") as out:
+                out.write(json.dumps({"kind": kind, "what": str(what), "case": shown}) + "\n")
+
+
+DUMP: Path | None = None  # --dump: every problem with the case that caused it, as JSON lines
 
 
 class TracebackCounter(logging.Handler):
@@ -88,7 +96,8 @@ class TracebackCounter(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.exc_info:
-            self.seen.append(f"{record.getMessage()}: {record.exc_info[1]!r}")
+            where = "".join(traceback.format_exception(*record.exc_info)[-3:]) if DUMP else ""
+            self.seen.append(f"{record.getMessage()}: {record.exc_info[1]!r}{where}")
 
 
 class Generator:
@@ -251,14 +260,14 @@ async def fuzz_slack(rig: Rig, gen: Generator, cases: int, logs: TracebackCounte
             tally.problem(f"HTTP {status}", body[:200])
         if (refused_expected or status >= 400) and await state() != before:
             tally.refused_changed_state += 1
-            tally.problem("refused request changed state", body[:200])
+            tally.problem("refused request changed state", body[:200], body)
         calls = rig.slack.calls()
         said = [json.dumps(c.params, default=str) for c in calls[seen_calls:]]
         seen_calls = len(calls)
         internal = [s for s in said if INTERNAL in s or "Traceback" in s]
         if logs.seen or internal:
             tally.tracebacks += 1
-            tally.problem("traceback", (logs.seen or internal)[0])
+            tally.problem("traceback", (logs.seen or internal)[0], body)
     return tally
 
 
@@ -288,9 +297,8 @@ async def fuzz_teams(rig: Rig, gen: Generator, cases: int, logs: TracebackCounte
         else:
             activity = _activity(gen, r.randrange(5), envelope)
             for _ in range(r.randint(0, 2)):
-                # Not "from": an unknown sender gets an error id by design, for now (README).
                 activity[
-                    r.choice(["value", "text", "type", "name", "conversation", "replyToId"])
+                    r.choice(["value", "text", "type", "name", "conversation", "replyToId", "from"])
                 ] = gen.json_value()
             body = json.dumps(activity).encode()
         token = rig.identity.mint_channel_token(APP_ID, rig.connector.service_url)
@@ -323,14 +331,14 @@ async def fuzz_teams(rig: Rig, gen: Generator, cases: int, logs: TracebackCounte
             tally.problem(f"HTTP {status}", body[:300])
         if (unauthenticated or status >= 400) and await state() != before:
             tally.refused_changed_state += 1
-            tally.problem("refused request changed state", body[:300])
+            tally.problem("refused request changed state", body[:300], body)
         sent = rig.connector.activities
         said = [json.dumps(a.__dict__, default=str) for a in sent[seen:]]
         seen = len(sent)
         internal = [s for s in said if INTERNAL in s or "Traceback" in s]
         if logs.seen or internal:
             tally.tracebacks += 1
-            tally.problem("traceback", (logs.seen or internal)[0])
+            tally.problem("traceback", (logs.seen or internal)[0], body)
     return tally
 
 
@@ -412,7 +420,7 @@ def fuzz_files(gen: Generator, cases: int, which: str) -> Tally:
     return tally
 
 
-async def main(cases: int, seed: int) -> dict[str, Tally]:
+async def main(cases: int, seed: int, only: str = "") -> dict[str, Tally]:
     from adapters.slack.app import SlackConfig
     from bot.http import make_app
     from bot.slack_wiring import mount_slack
@@ -479,6 +487,8 @@ async def main(cases: int, seed: int) -> dict[str, Tally]:
                         for name, run in [("/slack/events", fuzz_slack),
                                           ("/api/messages", fuzz_teams),
                                           ("commands (console, dispatcher)", fuzz_front_door)]:  # fmt: skip
+                            if only not in name:
+                                continue
                             started = time.perf_counter()
                             results[name] = await run(rig, gen, cases, logs)
                             print(f"{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
@@ -487,6 +497,8 @@ async def main(cases: int, seed: int) -> dict[str, Tally]:
                     await runner.cleanup()
                     await bot.close()
     for which in ("policy", "roster"):
+        if only not in f"{which} file":
+            continue
         started = time.perf_counter()
         results[f"{which} file"] = fuzz_files(gen, cases, which)
         print(f"{which} file: {time.perf_counter() - started:.0f} s", file=sys.stderr)
@@ -497,8 +509,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", type=int, default=10_000, help="per surface")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--only", default="", help="surfaces whose name holds this, e.g. /api")
+    parser.add_argument("--dump", type=Path, help="append each problem and its case (JSON lines)")
     args = parser.parse_args()
-    results = asyncio.run(main(args.cases, args.seed))
+    DUMP = args.dump
+    results = asyncio.run(main(args.cases, args.seed, args.only))
     print(
         f"{'surface':32} {'cases':>7} {'tracebacks':>10} {'5xx':>5} {'refused changed state':>22}"
     )

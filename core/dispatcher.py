@@ -358,10 +358,17 @@ class Dispatcher:
             keys = list(dict.fromkeys((mapping_key(typed), typed)))
         except DomainError:
             keys = [typed]
+        mapped = await self._identities.all()
         for key in keys:
             event = AuditEvent(
                 "identity.unmapped", now, actor.email, detail={"key": key, **chat_detail()}
             )
             if await self._identities.remove(key, event):
+                if key in mapped:
+                    await self._service.notifier.tell(
+                        mapped[key],
+                        f"{actor.email} removed the mapping of the account {key} to you: what "
+                        "it does from now on no longer counts as done by you.",
+                    )
                 return Reply(f"Removed the mapping of {key}.")
         return Reply(f"{keys[0]} was not mapped.", ok=False)

@@ -11,7 +11,9 @@ import logging
 import secrets
 from dataclasses import dataclass
 
+from aiohttp import ClientError
 from aiohttp.typedefs import Handler
+from azure.core.exceptions import DeserializationError
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import ActivityEventNames, ActivityTypes
@@ -20,6 +22,7 @@ from botframework.connector.auth import (
     BotFrameworkAuthenticationFactory,
     PasswordServiceClientCredentialFactory,
 )
+from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from adapters.teams.auth import build_bot_framework_authentication
 from adapters.teams.dialogs import Dialogs
@@ -158,6 +161,10 @@ _PROACTIVE = frozenset(
 )
 
 
+CONNECTOR_FAILED = "Teams did not take a call I needed to answer you; try again in a minute."
+_CONNECTOR_REFUSED = (HttpOperationError, ClientRequestError, DeserializationError, ClientError)
+
+
 async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
     """Log with an error id and tell the person only that id; never the exception text. A
     database outage is told in its one sentence instead, and logged without a traceback.
@@ -179,6 +186,20 @@ async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
             await turn_context.send_activity(error.message)
         except Exception:
             log.warning("could not tell the sender that the database is unavailable")
+        return
+    if isinstance(error, _CONNECTOR_REFUSED):
+        # A call to the Bot Connector failed (the conversation is gone, the service is down,
+        # or it answered what is not the Bot Framework's JSON): not a bug of ours, so no
+        # traceback and no error id; the sender is told when the connector still takes that.
+        log.warning(
+            "could not answer a Teams %s activity: the connector refused it (%s)",
+            activity.type,
+            type(error).__name__,
+        )
+        try:
+            await turn_context.send_activity(CONNECTOR_FAILED)
+        except Exception:
+            log.warning("could not tell the sender that the connector refused a call")
         return
     incident = secrets.token_hex(4)
     log.error(

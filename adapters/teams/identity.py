@@ -20,12 +20,19 @@ from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import Activity
 from botbuilder.schema.teams import TeamsChannelData
+from msrest.exceptions import HttpOperationError
 
 from core.errors import DomainError
 from core.identity import is_email, normalize_email
 from core.timefmt import zone
 
 CACHE_SECONDS = 3600.0
+
+
+NOT_A_MEMBER = (
+    "Teams does not list you as a member of this conversation, so I cannot tell which person "
+    "you are."
+)
 
 
 class IdentityRefused(DomainError):
@@ -105,7 +112,12 @@ class TeamsIdentity:
         key = ((tenant or "").lower(), (aad_object_id or sender.id).lower())
         email = self._cached(key) or self._claimed_email(sender.name, sender.id)
         if email is None:
-            member = await TeamsInfo.get_member(turn_context, sender.id)
+            try:
+                member = await TeamsInfo.get_member(turn_context, sender.id)
+            except HttpOperationError as exc:
+                if getattr(exc.response, "status_code", None) != 404:
+                    raise
+                raise IdentityRefused(NOT_A_MEMBER) from None
             found = member.email or member.user_principal_name or ""
             if not is_email(found):
                 raise IdentityRefused(

@@ -33,20 +33,33 @@ MAX_DEPTH = 32  # an activity with an Adaptive Card nests about 12 levels
 MAX_ID = 512  # Teams conversation ids run to about 150 characters
 
 
-def _plain_ids(activity: Activity) -> bool:
-    """The ids the bot sends back in connector URLs are short printable ASCII, as the Bot
-    Framework Service issues them (`a:1x…`, `19:…@thread.tacv2`, `f:…`); anything else would
-    fail on the way out, after the work was done."""
-    ids = (
-        activity.id,
-        activity.reply_to_id,
-        getattr(activity.conversation, "id", None),
-        getattr(activity.from_property, "id", None),
-    )
+def _plain_ids(body: dict[str, object]) -> bool:
+    """The ids the bot sends back in connector URLs are short printable ASCII strings, as the
+    Bot Framework Service issues them (`a:1x…`, `19:…@thread.tacv2`, `f:…`); anything else (an
+    object msrest would quietly turn into its text, say) would fail on the way out, after the
+    work was done. Read from the JSON itself, before deserializing coerces it."""
+
+    def inner(key: str) -> object:
+        holder = body.get(key)
+        return holder.get("id") if isinstance(holder, dict) else None
+
+    ids = (body.get("id"), body.get("replyToId"), inner("conversation"), inner("from"))
     return all(
         i is None or (isinstance(i, str) and len(i) <= MAX_ID and i.isascii() and i.isprintable())
         for i in ids
     )
+
+
+def _invoke_value_is_an_object(activity: Activity) -> bool:
+    """An invoke's value is an object (a card action, a dialog's data), and a card action's
+    `action` is one too: botbuilder reads it with `.get` before any handler of ours runs."""
+    value = activity.value
+    if value is None:
+        return True
+    if not isinstance(value, dict):
+        return False
+    action = value.get("action")
+    return activity.name != "adaptiveCard/action" or action is None or isinstance(action, dict)
 
 
 class AuthMode(StrEnum):
@@ -77,10 +90,10 @@ def messages_route(adapter: CloudAdapter | None, bot: Bot | None, mode: AuthMode
             activity.type and activity.service_url and getattr(activity.conversation, "id", None)
         ):
             raise web.HTTPBadRequest()
-        if not _plain_ids(activity):
+        if not _plain_ids(body):
             raise web.HTTPBadRequest()
-        if activity.type == "invoke" and not isinstance(activity.value, dict | None):
-            raise web.HTTPBadRequest()  # an invoke's value is an object (a card action, a dialog)
+        if activity.type == "invoke" and not _invoke_value_is_an_object(activity):
+            raise web.HTTPBadRequest()
         # Without an app id, botbuilder skips token validation when the header is empty.
         auth_header = "" if mode is AuthMode.NO_AUTH else request.headers.get("Authorization", "")
         try:

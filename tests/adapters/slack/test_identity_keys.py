@@ -95,3 +95,20 @@ async def test_a_mapping_stored_before_keys_were_checked_can_still_be_removed(
 
     assert await _map(rig, "unmap slack:umal") == "Removed the mapping of slack:umal."
     assert await rig.bot.identities.all() == {}
+
+
+async def test_the_person_a_mapping_pointed_at_is_told_when_it_is_removed(
+    rig: SlackRig,
+) -> None:
+    rig.fake.add_user(ROBERT, "robert@contractor.example", name="robert")
+    await _map(rig, f"map slack:{ROBERT} bob@example.com")
+    await rig.fake.wait_until(lambda: len(rig.dm(BOB)) == 1, what="bob's first notice")
+
+    assert await _map(rig, f"unmap slack:{ROBERT}") == f"Removed the mapping of slack:{ROBERT}."
+
+    await rig.fake.wait_until(lambda: len(rig.dm(BOB)) == 2, what="bob's second notice")
+    notice = rig.dm(BOB)[-1]
+    assert f"lead@example.com removed the mapping of the account slack:{ROBERT} to you" in (
+        text_of(notice)
+    )
+    assert rig.dm(ROBERT) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.teams.identity import NOT_A_MEMBER
 from adapters.teams.references import Contact, ConversationReferences
 from core.commands import HELP_TEXT
 from tests.adapters.teams.conftest import (
@@ -160,7 +161,9 @@ async def test_other_tenant_is_refused_before_anything_else(teams: TeamsUnderTes
     assert await _chat_of(teams, ALICE.email) is None
 
 
-async def test_unexpected_failure_answers_with_an_error_id_only(teams: TeamsUnderTest) -> None:
+async def test_sender_teams_does_not_know_is_told_so_in_one_sentence(
+    teams: TeamsUnderTest,
+) -> None:
     stranger = {
         "user_id": "29:not-in-the-directory",
         "conversation_id": "a:stranger",
@@ -173,9 +176,29 @@ async def test_unexpected_failure_answers_with_an_error_id_only(teams: TeamsUnde
 
     assert status == 201
     reply = await teams.next_in("a:stranger")
-    assert reply.text is not None
-    assert reply.text.startswith("Something went wrong on our side (error id ")
-    assert "404" not in reply.text and "Member" not in reply.text
+    assert reply.text == NOT_A_MEMBER
+    assert "404" not in reply.text and "error id" not in reply.text
+
+
+async def test_connector_failure_is_answered_in_one_sentence_without_an_error_id(
+    teams: TeamsUnderTest, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Bot Connector that fails (a proxy's plain-text 502) is the service's trouble, not a
+    bug: logged in one line, no error id, no traceback."""
+    teams.connector.break_conversation("a:broken")
+    status, _ = await teams.post(
+        activities.personal_message(
+            "list",
+            service_url=teams.service_url,
+            user_id="29:someone",
+            conversation_id="a:broken",
+            tenant_id=TENANT,
+        )
+    )
+
+    assert status == 201
+    assert not [r for r in caplog.records if r.exc_info]
+    assert any("the connector refused it" in r.getMessage() for r in caplog.records)
 
 
 async def test_installing_the_app_keeps_the_chat_and_says_hello_once(

@@ -177,6 +177,8 @@ async def test_the_requests_that_once_got_500_are_refused(
         {**activities.task_fetch({}, **envelope), "value": None},
         {**activities.task_fetch({}, **envelope), "value": []},
         {**activities.card_submit({}, **envelope), "conversation": None},
+        {**activities.adaptive_card_action("approve", {}, **envelope), "value": {"action": "x"}},
+        {**activities.adaptive_card_action("deny", {}, **envelope), "value": {"action": [1]}},
     ]:
         assert await post(teams, activity) < 500
     for activity in [
@@ -186,4 +188,36 @@ async def test_the_requests_that_once_got_500_are_refused(
     ]:
         assert await post(teams, activity) < 500
     no_logged_tracebacks(caplog)
+    nothing_internal_said(teams)
+
+
+async def test_ids_that_are_not_strings_are_refused_before_any_work(
+    teams: TeamsUnderTest, caplog: pytest.LogCaptureFixture
+) -> None:
+    """msrest turns an object where an id belongs into its text; the answer would then go to a
+    conversation that does not exist, after the command had run."""
+    envelope = ALICE.envelope(teams.service_url)
+    message = activities.personal_message("request grafana-admin 30m", **envelope)
+    before = await observed(teams)
+    for conversation_id in ({"verb": {}, "action": True}, [{}], 7):
+        bad = {**message, "conversation": {**message["conversation"], "id": conversation_id}}
+        assert await post(teams, bad) == 400
+    assert await post(teams, {**message, "from": {**message["from"], "id": ["29:x"]}}) == 400
+    assert await observed(teams) == before
+    no_logged_tracebacks(caplog)
+
+
+async def test_an_answer_the_connector_refuses_is_logged_without_a_traceback(
+    teams: TeamsUnderTest, caplog: pytest.LogCaptureFixture
+) -> None:
+    teams.connector.close_conversation(ALICE.chat)
+    caplog.set_level(logging.WARNING)
+
+    status = await post(
+        teams, activities.personal_message("list", **ALICE.envelope(teams.service_url))
+    )
+
+    assert status == 201
+    no_logged_tracebacks(caplog)
+    assert any("the connector refused it" in r.getMessage() for r in caplog.records)
     nothing_internal_said(teams)

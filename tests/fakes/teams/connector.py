@@ -187,6 +187,8 @@ class FakeConnector(ThreadedFake):
         self._updates: Observations[UpdatedActivity] = Observations("activity update")
         self._deletions: Observations[DeletedActivity] = Observations("activity deletion")
         self._conversations: Observations[CreatedConversation] = Observations("new conversation")
+        self._closed: set[str] = set()
+        self._broken: set[str] = set()
         self._server = BackgroundServer(self._build_app, name="fake-bot-connector")
 
     @property
@@ -195,6 +197,18 @@ class FakeConnector(ThreadedFake):
         return f"http://127.0.0.1:{self._server.port}{self._prefix}/"
 
     # -- seeding ---------------------------------------------------------------------------------
+
+    def close_conversation(self, conversation_id: str) -> None:
+        """The chat is gone (the app was removed, the chat deleted): sends to it get the
+        service's 404 ``ConversationNotFound``."""
+        with self._lock:
+            self._closed.add(conversation_id)
+
+    def break_conversation(self, conversation_id: str) -> None:
+        """Every call about this conversation gets a proxy's plain-text 502, as when the
+        service is down behind its load balancer."""
+        with self._lock:
+            self._broken.add(conversation_id)
 
     def add_member(self, member: TeamsMember, *, conversation_id: str | None = None) -> None:
         """Make ``member`` resolvable in ``conversation_id``, or in every conversation if None."""
@@ -276,6 +290,8 @@ class FakeConnector(ThreadedFake):
         self._calls.publish(ConnectorCall(request.method, request.path, authorized))
         if not authorized and not self._accept_anonymous:
             return _error(401, "Unauthorized", "Authorization has been denied for this request.")
+        if request.match_info.get("conversation_id") in self._broken:
+            return web.Response(status=502, text="502 Bad Gateway", content_type="text/plain")
         response: web.StreamResponse = await handler(request)
         return response
 
@@ -308,6 +324,8 @@ class FakeConnector(ThreadedFake):
 
     async def _send(self, request: web.Request) -> web.Response:
         activity: dict[str, Any] = await request.json()
+        if request.match_info["conversation_id"] in self._closed:
+            return _error(404, "ConversationNotFound", "The conversation was not found.")
         activity_id = self._next_id()
         self._activities.publish(
             SentActivity(
