@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from croniter import croniter
 
+from bot.checkpoints import ScheduledCheckpoints
 from bot.wiring import Bot
 from core.birthright import reconcile_birthright
 from core.errors import DomainError, Unavailable
@@ -46,6 +47,18 @@ class Scheduler:
         self._due_slot: datetime | None = None
         self._pruned_at: datetime | None = None
         self._outage = False
+        folder = bot.settings.audit_checkpoint_dir
+        self._checkpoints = (
+            ScheduledCheckpoints(
+                folder,
+                bot.settings.audit_checkpoint_schedule,
+                bot.audit,
+                bot.leases,
+                bot.settings.audit_keys,
+            )
+            if folder is not None
+            else None
+        )
 
     def next_sync_at(self) -> datetime:
         if self._next_sync is None:
@@ -93,6 +106,20 @@ class Scheduler:
         for o in outcomes:
             (log.info if o.ok else log.warning)("%s", o.summary())
         return outcomes
+
+    async def checkpoint_if_due(self) -> None:
+        """Write the audit checkpoint of the due slot, once across the fleet."""
+        if self._checkpoints is None:
+            return
+        slot = self._checkpoints.due_slot(self._bot.clock.now())
+        if slot is None:
+            return
+        async with self.held(f"checkpoint@{slot.isoformat()}") as mine:
+            if mine:
+                try:
+                    await self._checkpoints.write(slot, self._bot.clock.now(), self.holder)
+                except OSError as exc:  # a full or unmounted volume: said, retried next tick
+                    log.error("could not write the audit checkpoint: %s", exc.strerror or exc)
 
     async def run_lifecycle(self) -> dict[str, int]:
         """Birthright, expiry, grant retries, reminders, escalations, timeouts, reviews."""
@@ -216,6 +243,7 @@ class Scheduler:
         await self.run_lifecycle()
         if await self.sync_if_due():
             await self.run_lifecycle()  # reconcile birthright with the new roster at once
+        await self.checkpoint_if_due()
         await self.prune_if_due()
 
     async def tick_safely(self) -> None:

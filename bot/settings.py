@@ -6,6 +6,7 @@ anywhere else.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -41,6 +42,12 @@ class Settings(BaseSettings):
     )
     secret_key: str | None = Field(None, validation_alias=_env("ONCALL_ACCESS_SECRET_KEY"))
     audit_key_text: str = Field("", validation_alias=_env("ONCALL_ACCESS_AUDIT_KEY"))
+    audit_checkpoint_dir: Path | None = Field(
+        None, validation_alias=_env("ONCALL_ACCESS_AUDIT_CHECKPOINT_DIR")
+    )
+    audit_checkpoint_schedule: str = Field(
+        "0 * * * *", validation_alias=_env("ONCALL_ACCESS_AUDIT_CHECKPOINT_SCHEDULE")
+    )
     policy_file: Path | None = Field(None, validation_alias=_env("ONCALL_ACCESS_POLICY_FILE"))
     roster_file: Path | None = Field(None, validation_alias=_env("ONCALL_ACCESS_ROSTER_FILE"))
     admins_text: str = Field("", validation_alias=_env("ONCALL_ACCESS_ADMINS"))
@@ -100,6 +107,25 @@ class Settings(BaseSettings):
     def _cron(cls, value: str) -> str:
         if not croniter.is_valid(value):
             raise ValueError(f"ONCALL_ACCESS_SYNC_SCHEDULE {value!r} is not a cron expression")
+        return value
+
+    @field_validator("audit_checkpoint_schedule")
+    @classmethod
+    def _checkpoint_cron(cls, value: str) -> str:
+        if not croniter.is_valid(value):
+            raise ValueError(
+                f"ONCALL_ACCESS_AUDIT_CHECKPOINT_SCHEDULE {value!r} is not a cron expression"
+            )
+        return value
+
+    @field_validator("audit_checkpoint_dir")
+    @classmethod
+    def _checkpoint_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and not (value.is_dir() and os.access(value, os.W_OK)):
+            raise ValueError(
+                f"ONCALL_ACCESS_AUDIT_CHECKPOINT_DIR {str(value)!r} is not a folder this process "
+                "can write"
+            )
         return value
 
     @field_validator("roster_max_age_text")

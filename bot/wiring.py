@@ -61,6 +61,12 @@ class Bot:
     identities: SqlIdentityOverrides | None = None
     oauth: PagerDutyUserFlow | None = None  # PagerDuty's OAuth user flow (its callback route)
 
+    async def __aenter__(self) -> Bot:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
     async def close(self) -> None:
         if self.admin is not None:
             await self.admin.aclose()

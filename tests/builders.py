@@ -3,6 +3,7 @@ composition root on a given database with a controllable clock."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from textwrap import dedent
@@ -72,8 +73,11 @@ async def make_bot(
     lines: list[str] | None = None,
     aliases: str = "",
     console: bool = True,
+    settings: Mapping[str, str] | None = None,
 ) -> Bot:
-    """A bot wired exactly as `serve` wires it, on the roster file provider, synced once."""
+    """A bot wired exactly as `serve` wires it, on the roster file provider, synced once;
+    `settings` adds environment settings by name. It closes itself as an async context manager:
+    `async with await make_bot(...) as bot:`."""
     roster_path = tmp / "roster.yaml"
     roster_path.write_text(roster if roster is not None else roster_yaml(clock.now()))  # type: ignore[attr-defined]
     settings = Settings(
@@ -82,6 +86,7 @@ async def make_bot(
         ONCALL_ACCESS_ADMINS=admins,
         ONCALL_ACCESS_EMAIL_ALIASES=aliases,
         _env_file=None,  # type: ignore[call-arg]
+        **(settings or {}),
     )
     out = lines if lines is not None else []
     bot = await build(
