@@ -34,7 +34,6 @@ def _write(line: str) -> None:
 
 async def _console_session(bot: Bot, actor: Actor) -> int:
     scheduler = Scheduler(bot)
-    bot.dispatcher.set_next_sync(scheduler.next_sync_at)
     for outcome in await scheduler.sync_if_stale():
         if not outcome.ok:
             _write(f"Roster sync failed: {outcome.error}")
@@ -117,7 +116,6 @@ async def sync(settings: Settings, args: argparse.Namespace) -> int:
 async def serve(settings: Settings, args: argparse.Namespace) -> int:
     bot = await build(settings)
     scheduler = Scheduler(bot)
-    bot.dispatcher.set_next_sync(scheduler.next_sync_at)
     app = make_app(bot)
     if bot.oauth is not None and bot.admin is not None:
         app.router.add_routes([bot.oauth.route(bot.admin.complete_user_flow)])

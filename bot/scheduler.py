@@ -18,8 +18,6 @@ import socket
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-from croniter import croniter
-
 from bot.checkpoints import ScheduledCheckpoints
 from bot.wiring import Bot
 from core.birthright import reconcile_birthright
@@ -40,7 +38,6 @@ class Scheduler:
     def __init__(self, bot: Bot) -> None:
         self._bot = bot
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self._next_sync: datetime | None = None
         self._policy_mtime: int | None = None
         self.policy_error: str | None = None
         self._reloading: asyncio.Task[bool] | None = None
@@ -61,11 +58,7 @@ class Scheduler:
         )
 
     def next_sync_at(self) -> datetime:
-        if self._next_sync is None:
-            self._next_sync = croniter(
-                self._bot.settings.sync_schedule, self._bot.clock.now()
-            ).get_next(datetime)
-        return self._next_sync
+        return self._bot.sync_schedule.next_at()
 
     async def sync_if_stale(self) -> list[SyncOutcome]:
         """At start: sync providers whose snapshot is missing or older than the allowed age."""
@@ -89,7 +82,7 @@ class Scheduler:
         now = self._bot.clock.now()
         slot = self.next_sync_at()
         if now >= slot:
-            self._next_sync = croniter(self._bot.settings.sync_schedule, now).get_next(datetime)
+            self._bot.sync_schedule.move_past(now)
             self._due_slot = slot  # a newer slot supersedes one never finished
         if self._due_slot is None:
             return []

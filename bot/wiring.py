@@ -31,6 +31,7 @@ from bot.notify import FanOutNotifier, SurfaceNotifier
 from bot.oauth_pagerduty import PagerDutyUserFlow
 from bot.policy_source import PolicySource, load_policy
 from bot.settings import Settings
+from bot.sync_schedule import SyncSchedule
 from core.dispatcher import Dispatcher
 from core.errors import PolicyError
 from core.policy import Policy
@@ -56,6 +57,7 @@ class Bot:
     service: AccessService
     syncer: RosterSyncer
     dispatcher: Dispatcher
+    sync_schedule: SyncSchedule
     providers: list[RosterProvider] = field(default_factory=list)
     admin: BotProviderAdmin | None = None  # provider connections, for the admin surfaces
     identities: SqlIdentityOverrides | None = None
@@ -149,7 +151,10 @@ async def build(
         user_flow=oauth,
         policy=source,
     )
-    dispatcher = Dispatcher(service, syncer, connections=admin, identities=identities)
+    schedule = SyncSchedule(settings.sync_schedule, clock)
+    dispatcher = Dispatcher(
+        service, syncer, connections=admin, next_sync=schedule.next_at, identities=identities
+    )
     bot = Bot(
         settings=settings,
         engine=engine,
@@ -164,6 +169,7 @@ async def build(
         service=service,
         syncer=syncer,
         dispatcher=dispatcher,
+        sync_schedule=schedule,
         providers=provider_list,
         admin=admin,
         identities=identities,

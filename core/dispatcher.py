@@ -67,10 +67,6 @@ class Dispatcher:
         self._connections = connections
         self.views = Views(service, connections, next_sync)
 
-    def set_next_sync(self, next_sync: Callable[[], datetime | None]) -> None:
-        """The scheduler tells when it syncs next, for `status` and `why`."""
-        self.views.set_next_sync(next_sync)
-
     def now(self) -> datetime:
         return self.views.now()
 

@@ -69,9 +69,6 @@ class Views:
         self._connections = connections
         self._next_sync = next_sync
 
-    def set_next_sync(self, next_sync: Callable[[], datetime | None]) -> None:
-        self._next_sync = next_sync
-
     def now(self) -> datetime:
         return self._service.clock.now()
 

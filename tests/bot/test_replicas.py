@@ -212,12 +212,30 @@ async def test_a_cli_connection_reaches_both_replicas_and_each_slot_syncs_once(
 ) -> None:
     await _connect_with_the_cli(fleet)
 
-    picked_up = datetime.now(UTC)  # slots from here on see PagerDuty on every replica
+    async def finished_slots() -> list[datetime]:
+        done = await fleet.rows(select(job_runs.c.job).where(job_runs.c.job.like("sync@%")))
+        return [datetime.fromisoformat(r.job.removeprefix("sync@")) for r in done]
+
+    async def quiet_boundary() -> datetime | None:
+        """A slot boundary ahead whose previous slot has finished: every sync before it is
+        then behind us, so syncs from it on belong to the slots counted (a slot that began
+        earlier and ran late under load would otherwise count on one side only)."""
+        now = datetime.now(UTC)
+        ahead = now.replace(microsecond=0) + timedelta(
+            seconds=SLOT_SECONDS - now.second % SLOT_SECONDS
+        )
+        previous = ahead - timedelta(seconds=SLOT_SECONDS)
+        if ahead - now > timedelta(seconds=1) and previous in await finished_slots():
+            return ahead
+        return None
+
+    picked_up = await eventually(
+        quiet_boundary, within=3 * SLOT_SECONDS + 10, what="a quiet slot boundary"
+    )
 
     async def slots_done() -> int:
-        """Finished slots that began after both replicas had the connection."""
-        done = await fleet.rows(select(job_runs.c.job).where(job_runs.c.job.like("sync@%")))
-        return sum(datetime.fromisoformat(r.job.removeprefix("sync@")) > picked_up for r in done)
+        """Finished slots from that boundary on."""
+        return sum(slot >= picked_up for slot in await finished_slots())
 
     async def counted() -> tuple[int, int] | None:
         """Those slots and the PagerDuty syncs since, read when no slot finished in between."""
@@ -225,7 +243,7 @@ async def test_a_cli_connection_reaches_both_replicas_and_each_slot_syncs_once(
         synced = [
             e
             for e in await fleet.events("roster.synced")
-            if e.detail["provider"] == "pagerduty" and e.at > picked_up
+            if e.detail["provider"] == "pagerduty" and e.at >= picked_up
         ]
         return (before, len(synced)) if before >= 2 and await slots_done() == before else None
 
