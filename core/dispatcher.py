@@ -86,6 +86,7 @@ class Dispatcher:
             is_admin=self.views.is_admin(email),
             user_key=actor.user_key,
             workspace=actor.workspace,
+            mapped_by=identity.mapped_by(actor.email, actor.user_key),
         )
 
     async def identity_map(self) -> IdentityMap:

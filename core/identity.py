@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Control, format (zero-width, bidi overrides), private-use, unassigned and surrogate code points,
@@ -60,6 +60,7 @@ class Actor:
     is_admin: bool = False
     user_key: str | None = None
     workspace: str | None = None
+    mapped_by: str | None = None  # the admin whose mapping made this account this person
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "email", normalize_email(self.email))
@@ -99,6 +100,13 @@ class IdentityMap:
 
     aliases: dict[str, str]
     overrides: dict[str, str]  # "slack:U123" / "pagerduty:PABC123" / "email:x@y" -> email
+    mappers: dict[str, str] = field(default_factory=dict)  # key -> the admin who mapped it
+
+    def mapped_by(self, email: str, key: str | None = None) -> str | None:
+        """The admin whose mapping decides who this account is, or None when no mapping does."""
+        if key and key in self.overrides:
+            return self.mappers.get(key)
+        return self.mappers.get(f"email:{normalize_email(email)}")
 
     def email(self, email: str, key: str | None = None) -> str:
         if key and key in self.overrides:

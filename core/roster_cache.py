@@ -34,8 +34,10 @@ class RosterCache:
         self._key: tuple[object, ...] = ()
 
     async def identity_map(self) -> IdentityMap:
-        overrides = await self._identities.all() if self._identities else {}
-        return IdentityMap(self._aliases, overrides)
+        if self._identities is None:
+            return IdentityMap(self._aliases, {})
+        overrides = await self._identities.all()
+        return IdentityMap(self._aliases, overrides, await self._identities.mappers())
 
     async def current(self) -> Roster:
         versions = await self._store.versions()

@@ -41,6 +41,12 @@ class AccessSettings:
         return normalize_email(email) in self.admins
 
 
+MAPPED_BY_REQUESTER = (
+    "The requester mapped this chat account to you, so it cannot decide their request; "
+    "decide from your own account, or another approver can."
+)
+
+
 class Workflow:
     """The stores, ports and small helpers the workflow's collaborators share."""
 
@@ -86,6 +92,8 @@ class Workflow:
         self, actor: Actor, request: AccessRequest, res: Resource, roster: Roster | None = None
     ) -> Verdict:
         """The approver's right to decide, on `roster` when the caller already read it."""
+        if actor.mapped_by and actor.mapped_by == request.requester:
+            raise DomainError(MAPPED_BY_REQUESTER)
         roster = roster if roster is not None else await self.roster.current()
         now = self.clock.now()
         verdict = may_approve(

@@ -18,6 +18,9 @@ class MemoryOverrides:
     async def all(self) -> dict[str, str]:
         return dict(self.found)
 
+    async def mappers(self) -> dict[str, str]:
+        return {}
+
     async def put(self, key: str, email: str, event: AuditEvent) -> None:
         self.found[key] = email
 
