@@ -14,41 +14,31 @@ from pathlib import Path
 
 from adapters.storage.crypto import new_key
 from bot.policy_source import policy_or_empty
+from bot.provider_forms import FORMS
 from bot.settings import Settings
 from bot.wiring import Bot, build
 from core.commands import parse
-from core.connections import ConnectForm
+from core.connection_form import FieldKind, FormField, form_of
 from core.identity import Actor
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     connect = sub.add_parser(
-        "connect", help="connect PagerDuty, Opsgenie or JSM (verifies, stores encrypted, syncs)"
+        "connect",
+        help=f"connect {_names()} (verifies, stores encrypted, syncs)",
+        description="Each provider has its own options: `oncall-access connect PROVIDER --help`.",
     )
-    connect.add_argument("provider", choices=("pagerduty", "opsgenie", "jsm"))
-    connect.add_argument(
-        "--api-key-file", type=Path, help="file holding the API key (`-` for stdin)"
-    )
-    connect.add_argument("--region", choices=("us", "eu"), default="us")
-    connect.add_argument("--client-id", default="", help="PagerDuty Scoped OAuth app client id")
-    connect.add_argument(
-        "--client-secret-file", type=Path, help="file holding the OAuth client secret"
-    )
-    connect.add_argument("--subdomain", default="", help="PagerDuty account subdomain (for OAuth)")
-    connect.add_argument("--site", default="", help="JSM: SITE or SITE.atlassian.net")
-    connect.add_argument("--email", default="", help="JSM: Atlassian account email")
-    connect.add_argument(
-        "--api-token-file", type=Path, help="JSM: file holding the Atlassian API token"
-    )
-    connect.add_argument(
-        "--org-id", default="", help="JSM: Atlassian organization id (to read team members)"
-    )
-    connect.add_argument(
-        "--as", dest="actor", default=None, help="who connects, for the audit trail"
-    )
+    providers = connect.add_subparsers(dest="provider", required=True, metavar="PROVIDER")
+    for form in FORMS:
+        one = providers.add_parser(form.provider, help=f"connect {form.label}")
+        for field in form.fields:
+            _add_flag(one, field)
+        one.add_argument(
+            "--as", dest="actor", default=None, help="who connects, for the audit trail"
+        )
 
     disconnect = sub.add_parser("disconnect", help="remove a provider and its stored credentials")
-    disconnect.add_argument("provider", choices=("pagerduty", "opsgenie", "jsm"))
+    disconnect.add_argument("provider", choices=[f.provider for f in FORMS])
     disconnect.add_argument("--as", dest="actor", default=None)
 
     sub.add_parser("secret-key", help="print a new key for ONCALL_ACCESS_SECRET_KEY")
@@ -67,6 +57,34 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     identity.add_argument("--as", dest="actor", default=None)
 
 
+def _names() -> str:
+    labels = [f.label for f in FORMS]
+    return ", ".join(labels[:-1]) + " or " + labels[-1] if len(labels) > 1 else "".join(labels)
+
+
+def _add_flag(parser: argparse.ArgumentParser, field: FormField) -> None:
+    """One flag per field of the provider's form; a secret is read from a file (or stdin),
+    never typed on a command line where `ps` and the shell history would keep it."""
+    if field.kind is FieldKind.SECRET:
+        parser.add_argument(
+            field.flag,
+            dest=field.name,
+            type=Path,
+            metavar="FILE",
+            help=f"file holding the {field.label} (`-`: stdin)",
+        )
+    elif field.kind is FieldKind.CHOICE:
+        parser.add_argument(
+            field.flag,
+            dest=field.name,
+            choices=[value for value, _ in field.choices],
+            default=field.default,
+            help=f"{field.label}: " + ", ".join(f"{v} ({label})" for v, label in field.choices),
+        )
+    else:
+        parser.add_argument(field.flag, dest=field.name, default="", help=field.label)
+
+
 def _read_secret(path: Path | None) -> str:
     if path is None:
         return ""
@@ -80,23 +98,24 @@ def _actor(args: argparse.Namespace) -> str:
 
 
 async def connect(settings: Settings, args: argparse.Namespace) -> int:
+    chosen = form_of(FORMS, args.provider)
+    assert chosen is not None  # argparse offered only these
     try:
-        form = ConnectForm(
-            provider=args.provider,
-            region=args.region,
-            auth="oauth_client" if args.client_id else "api_key",
-            api_key=_read_secret(args.api_key_file),
-            client_id=args.client_id,
-            client_secret=_read_secret(args.client_secret_file),
-            subdomain=args.subdomain,
-            site=args.site,
-            email=args.email,
-            api_token=_read_secret(args.api_token_file),
-            org_id=args.org_id,
-        )
+        typed = {
+            f.name: _read_secret(getattr(args, f.name))
+            if f.kind is FieldKind.SECRET
+            else str(getattr(args, f.name) or "")
+            for f in chosen.fields
+        }
     except OSError as exc:
         print(f"oncall-access: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 1
+    form, errors = chosen.read(typed)
+    if form is None:
+        for name, error in errors.items():
+            field = chosen.field(name)
+            print(f"oncall-access: {field.flag if field else name}: {error}", file=sys.stderr)
+        return 2
     bot = await build(settings, policy=policy_or_empty(settings.policy_file))
     try:
         assert bot.admin is not None

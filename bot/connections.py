@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from adapters.storage.connections import Connection, SqlConnectionStore
@@ -14,9 +14,11 @@ from adapters.storage.crypto import SecretKeyMissing
 from adapters.storage.roster import SqlRosterStore
 from bot.oauth_pagerduty import PagerDutyUserFlow
 from bot.pagerduty_scopes import OAUTH_KINDS, granted_scopes, missing_writes, requested_scopes
+from bot.provider_forms import FORMS
 from bot.providers import config_and_secrets, make_provider
 from bot.settings import Settings
 from core.audit import AuditEvent
+from core.connection_form import ProviderForm
 from core.connections import ConnectForm, ConnectResult
 from core.groups import Provider
 from core.policy import Policy
@@ -54,6 +56,9 @@ def _missing_field(form: ConnectForm) -> ConnectResult | None:
 
 
 class BotProviderAdmin:
+    def forms(self) -> Sequence[ProviderForm]:
+        return FORMS
+
     def __init__(
         self,
         *,

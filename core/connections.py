@@ -4,7 +4,12 @@ it. The bot implements `ProviderAdmin`; surfaces only fill in a ConnectForm and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from core.connection_form import ProviderForm
 
 ProviderName = Literal["pagerduty", "opsgenie", "jsm"]
 AuthKind = Literal["api_key", "oauth_client", "oauth_user"]
@@ -43,6 +48,10 @@ class ConnectResult:
 
 
 class ProviderAdmin(Protocol):
+    def forms(self) -> Sequence[ProviderForm]:
+        """The connect form of each provider that can be connected, in the order offered."""
+        ...
+
     async def connect(self, form: ConnectForm, actor: str) -> ConnectResult:
         """Verify live, store encrypted, run the first sync; never raise for bad credentials."""
         ...

@@ -297,10 +297,12 @@ class Dispatcher:
                 )
             case c.Connect():
                 self._require_admin(actor)
+                forms = tuple(self.views.connection_forms())
                 return Reply(
                     "Connect a provider from the connect form in Slack or Teams, or on the server: "
-                    "`oncall-access connect pagerduty|opsgenie|jsm ...`.",
+                    f"`oncall-access connect {'|'.join(f.provider for f in forms) or 'PROVIDER'} ...`.",
                     open_form="connect",
+                    forms=forms,
                 )
             case c.Disconnect(provider=provider):
                 self._require_admin(actor)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core.connection_form import ProviderForm
 from core.connections import ConnectResult
 from core.durations import format_duration
 from core.groups import GroupRef
@@ -25,6 +26,7 @@ class Reply:
     open_form: str | None = None  # a surface with forms opens this one (e.g. "request", "connect")
     fields: dict[str, str] = field(default_factory=dict)  # a refusal, form field by field
     connect: ConnectResult | None = None  # the outcome of a connect form, for the form to draw
+    forms: tuple[ProviderForm, ...] = ()  # with open_form="connect": the providers offered
 
     @property
     def full_text(self) -> str:

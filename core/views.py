@@ -6,10 +6,11 @@ them only through the `Dispatcher`, which resolves who asks first.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core.connection_form import ProviderForm
 from core.connections import ProviderAdmin
 from core.durations import format_duration
 from core.errors import DomainError
@@ -71,6 +72,11 @@ class Views:
 
     def now(self) -> datetime:
         return self._service.clock.now()
+
+    def connection_forms(self) -> Sequence[ProviderForm]:
+        """The providers an admin can connect from chat, each with its form; none when
+        connections are made on the server only."""
+        return self._connections.forms() if self._connections is not None else ()
 
     def is_admin(self, email: str) -> bool:
         return bool(self._service.settings.is_admin(email))

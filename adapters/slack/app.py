@@ -150,6 +150,7 @@ class SlackSurface:
         app.action(k.WITHDRAW)(later(h.on_withdraw))
         app.action(k.OPEN_REQUEST_FORM)(later(h.on_open_request_form))
         app.action(k.DISCONNECT)(later(h.admin_handlers.on_disconnect))
+        app.action(k.CONNECT_PROVIDER)(later(h.admin_handlers.on_provider_chosen))
         app.action(k.OPEN_LINK)(_just_ack)  # the browser opens the link; nothing else to do
         app.event("app_home_opened")(later(h.on_home_opened))
         app.options(k.RESOURCE_MENU)(h.on_resource_options)  # answers with the options itself

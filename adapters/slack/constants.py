@@ -24,7 +24,11 @@ OPEN_REQUEST_FORM: Final = "access.open_request"
 DISCONNECT: Final = "access.disconnect"
 OPEN_LINK: Final = "access.open_link"
 """A link button (the PagerDuty sign-in): Slack opens the URL and still tells the app."""
-ACTIONS: Final = (APPROVE, DENY, GIVE_BACK, WITHDRAW, OPEN_REQUEST_FORM, DISCONNECT, OPEN_LINK)
+CONNECT_PROVIDER: Final = "access.connect_provider"
+"""The connect form's provider menu: choosing one redraws the modal with that provider's fields."""
+ACTIONS: Final = (
+    APPROVE, DENY, GIVE_BACK, WITHDRAW, OPEN_REQUEST_FORM, DISCONNECT, OPEN_LINK, CONNECT_PROVIDER
+)  # fmt: skip
 
 RESOURCE_MENU: Final = "access.resource"
 """action_id of the request form's resource menu when its options load from the app (more

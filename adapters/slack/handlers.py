@@ -34,7 +34,7 @@ from adapters.slack.identity import (
     failure,
 )
 from core import commands
-from core.dispatcher import Dispatcher
+from core.dispatcher import CONNECT_ON_SERVER, Dispatcher
 from core.durations import format_duration, parse_duration
 from core.errors import DomainError
 from core.identity import Actor
@@ -72,7 +72,7 @@ class SlackHandlers:
             publish_home=self.publish_home,
         )
         self.admin_handlers = AdminHandlers(
-            dispatcher=dispatcher, actor=self.actor, forms=self.forms
+            dispatcher=dispatcher, actor=self.actor, forms=self.forms, client=client
         )
 
     async def actor(self, user_id: str) -> Actor:
@@ -161,7 +161,10 @@ class SlackHandlers:
             refusal = await self.dispatcher.connect_refusal(actor)
             if refusal:
                 return None, Reply(refusal, ok=False)
-            return modals.connect_view(meta), None
+            forms = reply.forms or tuple(self.dispatcher.views.connection_forms())
+            if not forms:
+                return None, Reply(CONNECT_ON_SERVER, ok=False)
+            return modals.connect_view(forms, forms[0], meta), None
         return modals.request_view(await self._choices(actor), meta), None
 
     async def _choices(self, actor: Actor) -> list[modals.Choice]:

@@ -7,11 +7,18 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from adapters.slack import constants as k
 from adapters.slack.render import context, esc, literal, plain, section
-from core.connections import AuthKind, ConnectForm, ProviderName
+from core.connection_form import (
+    SAFEKEEPING,
+    FieldKind,
+    ProviderForm,
+    choose_provider_error,
+    form_of,
+)
+from core.connections import ConnectForm
 from core.durations import format_duration
 from core.requests import AccessRequest
 
@@ -24,18 +31,6 @@ STATIC_MENU_MAX = 100
 """Options a static menu may hold; past that, the resource menu loads them as people type."""
 LISTED_REFUSALS = 20
 """Resources listed on the request form with why they cannot be requested now."""
-
-PROVIDERS: dict[str, str] = {
-    "pagerduty": "PagerDuty",
-    "opsgenie": "Opsgenie",
-    "jsm": "Jira Service Management",
-}
-REGIONS: dict[str, str] = {"us": "US", "eu": "EU"}
-AUTH_KINDS: dict[str, str] = {
-    "api_key": "API key (JSM: API token)",
-    "oauth_client": "OAuth app for the account (PagerDuty)",
-    "oauth_user": "OAuth, sign in as yourself (PagerDuty)",
-}
 
 
 def _modal(
@@ -315,114 +310,42 @@ def read_deny(values: StateValues) -> str:
 
 # --- connect ----------------------------------------------------------------------------------
 
-CONNECT_BLOCKS: dict[str, str] = {
-    "provider": "provider",
-    "region": "region",
-    "auth": "auth",
-    "api_key": "api_key",
-    "api_token": "api_key",
-    "client_id": "client_id",
-    "client_secret": "client_secret",
-    "site": "site",
-    "subdomain": "subdomain",
-    "email": "email",
-    "org_id": "org_id",
-}
-"""ConnectForm field -> the block that shows its error (JSM's token shares the key's block)."""
 
-
-def connect_view(meta: str) -> View:
-    """Secrets are typed here and never shown back: the view has no initial values for them."""
+def connect_view(forms: Sequence[ProviderForm], chosen: ProviderForm, meta: str) -> View:
+    """The chosen provider's form under a provider menu (choosing another redraws the modal
+    with that provider's fields). Secrets are typed here and never shown back."""
+    menu = _select({f.provider: f.label for f in forms}, chosen.provider)
     blocks = [
-        _input("provider", "Provider", _select(PROVIDERS)),
-        _input("region", "Region", _select(REGIONS, "us")),
-        _input("auth", "Authentication", _select(AUTH_KINDS, "api_key")),
-        _input(
-            "api_key",
-            "API key / token",
-            _text_input("Paste the key", max_length=500),
-            optional=True,
-            hint="PagerDuty: a REST API key (read-only is enough). Opsgenie: an API integration key. JSM: an API token.",
-        ),
-        _input(
-            "client_id", "OAuth client id (PagerDuty)", _text_input(max_length=200), optional=True
-        ),
-        _input(
-            "client_secret",
-            "OAuth client secret (PagerDuty)",
-            _text_input(max_length=500),
-            optional=True,
-        ),
-        _input(
-            "subdomain",
-            "PagerDuty subdomain (OAuth app for the account)",
-            _text_input("acme, as in acme.pagerduty.com", max_length=100),
-            optional=True,
-            hint="Not needed to sign in as yourself: PagerDuty knows your account.",
-        ),
-        _input(
-            "site",
-            "Site (JSM)",
-            _text_input("your-site.atlassian.net", max_length=200),
-            optional=True,
-        ),
-        _input(
-            "email", "Atlassian account email (JSM)", _text_input(max_length=200), optional=True
-        ),
-        _input(
-            "org_id",
-            "Atlassian organization id (JSM, to read team members)",
-            _text_input(max_length=200),
-            optional=True,
-        ),
-        context("Credentials are verified live, stored encrypted, and never shown again."),
+        {
+            **_input("provider", "Provider", menu, action_id=k.CONNECT_PROVIDER),
+            "dispatch_action": True,
+        }
     ]
+    for f in chosen.fields:
+        if f.kind is FieldKind.CHOICE:
+            element = _select(dict(f.choices), f.default or None)
+        else:
+            element = _text_input(f.placeholder, max_length=f.max_length)
+        blocks.append(_input(f.name, f.label, element, optional=not f.missing, hint=f.hint or None))
+    blocks.append(context(SAFEKEEPING))
     return _modal(k.CONNECT_FORM, "Connect a provider", blocks, submit="Connect", metadata=meta)
 
 
-def read_connect(values: StateValues) -> tuple[ConnectForm | None, dict[str, str]]:
-    """The form, or the errors to show on its blocks (what is missing for this provider)."""
-    provider = _value(values, "provider")
-    region = _value(values, "region") or "us"
-    auth = _value(values, "auth") or "api_key"
-    if auth not in AUTH_KINDS:
-        auth = "api_key"
-    key = _value(values, "api_key")
-    errors: dict[str, str] = {}
-    if provider not in PROVIDERS:
-        errors["provider"] = "Choose a provider."
-    if region not in REGIONS:
-        errors["region"] = "Choose US or EU."
-    if auth in ("oauth_client", "oauth_user"):
-        if provider != "pagerduty":
-            errors["auth"] = "OAuth is for PagerDuty; use an API key."
-        if not _value(values, "client_id"):
-            errors["client_id"] = "Enter the OAuth client id."
-        if not _value(values, "client_secret"):
-            errors["client_secret"] = "Enter the OAuth client secret."
-        if auth == "oauth_client" and not _value(values, "subdomain"):
-            errors["subdomain"] = "Enter the PagerDuty subdomain (acme for acme.pagerduty.com)."
-    elif not key:
-        errors["api_key"] = "Enter the API token." if provider == "jsm" else "Enter the API key."
-    if provider == "jsm":
-        if not _value(values, "site"):
-            errors["site"] = "Enter your Atlassian site, e.g. your-site.atlassian.net."
-        if not _value(values, "email"):
-            errors["email"] = "Enter the Atlassian account email the token belongs to."
-    if errors:
-        return None, errors
-    is_jsm = provider == "jsm"
-    form = ConnectForm(
-        provider=cast(ProviderName, provider),
-        region="eu" if region == "eu" else "us",
-        auth=cast(AuthKind, auth),
-        api_key="" if is_jsm else key,
-        api_token=key if is_jsm else "",
-        client_id=_value(values, "client_id"),
-        client_secret=_value(values, "client_secret"),
-        subdomain=_value(values, "subdomain"),
-        site=_value(values, "site"),
-        email=_value(values, "email"),
-        org_id=_value(values, "org_id"),
-    )
-    return form, {}
+def chosen_provider(forms: Sequence[ProviderForm], values: StateValues) -> ProviderForm | None:
+    return form_of(forms, _value(values, "provider"))
+
+
+def read_connect(
+    forms: Sequence[ProviderForm], values: StateValues
+) -> tuple[ConnectForm | None, dict[str, str]]:
+    """The form, or the errors to show on its blocks: only blocks the chosen form has."""
+    chosen = chosen_provider(forms, values)
+    if chosen is None:
+        return None, {"provider": choose_provider_error(forms)}
+    return chosen.read({f.name: _value(values, f.name) for f in chosen.fields})
+
+
+def error_block(forms: Sequence[ProviderForm], values: StateValues, field: str | None) -> str:
+    """The block a connect failure belongs under: its field when the modal shows it."""
+    chosen = chosen_provider(forms, values)
+    return field if chosen is not None and field and chosen.field(field) else "provider"

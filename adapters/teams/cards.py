@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from core.connection_form import SAFEKEEPING, FieldKind, ProviderForm
 from core.durations import format_duration
 from core.identity import SYSTEM
 from core.replies import Reply, evidence_sentence
@@ -35,12 +36,6 @@ DISCONNECT, KEEP_CONNECTED = "disconnect", "keep_connected"
 
 # ``form`` of dialog launchers and dialog submits.
 REQUEST_FORM, CONNECT_FORM = "request", "connect"
-
-PROVIDERS: dict[str, str] = {
-    "pagerduty": "PagerDuty",
-    "opsgenie": "Opsgenie",
-    "jsm": "Jira Service Management",
-}
 
 
 def card(body: Sequence[Card], actions: Sequence[Card] = (), **extra: Any) -> Card:
@@ -228,14 +223,13 @@ def reply_card(reply: Reply, *, tz: str = "UTC", now: datetime | None = None) ->
         actions.append(open_dialog("Open the request form", REQUEST_FORM))
     elif reply.open_form == CONNECT_FORM:
         actions.extend(
-            open_dialog(f"Connect {label}", CONNECT_FORM, provider=name)
-            for name, label in PROVIDERS.items()
+            open_dialog(f"Connect {form.label}", CONNECT_FORM, provider=form.provider)
+            for form in reply.forms
         )
     return card(body, actions)
 
 
-def confirm_disconnect_card(provider: str) -> Card:
-    label = PROVIDERS.get(provider, provider)
+def confirm_disconnect_card(provider: str, label: str) -> Card:
     data = {"provider": provider}
     return card(
         [
@@ -332,75 +326,40 @@ def request_form(
 
 
 def connect_form(
-    provider: str,
+    form: ProviderForm,
     *,
     values: Mapping[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
     message: str | None = None,
 ) -> Card:
-    """The connect dialog for one provider. Secrets are never filled back in."""
+    """The connect dialog of one provider, drawn from its form. Secrets are never filled back."""
     values, errors = values or {}, errors or {}
-    label = PROVIDERS[provider]
-    body: list[Card] = [text(f"Connect {label}", size="medium", weight="bolder")]
+    body: list[Card] = [text(f"Connect {form.label}", size="medium", weight="bolder")]
     if message:
         body.append(notice(message))
-    shown: set[str] = {"region", "auth"}
-
-    def field(name: str, title: str, **extra: Any) -> None:
-        shown.add(name)
-        body.append(_text_input(name, title, values, **extra))
-        body.extend(_error_below(name, errors))
-
-    def secret(name: str, title: str, **extra: Any) -> None:
-        shown.add(name)
-        body.append(_text_input(name, title, {}, style="password", **extra))
-        body.extend(_error_below(name, errors))
-
-    if provider in ("pagerduty", "opsgenie"):
-        body.append(
-            _choices("region", "Region", [("us", "US"), ("eu", "EU")], values.get("region") or "us")
-        )
-    if provider == "pagerduty":
-        body.append(
-            _choices(
-                "auth",
-                "Sign in with",
-                [
-                    ("api_key", "REST API key (read-only)"),
-                    ("oauth_client", "Scoped OAuth app, for the account"),
-                    ("oauth_user", "Scoped OAuth app, signing in as yourself"),
-                ],
-                values.get("auth") or "api_key",
-            )
-        )
-        secret("api_key", "API key (for a REST API key)")
-        field("client_id", "OAuth client id (for a Scoped OAuth app)")
-        secret("client_secret", "OAuth client secret")
-        field(
-            "subdomain",
-            "PagerDuty subdomain (for the app for the account; not when signing in as yourself)",
-            placeholder="acme",
-        )
-    elif provider == "opsgenie":
-        secret("api_key", "API key (an API integration key with read access)")
-    else:
-        field("site", "Atlassian site", placeholder="acme.atlassian.net")
-        field("email", "Atlassian account email", style="email")
-        secret("api_token", "Atlassian API token")
-        field("org_id", "Atlassian organization id (to read team members)")
+    for f in form.fields:
+        if f.kind is FieldKind.CHOICE:
+            body.append(_choices(f.name, f.label, f.choices, values.get(f.name) or f.default))
+        else:
+            extra: dict[str, Any] = {"maxLength": f.max_length}
+            if f.placeholder:
+                extra["placeholder"] = f.placeholder
+            if f.kind is FieldKind.SECRET:
+                extra["style"] = "password"
+            elif f.kind is FieldKind.EMAIL:
+                extra["style"] = "email"
+            shown = {} if f.kind is FieldKind.SECRET else values
+            body.append(_text_input(f.name, f.label, shown, **extra))
+        body.extend(_error_below(f.name, errors))
+        if f.hint:
+            body.append(text(f.hint, isSubtle=True, size="small", spacing="none"))
     # An error about a field this form does not show still has to be seen.
-    body[1:1] = [notice(errors[name]) for name in errors if name not in shown]
-    body.append(
-        text(
-            "The credentials are checked live, stored encrypted and never shown again.",
-            isSubtle=True,
-            size="small",
-        )
-    )
+    body[1:1] = [notice(errors[name]) for name in errors if form.field(name) is None]
+    body.append(text(SAFEKEEPING, isSubtle=True, size="small"))
     submit = {
         "type": "Action.Submit",
         "title": "Connect",
-        "data": {"form": CONNECT_FORM, "provider": provider},
+        "data": {"form": CONNECT_FORM, "provider": form.provider},
     }
     return card(body, [submit])
 

@@ -21,16 +21,12 @@ from botbuilder.schema.teams import (
 
 from adapters.teams import cards
 from core.commands import Request
-from core.connections import ConnectForm
+from core.connection_form import FieldKind, choose_provider_error, form_of
 from core.dispatcher import Dispatcher
 from core.durations import format_duration, parse_duration
 from core.errors import DomainError
 from core.identity import Actor
 from core.replies import Reply
-
-_SECRETS = frozenset({"api_key", "client_secret", "api_token"})
-_AUTH_KINDS = ("api_key", "oauth_client", "oauth_user")
-_CONNECT_FIELDS = ("region", "auth", "client_id", "subdomain", "site", "email", "org_id")
 
 
 @dataclass(frozen=True)
@@ -62,11 +58,13 @@ class Dialogs:
             refusal = await self._dispatcher.connect_refusal(actor)
             if refusal:
                 return DialogResult(close_with(refusal))
-            provider = str(data.get("provider") or "")
-            if provider not in cards.PROVIDERS:
-                return DialogResult(close_with("Choose PagerDuty, Opsgenie or JSM to connect."))
-            title = f"Connect {cards.PROVIDERS[provider]}"
-            return DialogResult(continue_with(title, cards.connect_form(provider)))
+            forms = self._dispatcher.views.connection_forms()
+            chosen = form_of(forms, str(data.get("provider") or ""))
+            if chosen is None:
+                return DialogResult(close_with(choose_provider_error(forms)))
+            return DialogResult(
+                continue_with(f"Connect {chosen.label}", cards.connect_form(chosen))
+            )
         return DialogResult(close_with("This form is no longer available; type `help`."))
 
     async def submit(self, actor: Actor, data: Mapping[str, Any]) -> DialogResult:
@@ -122,28 +120,21 @@ class Dialogs:
         refusal = await self._dispatcher.connect_refusal(actor)
         if refusal:
             return DialogResult(close_with(refusal))
-        provider = str(data.get("provider") or "")
-        if provider not in cards.PROVIDERS:
-            return DialogResult(close_with("Choose PagerDuty, Opsgenie or JSM to connect."))
-        fields = {k: str(data.get(k) or "").strip() for k in (*_CONNECT_FIELDS, *_SECRETS)}
-        region = fields["region"] if fields["region"] in ("us", "eu") else "us"
-        auth = fields["auth"] if fields["auth"] in _AUTH_KINDS else "api_key"
-        form = ConnectForm(
-            provider=provider,  # type: ignore[arg-type]  # checked against PROVIDERS above
-            region=region,  # type: ignore[arg-type]
-            auth=auth,  # type: ignore[arg-type]
-            api_key=fields["api_key"],
-            client_id=fields["client_id"],
-            client_secret=fields["client_secret"],
-            subdomain=fields["subdomain"],
-            site=fields["site"],
-            email=fields["email"],
-            org_id=fields["org_id"],
-            api_token=fields["api_token"],
-        )
+        forms = self._dispatcher.views.connection_forms()
+        chosen = form_of(forms, str(data.get("provider") or ""))
+        if chosen is None:
+            return DialogResult(close_with(choose_provider_error(forms)))
+        title = f"Connect {chosen.label}"
+        typed = {k: str(v) for k, v in data.items() if isinstance(v, str | int)}
+        values = {
+            f.name: typed.get(f.name, "") for f in chosen.fields if f.kind is not FieldKind.SECRET
+        }
+        form, errors = chosen.read(typed)
+        if form is None:
+            return DialogResult(
+                continue_with(title, cards.connect_form(chosen, values=values, errors=errors))
+            )
         result = await self._dispatcher.connect(actor, form)
-        title = f"Connect {cards.PROVIDERS[provider]}"
-        values = {k: v for k, v in fields.items() if k not in _SECRETS}
         if result.ok and result.authorize_url:
             content = cards.link_card(
                 result.message, "Authorize in the browser", result.authorize_url
@@ -154,8 +145,8 @@ class Dialogs:
             return DialogResult(close_with(text), post=Reply(text))
         if result.field:
             form_card = cards.connect_form(
-                provider, values=values, errors={result.field: result.message}
+                chosen, values=values, errors={result.field: result.message}
             )
         else:
-            form_card = cards.connect_form(provider, values=values, message=result.message)
+            form_card = cards.connect_form(chosen, values=values, message=result.message)
         return DialogResult(continue_with(title, form_card))

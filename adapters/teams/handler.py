@@ -32,6 +32,7 @@ from adapters.teams.identity import IdentityRefused, TeamsIdentity, TeamsUser, c
 from adapters.teams.notifier import card_activity, text_activity
 from adapters.teams.references import ConversationReferences, copy_reference
 from core.commands import MAX_TEXT, Approve, Deny, Disconnect, strip_prefix
+from core.connection_form import form_of
 from core.dispatcher import Dispatcher
 from core.errors import DomainError, Unavailable
 from core.identity import Actor
@@ -194,9 +195,13 @@ class AccessTeamsBot(TeamsActivityHandler):
         if words[:2] == ["approvals", "here"]:
             await self._approvals_here(turn_context, actor)
             return
-        confirm_first = len(words) == 2 and words[0] == "disconnect"
-        if confirm_first and words[1] in cards.PROVIDERS and actor.is_admin:
-            content = cards.confirm_disconnect_card(words[1])
+        chosen = (
+            form_of(self._dispatcher.views.connection_forms(), words[1])
+            if len(words) == 2 and words[0] == "disconnect"
+            else None
+        )
+        if chosen is not None and actor.is_admin:
+            content = cards.confirm_disconnect_card(chosen.provider, chosen.label)
             await turn_context.send_activity(card_activity(content, "Confirm disconnect"))
             return
         reply = await self._dispatcher.handle(actor, text)
@@ -301,10 +306,11 @@ class AccessTeamsBot(TeamsActivityHandler):
         )
 
     async def _disconnect(self, actor: Actor, verb: str, provider: str) -> Reply:
-        if provider not in cards.PROVIDERS:
+        chosen = form_of(self._dispatcher.views.connection_forms(), provider)
+        if chosen is None:
             return Reply(STALE_BUTTON, ok=False)
         if verb == cards.KEEP_CONNECTED:
-            return Reply(f"{cards.PROVIDERS[provider]} stays connected.")
+            return Reply(f"{chosen.label} stays connected.")
         return await self._dispatcher.execute(actor, Disconnect(provider))
 
     # -- dialogs -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
+from adapters.pagerduty.form import FORM as PAGERDUTY
 from adapters.slack import modals
 from adapters.slack.constants import EVENTS_PATH
 from adapters.storage.crypto import new_key
@@ -157,7 +158,7 @@ async def test_slack_connect_form_signs_in_as_the_admin_without_a_subdomain(
     async with serving(tmp_path, pagerduty, fake_slack, identity, connector) as served:
         view = await _slack_form(served)
         # Every field an error can name is one the form shows.
-        assert set(modals.CONNECT_BLOCKS.values()) <= _blocks(view)
+        assert {f.name for f in PAGERDUTY.fields} <= _blocks(view)
 
         reply = await served.slack_send(
             payloads.view_submission(

@@ -3,8 +3,11 @@ what the Slack surface asked and answers as told."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bot.provider_forms import FORMS
+from core.connection_form import ProviderForm
 from core.connections import ConnectForm, ConnectResult
 
 
@@ -20,6 +23,9 @@ class FakeProviderAdmin:
     connected: list[tuple[ConnectForm, str]] = field(default_factory=list)
     disconnected: list[tuple[str, str]] = field(default_factory=list)
     status: list[str] = field(default_factory=lambda: ["PagerDuty: last good sync 4m ago"])
+
+    def forms(self) -> Sequence[ProviderForm]:
+        return FORMS
 
     async def connect(self, form: ConnectForm, actor: str) -> ConnectResult:
         self.connected.append((form, actor))

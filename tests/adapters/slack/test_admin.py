@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from adapters.slack.constants import DISCONNECT
+from adapters.slack.constants import CONNECT_PROVIDER, DISCONNECT
 from core.connections import ConnectResult
 from core.dispatcher import ADMINS_ONLY, CONNECT_ON_SERVER
 from tests.adapters.slack.fake_admin import FakeProviderAdmin
@@ -130,17 +130,57 @@ async def test_connect_form_checks_what_the_provider_needs(
 ) -> None:
     view = await _connect_form(admin_rig)
 
-    reply = await admin_rig.send(
-        payloads.view_submission(
-            _values(provider="opsgenie", region="us", auth="oauth_client"),
+    async def errors_for(**typed: str) -> set[str]:
+        reply = await admin_rig.send(
+            payloads.view_submission(_values(**typed), view=view, user_id=LEAD)
+        )
+        assert reply.json()["response_action"] == "errors"
+        return set(reply.json()["errors"])
+
+    assert await errors_for(provider="pagerduty", region="us", auth="oauth_client") == {
+        "client_id",
+        "client_secret",
+        "subdomain",
+    }
+    assert await errors_for(provider="pagerduty", auth="oauth_user", client_id="c") == {
+        "client_secret"
+    }
+    assert await errors_for(provider="opsgenie", region="eu") == {"api_key"}
+    assert await errors_for(provider="jsm", api_token="t") == {"site", "email"}
+    assert await errors_for(provider="nagios") == {"provider"}
+    assert admin.connected == []
+
+
+async def test_choosing_another_provider_redraws_the_form_with_its_fields(
+    admin_rig: SlackRig,
+) -> None:
+    view = await _connect_form(admin_rig)
+    assert _blocks_of(view) >= {"provider", "region", "auth", "api_key", "subdomain"}
+
+    await admin_rig.send(
+        payloads.block_actions(
+            CONNECT_PROVIDER,
+            block_id="provider",
+            action_type="static_select",
+            action={
+                "selected_option": {"text": {"type": "plain_text", "text": "JSM"}, "value": "jsm"}
+            },
             view=view,
+            state_values=_values(provider="jsm"),
             user_id=LEAD,
         )
     )
 
-    assert reply.json()["response_action"] == "errors"
-    assert set(reply.json()["errors"]) == {"auth", "client_id", "client_secret", "subdomain"}
-    assert admin.connected == []
+    call = await admin_rig.fake.next_call("views.update")
+    redrawn = call.params["view"]
+    redrawn = json.loads(redrawn) if isinstance(redrawn, str) else redrawn
+    assert _blocks_of(redrawn) == {"provider", "site", "email", "api_token", "org_id"}
+    assert call.params["view_id"] == view["id"]
+    assert redrawn["private_metadata"] == view["private_metadata"]
+
+
+def _blocks_of(view: dict[str, Any]) -> set[str]:
+    return {b["block_id"] for b in view["blocks"] if b.get("type") == "input"}
 
 
 async def test_connect_submitted_by_a_non_admin_is_refused(

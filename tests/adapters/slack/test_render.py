@@ -12,6 +12,7 @@ from slack_sdk.models.views import View
 
 from adapters.slack import home, modals, render
 from adapters.slack.constants import APPROVE, DENY
+from bot.provider_forms import FORMS
 from core.replies import Reply
 from core.requests import AccessRequest, Status
 from core.views import HomeView
@@ -108,7 +109,7 @@ def test_modals_pass_block_kit_checks() -> None:
         modals.request_view(choices[1:], ""),
         modals.request_view([], ""),
         modals.deny_view(_request(), modals.metadata(id="r2x4k7m")),
-        modals.connect_view(""),
+        *(modals.connect_view(FORMS, form, "") for form in FORMS),
         modals.loading_view("Request access"),
         modals.notice_view("Connect a provider", "Only admins can do that."),
     ):
@@ -119,19 +120,18 @@ def test_connect_form_reads_jsm_token_into_its_own_field() -> None:
     values = {
         "provider": {"value": {"type": "static_select", "selected_option": {"value": "jsm"}}},
         "region": {"value": {"type": "static_select", "selected_option": {"value": "eu"}}},
-        "auth": {"value": {"type": "static_select", "selected_option": {"value": "api_key"}}},
-        "api_key": {"value": {"type": "plain_text_input", "value": "tok"}},
+        "api_token": {"value": {"type": "plain_text_input", "value": "tok"}},
         "site": {"value": {"type": "plain_text_input", "value": "acme.atlassian.net"}},
         "email": {"value": {"type": "plain_text_input", "value": "ops@acme.example"}},
     }
 
-    form, errors = modals.read_connect(values)
+    form, errors = modals.read_connect(FORMS, values)
 
     assert errors == {}
     assert form is not None
     assert (form.provider, form.region, form.api_key, form.api_token, form.site) == (
         "jsm",
-        "eu",
+        "us",  # JSM has no region; the field keeps its default
         "",
         "tok",
         "acme.atlassian.net",

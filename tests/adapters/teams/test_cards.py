@@ -12,9 +12,11 @@ import pytest
 from botbuilder.schema import Activity, ConversationAccount, ConversationReference
 from jsonschema import Draft6Validator
 
+from adapters.pagerduty.form import FORM as PAGERDUTY
 from adapters.teams import cards
 from adapters.teams.handler import command_text
 from adapters.teams.references import message_ref, parse_message_ref
+from bot.provider_forms import FORMS
 from core.ports import MessageRef
 from core.replies import Reply
 from core.requests import AccessRequest, Status
@@ -65,8 +67,10 @@ def _all_cards() -> dict[str, cards.Card]:
     found["reply-lines"] = cards.reply_card(Reply("Resources:", lines=("✓ a", "✗ b")))
     found["reply-request"] = cards.reply_card(Reply("Waiting.", request=_request(Status.PENDING)))
     found["reply-request-form"] = cards.reply_card(Reply("Which?", open_form="request"))
-    found["reply-connect-form"] = cards.reply_card(Reply("Connect", open_form="connect"))
-    found["confirm-disconnect"] = cards.confirm_disconnect_card("pagerduty")
+    found["reply-connect-form"] = cards.reply_card(
+        Reply("Connect", open_form="connect", forms=FORMS)
+    )
+    found["confirm-disconnect"] = cards.confirm_disconnect_card("pagerduty", "PagerDuty")
     found["result"] = cards.result_card("Done.", ok=False)
     found["link"] = cards.link_card("Authorize", "Open", "https://example.com/authorize")
     found["request-form"] = cards.request_form(
@@ -75,9 +79,9 @@ def _all_cards() -> dict[str, cards.Card]:
         errors={"duration": "at most 4h", "reason": "needs a reason"},
         message="You are not on call.",
     )
-    for provider in cards.PROVIDERS:
-        found[f"connect-{provider}"] = cards.connect_form(
-            provider, values={"region": "eu"}, errors={"api_key": "bad", "elsewhere": "x"}
+    for form in FORMS:
+        found[f"connect-{form.provider}"] = cards.connect_form(
+            form, values={"region": "eu"}, errors={"api_key": "bad", "elsewhere": "x"}
         )
     return found
 
@@ -112,7 +116,7 @@ def test_refresh_names_at_most_sixty_users() -> None:
 
 def test_secrets_are_never_filled_back_into_the_connect_form() -> None:
     content = cards.connect_form(
-        "pagerduty", values={"api_key": "u+secret", "client_secret": "s3", "client_id": "id-1"}
+        PAGERDUTY, values={"api_key": "u+secret", "client_secret": "s3", "client_id": "id-1"}
     )
 
     text = json.dumps(content)

@@ -4,9 +4,12 @@ live verification through the provider admin, and secrets never sent back."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.provider_forms import FORMS
+from core.connection_form import ProviderForm
 from core.connections import ConnectForm, ConnectResult
 from tests.adapters.teams.conftest import (
     ALICE,
@@ -144,7 +147,7 @@ async def test_connect_form_verifies_and_shows_errors_inline(teams: TeamsUnderTe
 
     task = await _submit(teams, LEAD, {"form": "connect", "provider": "pagerduty", "region": "eu"})
     content = _form(task)
-    assert _error_after(content, "api_key") == "The API key is required."
+    assert _error_after(content, "api_key") == "Enter the API key."
     assert _inputs(content)["region"]["value"] == "eu"
 
     secret = "u+0123456789abcdef"
@@ -160,10 +163,13 @@ class FakeProviderAdmin:
     """Verifies nothing; remembers what it was asked."""
 
     def __init__(self) -> None:
-        self.forms: list[tuple[ConnectForm, str]] = []
+        self.submitted: list[tuple[ConnectForm, str]] = []
+
+    def forms(self) -> Sequence[ProviderForm]:
+        return FORMS
 
     async def connect(self, form: ConnectForm, actor: str) -> ConnectResult:
-        self.forms.append((form, actor))
+        self.submitted.append((form, actor))
         if form.api_key == "wrong":
             return ConnectResult(False, "Opsgenie refused the API key (401).", field="api_key")
         return ConnectResult(True, "Connected Opsgenie. 3 schedules.", sync_summary="Synced.")
@@ -201,7 +207,7 @@ async def test_connect_success_closes_the_dialog_and_says_so_in_the_chat(
     assert _error_after(_form(wrong), "api_key") == "Opsgenie refused the API key (401)."
     assert task == {"type": "message", "value": "Connected Opsgenie. 3 schedules. Synced."}
     assert posted.text == "Connected Opsgenie. 3 schedules. Synced."
-    form, actor = admin.forms[-1]
+    form, actor = admin.submitted[-1]
     assert (form.provider, form.region, form.api_key, actor) == (
         "opsgenie",
         "eu",
