@@ -37,6 +37,8 @@ class FormField:
     max_length: int = 200
     missing: str = ""  # the sentence when it is needed and empty; empty: never needed
     needed_when: tuple[tuple[str, tuple[str, ...]], ...] = ()  # other field -> its values
+    needed_unless: tuple[str, ...] = ()  # not needed when all of these fields are filled
+    multiline: bool = False  # a PEM key, say
     cli_flag: str = ""  # e.g. `--api-key-file`; by default from the name (`-file` for secrets)
 
     @property
@@ -48,6 +50,8 @@ class FormField:
 
     def needed(self, values: Mapping[str, str]) -> bool:
         if not self.missing:
+            return False
+        if self.needed_unless and all(values.get(other) for other in self.needed_unless):
             return False
         return all(values.get(other, "") in allowed for other, allowed in self.needed_when)
 

@@ -325,7 +325,7 @@ def connect_view(forms: Sequence[ProviderForm], chosen: ProviderForm, meta: str)
         if f.kind is FieldKind.CHOICE:
             element = _select(dict(f.choices), f.default or None)
         else:
-            element = _text_input(f.placeholder, max_length=f.max_length)
+            element = _text_input(f.placeholder, max_length=f.max_length, multiline=f.multiline)
         blocks.append(_input(f.name, f.label, element, optional=not f.missing, hint=f.hint or None))
     blocks.append(context(SAFEKEEPING))
     return _modal(k.CONNECT_FORM, "Connect a provider", blocks, submit="Connect", metadata=meta)

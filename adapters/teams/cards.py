@@ -342,6 +342,8 @@ def connect_form(
             body.append(_choices(f.name, f.label, f.choices, values.get(f.name) or f.default))
         else:
             extra: dict[str, Any] = {"maxLength": f.max_length}
+            if f.multiline:
+                extra["isMultiline"] = True
             if f.placeholder:
                 extra["placeholder"] = f.placeholder
             if f.kind is FieldKind.SECRET:
