@@ -4,12 +4,7 @@ it. The bot implements `ProviderAdmin`; surfaces only fill in a ConnectForm and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from core.connection_form import ProviderForm
+from typing import Literal
 
 ProviderName = Literal["pagerduty", "opsgenie", "jsm"]
 AuthKind = Literal["api_key", "oauth_client", "oauth_user"]
@@ -45,17 +40,3 @@ class ConnectResult:
     sync_summary: str = ""
     authorize_url: str | None = None  # the OAuth user flow continues in the browser
     capabilities: tuple[str, ...] = ()
-
-
-class ProviderAdmin(Protocol):
-    def forms(self) -> Sequence[ProviderForm]:
-        """The connect form of each provider that can be connected, in the order offered."""
-        ...
-
-    async def connect(self, form: ConnectForm, actor: str) -> ConnectResult:
-        """Verify live, store encrypted, run the first sync; never raise for bad credentials."""
-        ...
-
-    async def disconnect(self, provider: str, actor: str) -> str: ...
-
-    async def status_lines(self) -> list[str]: ...

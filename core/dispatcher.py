@@ -20,12 +20,12 @@ from typing import TypeVar
 
 from core import commands as c
 from core.audit import AuditEvent
-from core.connections import ConnectForm, ConnectResult, ProviderAdmin
+from core.connections import ConnectForm, ConnectResult
 from core.durations import format_duration
 from core.errors import DomainError, Unavailable
 from core.identity import Actor, IdentityMap, is_email, normalize_email
 from core.mapping_keys import mapping_key
-from core.ports import IdentityOverrides
+from core.ports import IdentityOverrides, ProviderAdmin
 from core.provenance import acting, chat_detail
 from core.replies import Reply
 from core.requests import Status

@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from core.audit import AuditEvent, AuditRecord
+from core.connection_form import ProviderForm
+from core.connections import ConnectForm, ConnectResult
 from core.groups import GroupRef, Provider
 from core.requests import AccessRequest, Status
 from core.roster import RosterSnapshot, Shift
@@ -275,3 +277,17 @@ class Notifier(Protocol):
     async def announce(self, text: str, request: AccessRequest | None = None) -> None:
         """One line to the approvals channel, where the surface has one (else nothing)."""
         ...
+
+
+class ProviderAdmin(Protocol):
+    def forms(self) -> Sequence[ProviderForm]:
+        """The connect form of each provider that can be connected, in the order offered."""
+        ...
+
+    async def connect(self, form: ConnectForm, actor: str) -> ConnectResult:
+        """Verify live, store encrypted, run the first sync; never raise for bad credentials."""
+        ...
+
+    async def disconnect(self, provider: str, actor: str) -> str: ...
+
+    async def status_lines(self) -> list[str]: ...

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.connection_form import ProviderForm
-from core.connections import ProviderAdmin
 from core.durations import format_duration
 from core.errors import DomainError
 from core.explain import explain
 from core.grant_health import health_lines
 from core.groups import GroupRef
 from core.identity import Actor
+from core.ports import ProviderAdmin
 from core.replies import Reply, describe_request
 from core.requests import AccessRequest, Status
 from core.rules import may_approve

@@ -21,8 +21,8 @@ from bot.http import make_app
 from bot.slack_wiring import mount_slack
 from bot.teams_wiring import mount_teams
 from bot.wiring import Bot
-from core.connections import ProviderAdmin
 from core.dispatcher import Dispatcher
+from core.ports import ProviderAdmin
 from tests.adapters.teams_fakes import conftest as teams_fakes
 from tests.adapters.teams_fakes.conftest import APP_ID, APP_PASSWORD
 from tests.builders import make_bot
