@@ -29,7 +29,7 @@ from adapters.slack import constants as k
 from adapters.slack.answers import Responder
 from adapters.slack.deliveries import Deliveries
 from adapters.slack.handlers import SlackHandlers
-from adapters.slack.http import events_route
+from adapters.slack.http import GATE, events_route
 from adapters.slack.identity import OTHER_WORKSPACE, SlackDirectory, SlackWorkspace
 from adapters.slack.notifier import KeyValues, SlackNotifier
 from adapters.slack.socket import SocketModeRunner
@@ -187,9 +187,10 @@ class SlackSurface:
     ) -> Callable[..., Awaitable[None]]:
         """A listener that acknowledges at once and leaves the work to a background task."""
 
-        async def listener(ack: AsyncAck, body: dict[str, Any]) -> None:
+        async def listener(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
             await ack()
-            self.spawn(work(body, Responder(body.get("response_url"), self.client.session)))
+            responder = Responder(body.get("response_url"), self.client.session)
+            self.spawn(_once(context.get(GATE), lambda: work(body, responder)))
 
         listener.__name__ = getattr(work, "__name__", "listener")
         return listener
@@ -238,6 +239,14 @@ class SlackSurface:
         if self.client.session is not None:
             await self.client.session.close()
             self.client.session = None
+
+
+async def _once(gate: Awaitable[bool] | None, work: Callable[[], Awaitable[None]]) -> None:
+    """The work of a delivery, unless the replay check says it was handled before."""
+    if gate is not None and not await gate:
+        log.info("ignored a Slack request already handled (a replay, or Slack retrying)")
+        return
+    await work()
 
 
 async def _just_ack(ack: AsyncAck) -> None:

@@ -42,6 +42,24 @@ async def _first(deliveries: Deliveries, request: web.Request, body: Any) -> boo
         return True
 
 
+GATE = "first_delivery"
+"""Bolt context key: a future telling whether this delivery is new, for work done after the ack."""
+_checks: set[asyncio.Future[bool]] = set()
+
+
+def _keep(check: asyncio.Future[bool]) -> asyncio.Future[bool]:
+    """Hold the check until it is done, whether or not a listener awaits it."""
+    _checks.add(check)
+    check.add_done_callback(_checks.discard)
+    return check
+
+
+def _acked_empty(body: Any) -> bool:
+    """Slash commands, button clicks and events are acknowledged with an empty 200 and their
+    work runs after it; forms answer in the ack itself (errors, the next view)."""
+    return bool(body.get("command")) or body.get("type") in ("block_actions", "event_callback")
+
+
 KNOWN_TYPES = frozenset(
     {
         "block_actions",
@@ -113,9 +131,15 @@ def events_route(
         ):
             log.warning("refused a signed Slack request whose body is not a Slack payload")
             return web.json_response({"error": "malformed request"}, status=400)
-        if deliveries is not None and not await _first(deliveries, request, bolt_request.body):
-            log.info("ignored a Slack request already handled (a replay, or Slack retrying)")
-            return web.Response(status=200)
+        if deliveries is not None:
+            check = _first(deliveries, request, bolt_request.body)
+            if _acked_empty(bolt_request.body):
+                # The ack says nothing, so it need not wait for the database: the work that
+                # follows it waits for this answer instead (`GATE`) and a replay does nothing.
+                bolt_request.context[GATE] = _keep(asyncio.ensure_future(check))
+            elif not await check:
+                log.info("ignored a Slack request already handled (a replay, or Slack retrying)")
+                return web.Response(status=200)
         return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
     return slack_events
