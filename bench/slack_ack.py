@@ -160,11 +160,13 @@ async def _scenario(
         await _load(f"{root}/bare", warm, concurrency)
         await _load(f"{root}/slack/events", warm, concurrency)
         bare = await _load(f"{root}/bare", _bodies(requests, response_url, 0, text), concurrency)
+        started = time.perf_counter()
         slack = await _load(
             f"{root}/slack/events", _bodies(requests, response_url, 1, text), concurrency
         )
         parent.send(requests + len(warm))
         answered = await asyncio.get_running_loop().run_in_executor(None, parent.recv)
+        answering = time.perf_counter() - started  # until the last command was fully answered
     finally:
         server.join(timeout=150)
         if server.is_alive():
@@ -176,6 +178,7 @@ async def _scenario(
     print(f"  {'/slack/events':16}{slack.p50_ms:10.2f}{slack.p99_ms:10.2f}{slack.errors:8d}")
     print(f"  {'ratio':16}{slack.p50_ms / bare.p50_ms:10.1f}x{slack.p99_ms / bare.p99_ms:9.1f}x")
     print(f"  commands answered on their response_url afterwards: {answered}")
+    print(f"  fully answered: {requests / answering:.0f} commands/s ({answering:.1f} s for all)")
 
 
 def main() -> None:
