@@ -8,7 +8,8 @@ rolling minute, so the numbers below are the client's own: real sockets, real wa
 
 Reported, as ratios:
 - API calls made ÷ the fewest that pagination allows (100 per page for each list, one page per
-  team's members, one detail call per schedule no escalation policy uses);
+  team's members, one detail call per schedule no escalation policy uses, one page of
+  shift-based schedules);
 - wall time ÷ the lower bound that the provider's rate limit and the latency impose:
   max(two round trips, (calls − limit) ÷ (limit / 60 s) + one round trip); also against the
   bound of the client's own politeness settings (burst, sustained rate, concurrency);
@@ -79,7 +80,7 @@ def fewest_calls(shape: dict[str, int], team_pages: int) -> int:
         math.ceil(shape[key] / PAGE)
         for key in ("users", "schedules", "escalation_policies", "oncall_entries", "teams")
     )
-    return pages + team_pages + shape["unused_schedules"]
+    return pages + team_pages + shape["unused_schedules"] + 1  # + one `/v3/schedules` page
 
 
 async def sync(url: str, options: dict[str, Any]) -> dict[str, Any]:

@@ -114,41 +114,55 @@ class PagerDutyClient(HTTPClientBase):
             raise BadResponse(f"{PROVIDER_NAME} answered {path} with an unexpected shape.")
         return body
 
-    async def list_all(self, path: str, key: str, params: Params | None = None) -> list[Any]:
-        """Every item of a classic paginated list; raises OffsetCapReached past 10,000."""
+    async def list_all(
+        self, path: str, key: str, params: Params | None = None, *, page: int = PAGE_LIMIT
+    ) -> list[Any]:
+        """Every item of a classic paginated list; raises OffsetCapReached past 10,000.
+
+        `page` is the page size: 100 for the v2 lists, up to 1,000 for `/v3/schedules`.
+        """
         base = list(params or [])
-        first = await self._page(path, key, base, 0, total=True)
+        first = await self._page(path, key, base, 0, total=True, limit=page)
         items = list(first[key])
         if not first.get("more"):
             return items
         total = first.get("total")
         if isinstance(total, int) and total > len(items):
             reachable = min(total, OFFSET_CAP)
-            offsets = range(PAGE_LIMIT, reachable, PAGE_LIMIT)
-            pages = await gather_or_cancel(*(self._page(path, key, base, o) for o in offsets))
-            for page in pages:
-                items.extend(page[key])
+            offsets = range(page, reachable, page)
+            pages = await gather_or_cancel(
+                *(self._page(path, key, base, o, limit=page) for o in offsets)
+            )
+            for body in pages:
+                items.extend(body[key])
             last = pages[-1] if pages else first
             if total > OFFSET_CAP and last.get("more"):
                 raise OffsetCapReached(items, total)
-            offset = (offsets[-1] if offsets else 0) + PAGE_LIMIT
+            offset = (offsets[-1] if offsets else 0) + page
             if not last.get("more"):
                 return items
         else:
-            offset = PAGE_LIMIT
+            offset = page
         while True:  # no total, or the list grew while we read it: walk `more`
-            if offset + PAGE_LIMIT > OFFSET_CAP:
+            if offset + page > OFFSET_CAP:
                 raise OffsetCapReached(items, total if isinstance(total, int) else None)
-            page = await self._page(path, key, base, offset)
-            items.extend(page[key])
-            if not page.get("more") or not page[key]:
+            body = await self._page(path, key, base, offset, limit=page)
+            items.extend(body[key])
+            if not body.get("more") or not body[key]:
                 return items
-            offset += PAGE_LIMIT
+            offset += page
 
     async def _page(
-        self, path: str, key: str, params: Params, offset: int, *, total: bool = False
+        self,
+        path: str,
+        key: str,
+        params: Params,
+        offset: int,
+        *,
+        total: bool = False,
+        limit: int = PAGE_LIMIT,
     ) -> dict[str, Any]:
-        query = [*params, ("limit", PAGE_LIMIT), ("offset", offset)]
+        query = [*params, ("limit", limit), ("offset", offset)]
         if total:
             query.append(("total", "true"))
         body = await self.get(path, query)

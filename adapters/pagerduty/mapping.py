@@ -6,8 +6,9 @@ Groups, by their PagerDuty display names:
 - `escalation_policy/NAME`: members are the users it targets directly or through its
   schedules; shifts carry `level` = the on-call's `escalation_level`.
 - `team/NAME`: members are the team's members; their team roles are kept in the Directory.
-Shift-based (v3) schedules appear in `/oncalls` and escalation rules as `schedule_v3_reference`;
-they become schedule groups from those references (PagerDuty lists them elsewhere).
+Shift-based (v3) schedules are listed by `/v3/schedules` (references only) and appear in
+`/oncalls` and escalation rules as `schedule_v3_reference`; one no escalation policy uses is read
+from its computed shift assignments, which name users by id only.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class RawOrg:
     oncalls: list[Obj] = field(default_factory=list)
     teams: list[tuple[Obj, list[Obj]]] = field(default_factory=list)
     schedule_details: dict[str, Obj] = field(default_factory=dict)
+    v3_schedules: list[Obj] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -53,17 +55,27 @@ class Directory:
 
 def unused_schedule_ids(org: RawOrg) -> list[str]:
     """Schedules no escalation policy targets: `/oncalls` never shows their on-call people."""
-    targeted = {
-        str(t.get("id"))
-        for ep in org.escalation_policies
-        for rule in _list(ep.get("escalation_rules"))
-        for t in _list(rule.get("targets"))
-    }
+    targeted = _targeted(org)
     return [
         str(s["id"])
         for s in org.schedules
         if s.get("id") and str(s["id"]) not in targeted and not _list(s.get("escalation_policies"))
     ]
+
+
+def _targeted(org: RawOrg) -> set[str]:
+    return {
+        str(t.get("id"))
+        for ep in org.escalation_policies
+        for rule in _list(ep.get("escalation_rules"))
+        for t in _list(rule.get("targets"))
+    }
+
+
+def unused_v3_schedule_ids(org: RawOrg) -> list[str]:
+    """Shift-based schedules no escalation policy targets (`/oncalls` never shows them)."""
+    targeted = _targeted(org)
+    return [str(s["id"]) for s in org.v3_schedules if s.get("id") and str(s["id"]) not in targeted]
 
 
 def build(org: RawOrg, b: RosterBuilder) -> Directory:
@@ -110,6 +122,13 @@ def _schedules(org: RawOrg, b: RosterBuilder, emails: dict[str, str]) -> dict[st
             email = emails.get(str(user.get("id")))
             if email:
                 b.member(ref, email)
+    for schedule in org.v3_schedules:  # references: an id and a summary, the name
+        sid, name = str(schedule.get("id") or ""), schedule.get("summary")
+        if not sid or not isinstance(name, str) or not name.strip():
+            b.warn(f"A PagerDuty shift-based schedule without an id or name ({sid or '?'}) was "
+                   "skipped.")  # fmt: skip
+            continue
+        refs[sid] = b.group(GroupKind.SCHEDULE, name, sid)
     return refs
 
 
@@ -206,6 +225,9 @@ def _details(
         final = detail.get("final_schedule") if isinstance(detail, dict) else None
         if ref is None or not isinstance(final, dict):
             continue
+        if detail.get("type") == "schedule_v3":
+            _v3_assignments(ref, final, b, emails)
+            continue
         for entry in _list(final.get("rendered_schedule_entries")):
             user = _obj(entry.get("user"))
             email = b.email(user.get("email")) or emails.get(str(user.get("id")))
@@ -219,6 +241,25 @@ def _details(
                 continue
             b.member(ref, email)
             b.shift(ref, shift)
+
+
+def _v3_assignments(ref: GroupRef, final: Obj, b: RosterBuilder, emails: dict[str, str]) -> None:
+    for entry in _list(final.get("computed_shift_assignments")):
+        member = _obj(entry.get("member"))
+        if member.get("type") != "user_member":
+            continue  # an intentionally empty slot: nobody is on call
+        email = emails.get(str(member.get("user_id")))
+        if email is None:
+            b.warn(f"PagerDuty schedule '{ref.name}' has a shift of a user not in the directory "
+                   f"({member.get('user_id')}).")  # fmt: skip
+            continue
+        try:
+            start, end = parse_time(entry.get("start_time")), parse_time(entry.get("end_time"))
+        except ValueError:
+            b.warn(f"PagerDuty schedule '{ref.name}' has a shift with unreadable times.")
+            continue
+        b.member(ref, email)
+        b.shift(ref, Shift(email, start, end))
 
 
 def _teams(org: RawOrg, b: RosterBuilder, emails: dict[str, str]) -> dict[tuple[str, str], str]:

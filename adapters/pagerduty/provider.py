@@ -8,7 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.pagerduty.client import OffsetCapReached, PagerDutyClient, Params, Region
-from adapters.pagerduty.mapping import Directory, RawOrg, build, unused_schedule_ids
+from adapters.pagerduty.mapping import (
+    Directory,
+    RawOrg,
+    build,
+    unused_schedule_ids,
+    unused_v3_schedule_ids,
+)
 from adapters.pagerduty.oauth import IDENTITY_URL, ROSTER_SCOPES, ClientCredentialsAuth
 from adapters.providerhttp import (
     Forbidden,
@@ -25,6 +31,7 @@ from core.ports import FetchResult, Verification
 from core.roster import Shift
 
 CONFIRM_DEADLINE = 1.5
+V3_PAGE = 1000  # `/v3/schedules` pages hold up to 1,000 references
 POLICY_BATCH = 20  # escalation_policy_ids[] per /oncalls query when one query exceeds 10,000
 
 # (path, list key, scope it needs, what it lets us say)
@@ -103,11 +110,16 @@ class PagerDutyRosterProvider:
         org = RawOrg()
 
         async def schedules_then_details() -> dict[str, dict[str, Any]]:
-            org.schedules, org.escalation_policies = await gather_or_cancel(
+            org.schedules, org.escalation_policies, org.v3_schedules = await gather_or_cancel(
                 self._list("/schedules", "schedules", builder, "schedules"),
                 self._list("/escalation_policies", "escalation_policies", builder, "policies"),
+                self._v3_schedules(builder),
             )
-            return await self._schedule_details(unused_schedule_ids(org), org, now, builder)
+            details, v3 = await gather_or_cancel(
+                self._schedule_details(unused_schedule_ids(org), org, now, builder),
+                self._v3_details(unused_v3_schedule_ids(org), org, now, builder),
+            )
+            return {**details, **v3}
 
         async def teams_then_members() -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
             return await self._team_members(await self._teams(builder), builder)
@@ -146,6 +158,20 @@ class PagerDutyRosterProvider:
                 f"so only the first {len(capped.items)} were read."
             )
             return capped.items
+
+    async def _v3_schedules(self, builder: RosterBuilder) -> list[dict[str, Any]]:
+        """Shift-based schedules: only `/v3/schedules` lists those no escalation policy uses."""
+        try:
+            return await self.client.list_all("/v3/schedules", "schedules", page=V3_PAGE)
+        except OffsetCapReached as capped:
+            builder.warn(
+                f"PagerDuty lists at most 10,000 shift-based schedules per query; only the first "
+                f"{len(capped.items)} were read."
+            )
+            return capped.items
+        except (Forbidden, NotFound, RequestRejected) as error:  # an account without them
+            builder.warn(f"PagerDuty shift-based schedules were not listed: {error}")
+            return []
 
     async def _oncalls(self, policy_ids: Iterable[str] | None) -> list[dict[str, Any]]:
         params: Params = [("include[]", "users")]
@@ -196,6 +222,30 @@ class PagerDutyRosterProvider:
         async def one(sid: str) -> tuple[str, dict[str, Any]] | None:
             try:
                 body = await self.client.get(f"/schedules/{sid}", window)
+            except NotFound:
+                builder.warn(
+                    f"PagerDuty schedule '{names.get(sid)}' ({sid}) vanished during the sync; "
+                    "skipped its shifts."
+                )
+                return None
+            schedule = body.get("schedule")
+            return (sid, schedule) if isinstance(schedule, dict) else None
+
+        found = await gather_or_cancel(*(one(sid) for sid in ids))
+        return dict(pair for pair in found if pair is not None)
+
+    async def _v3_details(
+        self, ids: list[str], org: RawOrg, now: datetime, builder: RosterBuilder
+    ) -> dict[str, dict[str, Any]]:
+        """Who is on a shift-based schedule no policy uses: its computed shifts around now."""
+        names = {str(s.get("id")): s.get("summary") for s in org.v3_schedules}
+        window = [("include[]", "final_schedule"), ("since", iso(now)),
+                  ("until", iso(now + timedelta(minutes=1))), ("overflow", "true"),
+                  ("time_zone", "UTC")]  # fmt: skip
+
+        async def one(sid: str) -> tuple[str, dict[str, Any]] | None:
+            try:
+                body = await self.client.get(f"/v3/schedules/{sid}", window)
             except NotFound:
                 builder.warn(
                     f"PagerDuty schedule '{names.get(sid)}' ({sid}) vanished during the sync; "

@@ -57,8 +57,43 @@ async def test_fetch_builds_schedules_policies_and_teams(pd: FakePagerDuty, make
 
     assert snap.people["alice@example.com"].name == "Alice Admin"
     assert any("Ghost" in w and "e-mail" in w for w in snap.warnings)
-    assert result.api_calls == len(pd.requests) == 7  # 5 lists + 1 team + 1 unused schedule
+    assert result.api_calls == len(pd.requests) == 8  # 6 lists + 1 team + 1 unused schedule
     assert {r.path for r in pd.requests} >= {"/oncalls", f"/schedules/{org.unused.id}"}
+
+
+async def test_a_shift_based_schedule_no_policy_uses_is_listed_with_its_on_call(
+    pd: FakePagerDuty, make: Make
+) -> None:
+    org = seed_small(pd)
+    lone = pd.add_schedule("Weekend Shifts", [org.bob], v3=True)
+    pd.add_oncall(lone, org.bob, NOW - 2 * HOUR, NOW + 30 * HOUR)
+    pd.add_schedule("Empty Shifts", [], v3=True)
+
+    snap = (await make().fetch()).snapshot
+    roster = Roster.of([snap])
+
+    weekend = GroupRef.parse("pagerduty:schedule/Weekend Shifts")
+    shift = roster.on_call("bob@example.com", weekend, NOW)
+    assert shift is not None and (shift.start, shift.end) == (NOW - 2 * HOUR, NOW + 30 * HOUR)
+    assert snap.groups[weekend].members == {"bob@example.com"}
+    assert roster.has_group(GroupRef.parse("pagerduty:schedule/Empty Shifts"))
+    assert roster.on_call_now(GroupRef.parse("pagerduty:schedule/Empty Shifts"), NOW) == []
+    details = [r for r in pd.requests_to("/v3/schedules/*")]
+    assert [r.path for r in details] == [
+        f"/v3/schedules/{lone.id}",
+        "/v3/schedules/" + next(s.id for s in pd.schedules.values() if s.name == "Empty Shifts"),
+    ]  # used ones: /oncalls
+    assert all(r.param("include[]") == "final_schedule" for r in details)
+
+
+async def test_an_account_without_shift_based_schedules_still_syncs(
+    pd: FakePagerDuty, make: Make
+) -> None:
+    seed_small(pd)
+    pd.fail("/v3/schedules", 403)
+    snap = (await make().fetch()).snapshot
+    assert GroupRef.parse("pagerduty:schedule/Primary SRE") in snap.groups
+    assert any("shift-based schedules were not listed" in w for w in snap.warnings)
 
 
 def test_role_display_names() -> None:

@@ -153,6 +153,38 @@ def entries(
     return sorted(found, key=lambda e: e["start"])
 
 
+def schedule_v3(state: PagerDutyState, s: Schedule, entries: list[Obj] | None) -> Obj:
+    """`GET /v3/schedules/{id}`: the final schedule as computed shift assignments by user id."""
+    body: Obj = {
+        "id": s.id,
+        "type": "schedule_v3",
+        "name": s.name,
+        "time_zone": s.time_zone,
+        "description": f"Shifts for {s.name}",
+        "escalation_policies": [
+            ref("escalation_policy", p.id, p.name) for p in policy_index(state).get(s.id, [])
+        ],
+        "self": f"{API}/v3/schedules/{s.id}",
+        "html_url": f"{WEB}/schedules/{s.id}",
+    }
+    if entries is not None:
+        body["final_schedule"] = {
+            "type": "final_schedule",
+            "rendered_coverage_percentage": 100 if entries else 0,
+            "computed_shift_assignments": [
+                {
+                    "type": "computed_shift_assignment",
+                    "start_time": e["start"],
+                    "end_time": e["end"],
+                    "member": {"type": "user_member", "user_id": e["user"]["id"]},
+                    "source": {"type": "schedule_rotation", "rotation_id": "R" + s.id},
+                }
+                for e in entries
+            ],
+        }
+    return body
+
+
 def policy(state: PagerDutyState, p: EscalationPolicy) -> Obj:
     return {
         **ref("escalation_policy", p.id, p.name),

@@ -7,7 +7,8 @@
 
 Real behaviours kept: `Token token=` / `Bearer` auth (401 otherwise), scopes on bearer tokens
 (403), classic pagination (`limit` ≤ 100, `more`, `total` only when asked, 400 past offset
-10,000), `/oncalls` computed from escalation policies and schedule shifts, rate limiting with
+10,000), `/oncalls` computed from escalation policies and schedule shifts, shift-based schedules under
+`/v3/schedules` (pages of up to 1,000, computed shift assignments on the detail), rate limiting with
 `ratelimit-*` headers and the documented 429 body; role writes (`PUT /users/{id}`, `PUT` and
 `DELETE /teams/{id}/users/{user_id}`) refused to read-only keys and to tokens without
 `users.write` / `teams.write` (403), every change recorded in `role_changes`.
@@ -198,6 +199,8 @@ class FakePagerDuty(FakeServer, PagerDutyState):
         app.router.add_get("/schedules", self.list_schedules)
         app.router.add_get("/schedules/{id}", self.get_schedule)
         app.router.add_get("/schedules/{id}/users", self.schedule_users)
+        app.router.add_get("/v3/schedules", self.list_v3_schedules)
+        app.router.add_get("/v3/schedules/{id}", self.get_v3_schedule)
         app.router.add_get("/escalation_policies", self.list_policies)
         app.router.add_get("/teams", self.list_teams)
         app.router.add_get("/teams/{id}/members", self.team_members)
@@ -286,6 +289,40 @@ class FakePagerDuty(FakeServer, PagerDutyState):
         window = "since" in request.query or "until" in request.query
         entries = render.entries(self, s, since, until, overflow) if window else []
         return web.json_response({"schedule": render.schedule_detail(self, s, entries)})
+
+    async def list_v3_schedules(self, request: web.Request) -> web.Response:
+        """Shift-based schedules as `schedule_v3_reference`s: pages of up to 1,000, no cap."""
+        query = request.query.get("query", "").lower()
+        found = [
+            render.ref("schedule_v3", s.id, s.name)
+            for s in self.schedules.values()
+            if s.v3 and (not query or query in s.name.lower())
+        ]
+        try:
+            limit = min(1000, max(1, int(request.query.get("limit", 100))))
+            offset = max(0, int(request.query.get("offset", 0)))
+        except ValueError:
+            return self.error(400, "")
+        body: dict[str, Any] = {
+            "schedules": found[offset : offset + limit],
+            "limit": limit,
+            "offset": offset,
+            "more": offset + limit < len(found),
+        }
+        if request.query.get("total") == "true":
+            body["total"] = len(found)
+        return web.json_response(body)
+
+    async def get_v3_schedule(self, request: web.Request) -> web.Response:
+        s = self.schedules.get(request.match_info["id"])
+        if s is None or not s.v3:
+            return self.error(404, "")
+        since, until = self._time_window(request)
+        final = "final_schedule" in request.query.getall("include[]", [])
+        window = "since" in request.query and "until" in request.query
+        overflow = request.query.get("overflow") == "true"
+        entries = render.entries(self, s, since, until, overflow) if final and window else None
+        return web.json_response({"schedule": render.schedule_v3(self, s, entries)})
 
     async def schedule_users(self, request: web.Request) -> web.Response:
         s = self.schedules.get(request.match_info["id"])
