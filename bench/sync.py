@@ -7,12 +7,16 @@ process, answering every call after `--latency` seconds and enforcing `--limit` 
 rolling minute, so the numbers below are the client's own: real sockets, real waits.
 
 Reported, as ratios:
-- API calls made ÷ the fewest that pagination allows (100 per page for each list, one page per
-  team's members, one detail call per schedule no escalation policy uses, one page of
-  shift-based schedules);
-- wall time ÷ the lower bound that the provider's rate limit and the latency impose:
-  max(two round trips, (calls − limit) ÷ (limit / 60 s) + one round trip); also against the
-  bound of the client's own politeness settings (burst, sustained rate, concurrency);
+- API calls made ÷ the fewest that pagination allows (100 per page for each list, the user list
+  up to PagerDuty's 10,000-offset cap, one page per
+  team's members, one page of shift-based schedules; a schedule no escalation policy uses costs
+  nothing more, its final schedule comes with the schedules' pages);
+- wall time ÷ the lower bound that the provider's rate limit and the latency impose. The fake
+  counts requests over a rolling minute, as "960 requests per minute" reads: the first `limit`
+  may go at once, and request k + limit no sooner than a minute after request k, so the bound is
+  max(two round trips, ⌊(fewest − 1) ÷ limit⌋ minutes + one round trip). The fluid figure
+  (calls − limit) ÷ (limit / 60 s), which a rolling window cannot reach, is shown beside it;
+  also against the bound of the client's own settings (burst, sustained rate, concurrency);
 - peak memory: the syncing process's peak RSS, and how much the sync added to it.
 """
 
@@ -37,6 +41,7 @@ from adapters.providerhttp import RateLimit
 
 NOW = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
 PAGE = 100
+OFFSET_CAP = 10_000  # PagerDuty lists no further than this per query
 
 
 def serve(conn: Connection, options: dict[str, Any]) -> None:
@@ -78,9 +83,10 @@ def serve(conn: Connection, options: dict[str, Any]) -> None:
 def fewest_calls(shape: dict[str, int], team_pages: int) -> int:
     pages = sum(
         math.ceil(shape[key] / PAGE)
-        for key in ("users", "schedules", "escalation_policies", "oncall_entries", "teams")
+        for key in ("schedules", "escalation_policies", "oncall_entries", "teams")
     )
-    return pages + team_pages + shape["unused_schedules"] + 1  # + one `/v3/schedules` page
+    user_pages = min(math.ceil(shape["users"] / PAGE), OFFSET_CAP // PAGE)  # the listing cap
+    return pages + user_pages + team_pages + 1  # + one `/v3/schedules` page
 
 
 async def sync(url: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +116,7 @@ async def sync(url: str, options: dict[str, Any]) -> dict[str, Any]:
         "counts": result.snapshot.counts,
         "warnings": len(result.snapshot.warnings),
         "burst": limit.burst,
-        "rate": limit.refill_per_second,
+        "rate": limit.sustained,
     }
 
 
@@ -151,9 +157,11 @@ def main() -> None:
     shape, calls = info["shape"], run["calls"]
     fewest = fewest_calls(shape, info["team_pages"])
     latency, per_second = args.latency, args.limit / 60.0
-    provider_bound = max(2 * latency, max(0, fewest - args.limit) / per_second + latency, 1e-3)
+    minutes = (fewest - 1) // args.limit
+    provider_bound = max(2 * latency, minutes * 60.0 + latency if minutes else 0.0, 1e-3)
+    fluid_bound = max(2 * latency, max(0, fewest - args.limit) / per_second + latency, 1e-3)
     own_bound = max(
-        max(0.0, fewest - run["burst"]) / run["rate"] + latency,
+        ((fewest - 1) // run["burst"]) * run["burst"] / run["rate"] + latency,
         math.ceil(fewest / args.concurrency) * latency,
         2 * latency,
     )
@@ -171,14 +179,18 @@ def main() -> None:
           f"(retries {run['retries']}; fake saw {fake['requests']}, throttled {fake['throttled']}, "
           f"peak {fake['max_in_window']} in any 60 s)")  # fmt: skip
     print(f"wall time: {run['wall']:.2f} s / {provider_bound:.2f} s provider bound = "
-          f"{run['wall'] / provider_bound:.1f}; / {own_bound:.2f} s own-budget bound = "
-          f"{run['wall'] / own_bound:.2f}")  # fmt: skip
+          f"{run['wall'] / provider_bound:.2f}; / {own_bound:.2f} s own-budget bound = "
+          f"{run['wall'] / own_bound:.2f}; / {fluid_bound:.2f} s fluid bound = "
+          f"{run['wall'] / fluid_bound:.2f}")  # fmt: skip
     print(f"peak memory: {run['peak']:.0f} MiB peak RSS of the syncing process, of which "
           f"{run['growth']:.0f} MiB added by the sync ({run['growth'] * 2**20 / shape['users']:.0f}"
           f" B per user); client CPU {run['cpu']:.2f} s")  # fmt: skip
     counts = run["counts"]
     complete = counts["people"] == shape["users"] and counts["shifts"] >= shape["oncall_entries"]
-    print(f"complete: {'yes' if complete else 'NO'} (every user and every on-call entry synced)")
+    oncalls = counts["shifts"] >= shape["oncall_entries"]
+    print(f"complete: {'yes' if complete else 'NO'} (every user and every on-call entry synced); "
+          f"on-call entries: {'all' if oncalls else 'NOT all'}; people known "
+          f"{counts['people']:,} of {shape['users']:,}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from adapters.pagerduty.roles import role_display
@@ -76,6 +77,39 @@ def unused_v3_schedule_ids(org: RawOrg) -> list[str]:
     """Shift-based schedules no escalation policy targets (`/oncalls` never shows them)."""
     targeted = _targeted(org)
     return [str(s["id"]) for s in org.v3_schedules if s.get("id") and str(s["id"]) not in targeted]
+
+
+def listed_final_schedules(
+    org: RawOrg, ids: list[str], now: datetime, since: datetime, until: datetime
+) -> tuple[dict[str, Obj], list[str]]:
+    """The final schedules the `/schedules` pages carried (`include[]=final_schedule` over
+    [since, until]) for `ids`, cut to the entries covering `now`; and the ids whose entry there
+    was cut at the window's edge (or missing), whose exact shifts need the schedule itself."""
+    found: dict[str, Obj] = {}
+    wanted = set(ids)
+    for schedule in org.schedules:
+        sid = str(schedule.get("id"))
+        if sid not in wanted:
+            continue
+        final = schedule.get("final_schedule")
+        if not isinstance(final, dict) or not isinstance(
+            final.get("rendered_schedule_entries"), list
+        ):
+            continue
+        current = []
+        for entry in _list(final.get("rendered_schedule_entries")):
+            try:
+                start, end = parse_time(entry.get("start")), parse_time(entry.get("end"))
+            except ValueError:
+                current.append(entry)  # let the mapping warn about it
+                continue
+            if (start is None or start <= now) and (end is None or now < end):
+                if start == since or end == until:  # cut by the window: not the real bounds
+                    break
+                current.append(entry)
+        else:
+            found[sid] = {"final_schedule": {"rendered_schedule_entries": current}}
+    return found, [sid for sid in ids if sid not in found]
 
 
 def build(org: RawOrg, b: RosterBuilder) -> Directory:

@@ -12,6 +12,7 @@ from adapters.pagerduty.mapping import (
     Directory,
     RawOrg,
     build,
+    listed_final_schedules,
     unused_schedule_ids,
     unused_v3_schedule_ids,
 )
@@ -32,6 +33,9 @@ from core.roster import Shift
 
 CONFIRM_DEADLINE = 1.5
 V3_PAGE = 1000  # `/v3/schedules` pages hold up to 1,000 references
+# Schedule pages carry each final schedule over this window around now, so a schedule no policy
+# uses costs no call of its own unless its current shift reaches past the window's edge.
+FINAL_WINDOW = timedelta(days=14)
 POLICY_BATCH = 20  # escalation_policy_ids[] per /oncalls query when one query exceeds 10,000
 
 # (path, list key, scope it needs, what it lets us say)
@@ -110,16 +114,20 @@ class PagerDutyRosterProvider:
         org = RawOrg()
 
         async def schedules_then_details() -> dict[str, dict[str, Any]]:
+            since, until = now - FINAL_WINDOW, now + FINAL_WINDOW
+            finals: Params = [("include[]", "final_schedule"), ("since", iso(since)),
+                              ("until", iso(until)), ("time_zone", "UTC")]  # fmt: skip
             org.schedules, org.escalation_policies, org.v3_schedules = await gather_or_cancel(
-                self._list("/schedules", "schedules", builder, "schedules"),
+                self._list("/schedules", "schedules", builder, "schedules", finals),
                 self._list("/escalation_policies", "escalation_policies", builder, "policies"),
                 self._v3_schedules(builder),
             )
+            listed, cut = listed_final_schedules(org, unused_schedule_ids(org), now, since, until)
             details, v3 = await gather_or_cancel(
-                self._schedule_details(unused_schedule_ids(org), org, now, builder),
+                self._schedule_details(cut, org, now, builder),
                 self._v3_details(unused_v3_schedule_ids(org), org, now, builder),
             )
-            return {**details, **v3}
+            return {**listed, **details, **v3}
 
         async def teams_then_members() -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
             return await self._team_members(await self._teams(builder), builder)

@@ -17,7 +17,7 @@ from adapters.providerhttp.errors import (
     error_for_status,
     is_retryable_status,
 )
-from adapters.providerhttp.limiter import PAGERDUTY_LIMIT, RateLimit, TokenBucket
+from adapters.providerhttp.limiter import PAGERDUTY_LIMIT, RateLimit, SlidingWindow
 from adapters.providerhttp.retry import NO_RETRY, RetryPolicy, retry_after
 
 __all__ = [
@@ -36,8 +36,8 @@ __all__ = [
     "RateLimited",
     "RequestRejected",
     "RetryPolicy",
+    "SlidingWindow",
     "StaticAuth",
-    "TokenBucket",
     "Unauthorized",
     "error_for_status",
     "is_retryable_status",

@@ -1,7 +1,7 @@
 """The one HTTP layer every provider adapter uses, on httpx.AsyncClient.
 
 It owns what each adapter would otherwise get subtly wrong on its own: credentials in a header
-that never leaks into an error, a client-side token bucket under the provider's budget, bounded
+that never leaks into an error, a client-side sliding window within the provider's budget (and its reported count), bounded
 concurrency, retries with full-jitter backoff for 5xx / 429 / timeouts (never for other 4xx),
 429 wait hints honoured for every concurrent caller, explicit timeouts, optional per-call
 deadlines, and a count of the calls made (the cost figure `FetchResult.api_calls` reports).
@@ -24,8 +24,8 @@ from adapters.providerhttp.errors import (
     ProviderUnavailable,
     error_for_status,
 )
-from adapters.providerhttp.limiter import MonotonicClock, RateLimit, Sleep, TokenBucket
-from adapters.providerhttp.retry import RetryPolicy, retry_after
+from adapters.providerhttp.limiter import MonotonicClock, RateLimit, Sleep, SlidingWindow
+from adapters.providerhttp.retry import RetryPolicy, budget_left, retry_after
 
 # What httpx accepts as query parameters: a mapping, or a list or tuple of (name, value) pairs.
 QueryParams = Mapping[str, Any] | list[tuple[str, Any]] | tuple[tuple[str, Any], ...]
@@ -96,7 +96,7 @@ class ProviderHTTP:
         self._sleep = sleep
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._semaphore = asyncio.Semaphore(max_concurrency)
-        self.bucket = TokenBucket(rate_limit, clock=clock, sleep=sleep) if rate_limit else None
+        self.bucket = SlidingWindow(rate_limit, clock=clock, sleep=sleep) if rate_limit else None
         self._origin = _origin(self.base_url)
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
@@ -163,6 +163,8 @@ class ProviderHTTP:
             )
             hint: float | None = None
             if response is not None:
+                if self.bucket is not None and response.status_code != 429:
+                    self.bucket.observe(*budget_left(response.headers))
                 if response.is_success:
                     return self._json(response)
                 status = response.status_code

@@ -51,6 +51,21 @@ def retry_after(headers: Mapping[str, str], now: datetime | None = None) -> floa
     return None
 
 
+def budget_left(headers: Mapping[str, str]) -> tuple[int | None, float | None]:
+    """The remaining requests and seconds to the reset a provider reports on an answer.
+
+    PagerDuty sends `ratelimit-remaining` / `ratelimit-reset` on every request it evaluated;
+    Atlassian sends `X-RateLimit-Remaining`. (None, None) when the answer says nothing.
+    """
+    raw = headers.get("ratelimit-remaining") or headers.get("x-ratelimit-remaining")
+    try:
+        remaining = int(raw.strip()) if raw is not None else None
+    except ValueError:
+        remaining = None
+    reset = headers.get("ratelimit-reset")
+    return remaining, _seconds(reset.strip(), None) if reset is not None else None
+
+
 def _seconds(value: str, now: datetime | None) -> float | None:
     try:
         return max(0.0, float(value))

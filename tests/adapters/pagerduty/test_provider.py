@@ -57,8 +57,22 @@ async def test_fetch_builds_schedules_policies_and_teams(pd: FakePagerDuty, make
 
     assert snap.people["alice@example.com"].name == "Alice Admin"
     assert any("Ghost" in w and "e-mail" in w for w in snap.warnings)
-    assert result.api_calls == len(pd.requests) == 8  # 6 lists + 1 team + 1 unused schedule
-    assert {r.path for r in pd.requests} >= {"/oncalls", f"/schedules/{org.unused.id}"}
+    # 6 lists + 1 team: the unused schedule's final schedule came with the schedules' page
+    assert result.api_calls == len(pd.requests) == 7
+    assert f"/schedules/{org.unused.id}" not in {r.path for r in pd.requests}
+
+
+async def test_an_unused_schedules_shift_longer_than_the_listed_window_is_read_exactly(
+    pd: FakePagerDuty, make: Make
+) -> None:
+    org = seed_small(pd)
+    long = pd.add_schedule("Quarterly Rota", [org.carol])
+    pd.add_oncall(long, org.carol, NOW - 40 * 24 * HOUR, NOW + 50 * 24 * HOUR)
+    snap = (await make().fetch()).snapshot
+    (shift,) = snap.groups[GroupRef.parse("pagerduty:schedule/Quarterly Rota")].shifts
+    assert (shift.start, shift.end) == (NOW - 40 * 24 * HOUR, NOW + 50 * 24 * HOUR)
+    details = [r.path for r in pd.requests if r.path.startswith("/schedules/")]
+    assert details == [f"/schedules/{long.id}"]  # only the one cut by the window
 
 
 async def test_a_shift_based_schedule_no_policy_uses_is_listed_with_its_on_call(
@@ -120,6 +134,7 @@ async def test_partial_data_is_skipped_with_warnings(pd: FakePagerDuty, make: Ma
     nomail = pd.add_user("No Mail", None)
     pd.add_escalation_policy("No Mail Policy", [[nomail]])
     gone = pd.add_schedule("Gone Rota", [org.dave])
+    pd.add_oncall(gone, org.dave, NOW - 40 * 24 * HOUR, NOW + 50 * 24 * HOUR)  # needs its detail
     pd.fail(f"/schedules/{gone.id}", 404)  # deleted between the list and the detail
     pd.fail(f"/teams/{org.platform.id}/members", 404)
 

@@ -92,6 +92,10 @@ class FakeServer(ABC):
     def throttle_headers(self, reset: float) -> dict[str, str]:
         return {"Retry-After": str(max(1, round(reset)))}
 
+    def budget_headers(self, remaining: int, reset: float) -> dict[str, str]:
+        """Headers telling the client its budget on an answer that was not throttled."""
+        return {}
+
     # -- control ----------------------------------------------------------------------------
     def fail(
         self,
@@ -167,6 +171,8 @@ class FakeServer(ABC):
                         self._lost.remove((method, pattern))
                         response = self.error(502, "Bad Gateway")
                     break
+        if self.rate_limit is not None and response.status != 429:
+            response.headers.update(self.budget_headers(*self._window_budget_after()))
         record.status = response.status
         if self.record_bodies and isinstance(response, web.Response) and response.body:
             try:
@@ -174,6 +180,14 @@ class FakeServer(ABC):
             except ValueError:
                 record.body = None
         return response
+
+    def _window_budget_after(self) -> tuple[int, float]:
+        """What is left of the rolling window after this request, and when its oldest ages out."""
+        assert self.rate_limit is not None
+        limit, period = self.rate_limit
+        now = self.clock()
+        reset = self._window[0] + period - now if self._window else period
+        return max(0, limit - len(self._window)), max(0.0, reset)
 
     def _throttle(self) -> web.Response | None:
         if self.rate_limit is None:

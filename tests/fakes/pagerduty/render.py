@@ -137,11 +137,17 @@ def schedule_detail(state: PagerDutyState, s: Schedule, entries: list[Obj]) -> O
 
 
 def entries(
-    state: PagerDutyState, s: Schedule, since: datetime, until: datetime, overflow: bool
+    state: PagerDutyState,
+    s: Schedule,
+    since: datetime,
+    until: datetime,
+    overflow: bool,
+    shifts: list[ScheduleShift] | None = None,
 ) -> list[Obj]:
-    """The final schedule's entries overlapping [since, until], truncated unless overflow."""
+    """The final schedule's entries overlapping [since, until], truncated unless overflow
+    (`shifts`: the schedule's own, when the caller has them indexed)."""
     found = []
-    for shift in state.shifts:
+    for shift in state.shifts if shifts is None else shifts:
         if shift.schedule_id != s.id or shift.user_id not in state.users:
             continue
         if shift.start <= until and shift.end > since:

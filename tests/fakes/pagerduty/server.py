@@ -8,8 +8,8 @@
 Real behaviours kept: `Token token=` / `Bearer` auth (401 otherwise), scopes on bearer tokens
 (403), classic pagination (`limit` ≤ 100, `more`, `total` only when asked, 400 past offset
 10,000), `/oncalls` computed from escalation policies and schedule shifts, shift-based schedules under
-`/v3/schedules` (pages of up to 1,000, computed shift assignments on the detail), rate limiting with
-`ratelimit-*` headers and the documented 429 body; role writes (`PUT /users/{id}`, `PUT` and
+`/v3/schedules` (pages of up to 1,000, computed shift assignments on the detail), rate limiting over a
+rolling window with the `ratelimit-*` headers on every answer and the documented 429 body; role writes (`PUT /users/{id}`, `PUT` and
 `DELETE /teams/{id}/users/{user_id}`) refused to read-only keys and to tokens without
 `users.write` / `teams.write` (403), every change recorded in `role_changes`.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -93,6 +94,15 @@ class FakePagerDuty(FakeServer, PagerDutyState):
             "ratelimit-limit": str(limit),
             "ratelimit-remaining": "0",
             "ratelimit-reset": str(max(1, round(reset))),
+        }
+
+    def budget_headers(self, remaining: int, reset: float) -> dict[str, str]:
+        """PagerDuty reports its count on every request it evaluated, not only on a 429."""
+        limit = self.rate_limit[0] if self.rate_limit else 960
+        return {
+            "ratelimit-limit": str(limit),
+            "ratelimit-remaining": str(remaining),
+            "ratelimit-reset": str(math.ceil(reset)),
         }
 
     def deny(self, area: str) -> None:
@@ -251,12 +261,16 @@ class FakePagerDuty(FakeServer, PagerDutyState):
     async def list_users(self, request: web.Request) -> web.Response:
         query = request.query.get("query", "").lower()
         teams = set(request.query.getall("team_ids[]", []))
-        users = [
-            u
-            for u in self.users.values()
-            if (not query or query in u.name.lower() or query in (u.email or "").lower())
-            and (not teams or teams & set(u.team_ids))
-        ]
+        users = list(self.users.values())
+        if (
+            query or teams
+        ):  # filtering 50,000 users for every page would make the fake the bottleneck
+            users = [
+                u
+                for u in users
+                if (not query or query in u.name.lower() or query in (u.email or "").lower())
+                and (not teams or teams & set(u.team_ids))
+            ]
         return self._page(request, "users", users, lambda u: render.user(self, u))
 
     async def get_user(self, request: web.Request) -> web.Response:
@@ -274,8 +288,16 @@ class FakePagerDuty(FakeServer, PagerDutyState):
             if not s.v3 and (not query or query in s.name.lower())
         ]
 
+        shifts_of: dict[str, list[Any]] = {}
+        for shift in self.shifts if want_final else ():
+            shifts_of.setdefault(shift.schedule_id, []).append(shift)
+
         def one(s: Schedule) -> dict[str, Any]:
-            entries = render.entries(self, s, since, until, False) if want_final else None
+            entries = (
+                render.entries(self, s, since, until, False, shifts_of.get(s.id, []))
+                if want_final
+                else None
+            )
             return render.schedule(self, s, entries, index)
 
         return self._page(request, "schedules", schedules, one)
