@@ -89,6 +89,8 @@ def command_text(activity: Activity) -> str:
     bot_id = activity.recipient.id if activity.recipient else None
     names: set[str] = set()
     for entity in activity.entities or []:
+        if entity is None:  # `"entities": [null]` deserializes to None
+            continue
         props = entity.additional_properties or {}
         mentioned = props.get("mentioned") or {}
         if entity.type and entity.type.lower() == "mention" and mentioned.get("id") == bot_id:
