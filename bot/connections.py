@@ -55,6 +55,10 @@ def _missing_field(form: ConnectForm) -> ConnectResult | None:
     return None
 
 
+# Why a provider's directory can be incomplete, for `status`.
+UNLISTED_WHY = {Provider.PAGERDUTY: "PagerDuty lists at most 10,000 users per query"}
+
+
 class BotProviderAdmin:
     def forms(self) -> Sequence[ProviderForm]:
         return FORMS
@@ -273,6 +277,12 @@ class BotProviderAdmin:
             line = f"{which.display}: connected"
             if h and h.last_success:
                 line += f", last good sync {show_age(h.last_success, now)} ({h.counts})"
+                if h.counts.get("unlisted"):
+                    line += (
+                        f"; {h.counts['unlisted']:,} directory entries were not listed "
+                        f"({UNLISTED_WHY.get(which, 'the provider lists no further')}), "
+                        "so only people on call or in a group are known of those"
+                    )
             else:
                 line += ", never synced"
             if h and h.consecutive_failures:

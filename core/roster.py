@@ -53,6 +53,7 @@ class RosterSnapshot:
     people: Mapping[str, Person] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     ids: Mapping[str, str] = field(default_factory=dict)  # provider user id -> email, for mapping
+    unlisted: int = 0  # directory entries the provider would not list (a listing cap)
     _shifts: dict[tuple[str, GroupRef], list[Shift]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
@@ -101,15 +102,20 @@ class RosterSnapshot:
         }
         people = {f(e): Person(f(e), p.name) for e, p in self.people.items()}
         ids = {pid: f(email) for pid, email in self.ids.items()}
-        return RosterSnapshot(self.provider, self.taken_at, groups, people, self.warnings, ids)
+        return RosterSnapshot(
+            self.provider, self.taken_at, groups, people, self.warnings, ids, self.unlisted
+        )
 
     @property
     def counts(self) -> dict[str, int]:
-        return {
+        counts = {
             "groups": len(self.groups),
             "people": len(self.people),
             "shifts": sum(len(g.shifts) for g in self.groups.values()),
         }
+        if self.unlisted:
+            counts["unlisted"] = self.unlisted
+        return counts
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -134,6 +140,7 @@ class RosterSnapshot:
             ],
             "warnings": list(self.warnings),
             "ids": dict(self.ids),
+            "unlisted": self.unlisted,
         }
 
     @classmethod
@@ -162,6 +169,7 @@ class RosterSnapshot:
             people,
             tuple(data.get("warnings", ())),
             dict(data.get("ids", {})),
+            int(data.get("unlisted", 0)),
         )
 
 

@@ -43,6 +43,8 @@ class SyncOutcome:
             f"{name}: synced {c.get('groups', 0)} groups, {c.get('people', 0)} people, "
             f"{c.get('shifts', 0)} shifts in {self.seconds:.1f}s ({self.api_calls} API calls)."
         )
+        if c.get("unlisted"):
+            text += f" {c['unlisted']:,} directory entries were not listed."
         if self.warnings:
             text += f" {len(self.warnings)} warnings: " + "; ".join(self.warnings[:5])
         if self.missing_groups:

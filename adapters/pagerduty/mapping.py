@@ -112,6 +112,23 @@ def listed_final_schedules(
     return found, [sid for sid in ids if sid not in found]
 
 
+def on_call_user_ids(org: RawOrg) -> list[str]:
+    """Users the final schedules name by reference only (no e-mail): on call now on a schedule
+    no policy uses. `/oncalls` and team members come with the user's e-mail already."""
+    ids: list[str] = []
+    for detail in org.schedule_details.values():
+        final = _obj(detail.get("final_schedule"))
+        for entry in _list(final.get("rendered_schedule_entries")):
+            user = _obj(entry.get("user"))
+            if user.get("id") and not user.get("email"):
+                ids.append(str(user["id"]))
+        for entry in _list(final.get("computed_shift_assignments")):
+            member = _obj(entry.get("member"))
+            if member.get("type") == "user_member" and member.get("user_id"):
+                ids.append(str(member["user_id"]))
+    return ids
+
+
 def build(org: RawOrg, b: RosterBuilder) -> Directory:
     emails: dict[str, str] = {}
     roles: dict[str, str] = {}

@@ -13,6 +13,7 @@ from adapters.pagerduty.mapping import (
     RawOrg,
     build,
     listed_final_schedules,
+    on_call_user_ids,
     unused_schedule_ids,
     unused_v3_schedule_ids,
 )
@@ -143,7 +144,7 @@ class PagerDutyRosterProvider:
         details = asyncio.ensure_future(schedules_then_details())
         try:
             org.users, org.oncalls, org.teams, org.schedule_details = await gather_or_cancel(
-                self._list("/users", "users", builder, "users"),
+                self._users(builder),
                 oncalls(),
                 teams_then_members(),
                 details,
@@ -151,6 +152,8 @@ class PagerDutyRosterProvider:
         finally:
             if not details.done():
                 details.cancel()
+        if builder.unlisted:
+            await self._on_call_past_the_cap(org, builder)
         self.directory = build(org, builder)
         snapshot = builder.build()
         return FetchResult(snapshot=snapshot, api_calls=self.client.calls - before)
@@ -166,6 +169,37 @@ class PagerDutyRosterProvider:
                 f"so only the first {len(capped.items)} were read."
             )
             return capped.items
+
+    async def _users(self, builder: RosterBuilder) -> list[dict[str, Any]]:
+        """The directory as far as `/users` pages reach; how many lie past the cap is kept."""
+        try:
+            return await self.client.list_all("/users", "users")
+        except OffsetCapReached as capped:
+            builder.unlisted = max(0, (capped.total or 0) - len(capped.items))
+            return capped.items
+
+    async def _on_call_past_the_cap(self, org: RawOrg, builder: RosterBuilder) -> None:
+        """People on call on a schedule no policy uses are named by id only: fetch those the
+        capped list did not reach, one by one (everyone else on call came with an e-mail)."""
+        known = {str(u.get("id")) for u in org.users}
+        missing = sorted(set(on_call_user_ids(org)) - known)
+
+        async def one(uid: str) -> dict[str, Any] | None:
+            try:
+                user = (await self.client.get(f"/users/{uid}")).get("user")
+            except NotFound:
+                return None  # deleted since: the mapping warns about the entry
+            return user if isinstance(user, dict) else None
+
+        found = [u for u in await gather_or_cancel(*(one(uid) for uid in missing)) if u]
+        org.users.extend(found)
+        builder.unlisted = max(0, builder.unlisted - len(found))
+        builder.warn(
+            f"PagerDuty lists at most 10,000 users per query: {builder.unlisted:,} were not "
+            f"listed. Everyone on call and every team member was still found ({len(found):,} "
+            "looked up one by one); members of a schedule who are neither on call now nor in "
+            "a team may be missing from its members."
+        )
 
     async def _v3_schedules(self, builder: RosterBuilder) -> list[dict[str, Any]]:
         """Shift-based schedules: only `/v3/schedules` lists those no escalation policy uses."""

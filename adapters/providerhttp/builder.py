@@ -21,6 +21,7 @@ class RosterBuilder:
         self.taken_at = taken_at
         self.people: dict[str, Person] = {}
         self.warnings: list[str] = []
+        self.unlisted = 0  # directory entries the provider's listing could not reach
         self._members: dict[GroupRef, set[str]] = defaultdict(set)
         self._shifts: dict[GroupRef, dict[tuple[str, datetime | None, datetime | None], Shift]] = (
             defaultdict(dict)
@@ -85,6 +86,7 @@ class RosterBuilder:
             groups=groups,
             people=dict(self.people),
             warnings=tuple(self.warnings),
+            unlisted=self.unlisted,
         )
 
 
