@@ -18,6 +18,7 @@ from adapters.storage.kv import SqlKeyValues
 from adapters.storage.migrate import upgrade
 from adapters.storage.requests import SqlRequestStore
 from adapters.storage.roster import SqlRosterStore
+from bot.progress import Meter
 from bot.settings import Settings
 from core.audit import EXPORT_COLUMNS, TrailCheck, check_trail
 from core.audit_checkpoint import (
@@ -57,6 +58,10 @@ async def export(settings: Settings, args: argparse.Namespace) -> int:
             if writer:
                 writer.writerow(EXPORT_COLUMNS)
             count = 0
+            head = await log.head()
+            meter = stack.enter_context(
+                Meter("Exporting the audit trail", "events", head[0] if head else 0)
+            )
             async for record in log.stream():
                 row = record.export()
                 if writer:
@@ -69,6 +74,7 @@ async def export(settings: Settings, args: argparse.Namespace) -> int:
                 else:
                     out.write(json.dumps(row, ensure_ascii=False) + "\n")
                 count += 1
+                meter.advance()
         if args.out:
             print(f"Wrote {count} events to {args.out}.", file=sys.stderr)
         return 0
@@ -101,8 +107,13 @@ async def verify(settings: Settings, args: argparse.Namespace) -> int:
     try:
         await upgrade(engine)
         log = SqlAuditLog(engine)
-        records = await log.records()
-        check = check_trail(records, await log.head(), keys)
+        head = await log.head()
+        records = []
+        with Meter("Reading the audit trail", "events", head[0] if head else 0) as meter:
+            async for record in log.stream():
+                records.append(record)
+                meter.advance()
+        check = check_trail(records, head, keys)
         if check.problem and check.problem.unverifiable:
             print(
                 f"Audit trail cannot be verified: {check.problem}; ONCALL_ACCESS_AUDIT_KEY must "

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from adapters.storage.crypto import new_key
 from bot.policy_source import policy_or_empty
+from bot.progress import readings, watch_sync
 from bot.provider_forms import FORMS
 from bot.settings import Settings
 from bot.wiring import Bot, build
@@ -119,7 +120,7 @@ async def connect(settings: Settings, args: argparse.Namespace) -> int:
     bot = await build(settings, policy=policy_or_empty(settings.policy_file))
     try:
         assert bot.admin is not None
-        result = await bot.admin.connect(form, _actor(args))
+        result = await watch_sync(bot.admin.connect(form, _actor(args)), lambda: readings(bot))
         if not result.ok:
             where = f" ({result.field.replace('_', ' ')})" if result.field else ""
             print(f"Not connected{where}: {result.message}", file=sys.stderr)

@@ -18,6 +18,7 @@ from bot.clock import SystemClock
 from bot.demo import INTRO, demo_files
 from bot.http import make_app
 from bot.policy_source import policy_or_empty
+from bot.progress import readings, watch_sync
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.slack_wiring import mount_slack
@@ -105,7 +106,7 @@ async def sync(settings: Settings, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-        outcomes = await bot.syncer.sync_all()
+        outcomes = await watch_sync(bot.syncer.sync_all(), lambda: readings(bot))
         for outcome in outcomes:
             print(outcome.summary())
         return 0 if all(o.ok for o in outcomes) else 1

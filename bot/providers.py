@@ -12,7 +12,13 @@ from adapters.pagerduty.provider import PagerDutyRosterProvider
 from bot.settings import Settings
 from core.connections import ConnectForm
 from core.groups import GroupRef
-from core.ports import ConnectedProvider, FetchResult, IdentityOverrides, Verification
+from core.ports import (
+    ConnectedProvider,
+    FetchResult,
+    IdentityOverrides,
+    SyncProgress,
+    Verification,
+)
 from core.roster import Shift
 
 
@@ -56,6 +62,9 @@ class AccountMappedProvider:
 
     async def confirm_on_call(self, email: str, group: GroupRef, now: datetime) -> Shift | None:
         return await self.inner.confirm_on_call(email, group, now)
+
+    def progress(self) -> SyncProgress:
+        return self.inner.progress()
 
     async def verify(self) -> Verification:
         return await self.inner.verify()

@@ -33,6 +33,23 @@ class FetchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class SyncProgress:
+    """How far a running fetch is: calls made, records read, and calls expected in all when
+    the lists' totals tell (None until they do)."""
+
+    calls: int = 0
+    items: int = 0
+    expected_calls: int | None = None
+
+
+@runtime_checkable
+class ReportsProgress(Protocol):
+    """A provider that can say how far its running fetch is (for progress on a terminal)."""
+
+    def progress(self) -> SyncProgress: ...
+
+
+@dataclass(frozen=True, slots=True)
 class Verification:
     """What connecting with some credentials showed: who we are, what we may do."""
 

@@ -32,7 +32,7 @@ from adapters.providerhttp.tasks import gather_or_cancel
 from adapters.providerhttp.timeline import shift_for
 from core.groups import GroupKind, GroupRef, Provider
 from core.identity import normalize_email
-from core.ports import FetchResult, Verification
+from core.ports import FetchResult, SyncProgress, Verification
 from core.roster import Shift
 
 CONFIRM_DEADLINE = 1.5
@@ -98,6 +98,9 @@ class JsmRosterProvider:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+    def progress(self) -> SyncProgress:
+        return SyncProgress(self.client.calls)
 
     async def fetch(self) -> FetchResult:
         now = self._now()

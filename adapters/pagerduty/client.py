@@ -29,6 +29,7 @@ from adapters.providerhttp import (
 from adapters.providerhttp.base import HTTPClientBase
 from adapters.providerhttp.limiter import MonotonicClock, Sleep
 from adapters.providerhttp.tasks import gather_or_cancel
+from core.ports import SyncProgress
 
 PROVIDER_NAME = "PagerDuty"
 ACCEPT = "application/vnd.pagerduty+json;version=2"
@@ -104,6 +105,14 @@ class PagerDutyClient(HTTPClientBase):
             sleep=sleep,
             transport=transport,
         )
+        self.items = 0  # list items read, for progress
+        self.pending = 0  # pages a list's total announced that are not fetched yet
+
+    @property
+    def progress(self) -> SyncProgress:
+        """Calls so far, items read, and calls expected: those made plus pages known to come."""
+        calls = self.http.calls
+        return SyncProgress(calls, self.items, calls + self.pending)
 
     def connections(self) -> tuple[ProviderHTTP]:
         return (self.http,)
@@ -130,8 +139,9 @@ class PagerDutyClient(HTTPClientBase):
         if isinstance(total, int) and total > len(items):
             reachable = min(total, OFFSET_CAP)
             offsets = range(page, reachable, page)
+            self.pending += len(offsets)
             pages = await gather_or_cancel(
-                *(self._page(path, key, base, o, limit=page) for o in offsets)
+                *(self._page(path, key, base, o, limit=page, announced=True) for o in offsets)
             )
             for body in pages:
                 items.extend(body[key])
@@ -161,11 +171,16 @@ class PagerDutyClient(HTTPClientBase):
         *,
         total: bool = False,
         limit: int = PAGE_LIMIT,
+        announced: bool = False,
     ) -> dict[str, Any]:
         query = [*params, ("limit", limit), ("offset", offset)]
         if total:
             query.append(("total", "true"))
-        body = await self.get(path, query)
+        try:
+            body = await self.get(path, query)
+        finally:
+            self.pending -= announced
         if not isinstance(body.get(key), list):
             raise BadResponse(f"{PROVIDER_NAME} answered {path} without a `{key}` list.")
+        self.items += len(body[key])
         return body

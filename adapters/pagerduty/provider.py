@@ -29,7 +29,7 @@ from adapters.providerhttp.builder import RosterBuilder, iso, parse_time
 from adapters.providerhttp.tasks import gather_or_cancel
 from core.groups import GroupKind, GroupRef, Provider
 from core.identity import normalize_email
-from core.ports import FetchResult, Verification
+from core.ports import FetchResult, SyncProgress, Verification
 from core.roster import Shift
 
 CONFIRM_DEADLINE = 1.5
@@ -107,6 +107,9 @@ class PagerDutyRosterProvider:
         auth = self.client.http.auth
         if isinstance(auth, ClientCredentialsAuth):
             await auth.aclose()
+
+    def progress(self) -> SyncProgress:
+        return self.client.progress
 
     async def fetch(self) -> FetchResult:
         now = self._now()
