@@ -8,7 +8,7 @@ rolling minute, so the numbers below are the client's own: real sockets, real wa
 
 Reported, as ratios:
 - API calls made ÷ the fewest that pagination allows (100 per page for each list, the user list
-  up to PagerDuty's 10,000-offset cap, one page per
+  up to PagerDuty's 10,000-offset cap, one look-up per person on call past that cap, one page per
   team's members, one page of shift-based schedules; a schedule no escalation policy uses costs
   nothing more, its final schedule comes with the schedules' pages);
 - wall time ÷ the lower bound that the provider's rate limit and the latency impose. The fake
@@ -65,8 +65,24 @@ def serve(conn: Connection, options: dict[str, Any]) -> None:
             now=NOW,
         )
         team_pages = sum(max(1, math.ceil(len(t.members) / PAGE)) for t in fake.teams.values())
+        listed = set(list(fake.users)[:OFFSET_CAP])  # the users /users pages can reach
+        targeted = {t.id for p in fake.policies.values() for level in p.levels for t in level}
+        past_cap = {  # on call now on a schedule no policy uses, and past the listing cap
+            shift.user_id
+            for shift in fake.shifts
+            if shift.schedule_id not in targeted
+            and shift.start <= NOW < shift.end
+            and shift.user_id not in listed
+        }
         async with fake:
-            conn.send({"url": fake.url, "shape": shape.__dict__, "team_pages": team_pages})
+            conn.send(
+                {
+                    "url": fake.url,
+                    "shape": shape.__dict__,
+                    "team_pages": team_pages,
+                    "lookups": len(past_cap),
+                }
+            )
             await asyncio.get_running_loop().run_in_executor(None, conn.recv)
             conn.send(
                 {
@@ -80,13 +96,14 @@ def serve(conn: Connection, options: dict[str, Any]) -> None:
     asyncio.run(run())
 
 
-def fewest_calls(shape: dict[str, int], team_pages: int) -> int:
+def fewest_calls(shape: dict[str, int], team_pages: int, lookups: int) -> int:
     pages = sum(
         math.ceil(shape[key] / PAGE)
         for key in ("schedules", "escalation_policies", "oncall_entries", "teams")
     )
     user_pages = min(math.ceil(shape["users"] / PAGE), OFFSET_CAP // PAGE)  # the listing cap
-    return pages + user_pages + team_pages + 1  # + one `/v3/schedules` page
+    # + one `/v3/schedules` page, + one `/users/{id}` per person on call past the cap
+    return pages + user_pages + team_pages + 1 + lookups
 
 
 async def sync(url: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -155,7 +172,7 @@ def main() -> None:
     server.join(10)
 
     shape, calls = info["shape"], run["calls"]
-    fewest = fewest_calls(shape, info["team_pages"])
+    fewest = fewest_calls(shape, info["team_pages"], info["lookups"])
     latency, per_second = args.latency, args.limit / 60.0
     minutes = (fewest - 1) // args.limit
     provider_bound = max(2 * latency, minutes * 60.0 + latency if minutes else 0.0, 1e-3)
