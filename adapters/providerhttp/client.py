@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -29,6 +29,13 @@ from adapters.providerhttp.retry import RetryPolicy, budget_left, retry_after
 
 # What httpx accepts as query parameters: a mapping, or a list or tuple of (name, value) pairs.
 QueryParams = Mapping[str, Any] | list[tuple[str, Any]] | tuple[tuple[str, Any], ...]
+
+# A target's own reading of a refused answer: seconds to wait when it is a rate limit that is not
+# a plain 429 (GitHub answers 403 with `x-ratelimit-remaining: 0`), else None.
+ThrottleHint = Callable[[httpx.Response], float | None]
+# A target's own facts from a refused answer (its error code, the permission it names), kept on
+# the ProviderError so the adapter can say exactly what is missing. Only what is safe to show.
+ErrorFacts = Callable[[httpx.Response], dict[str, str]]
 
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
@@ -84,8 +91,12 @@ class ProviderHTTP:
         clock: MonotonicClock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
+        throttle_hint: ThrottleHint | None = None,
+        error_facts: ErrorFacts | None = None,
     ) -> None:
         self.provider = provider
+        self._throttle_hint = throttle_hint
+        self._error_facts = error_facts
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self.stats = CallStats()
@@ -171,17 +182,22 @@ class ProviderHTTP:
                 if status == 401 and authorize and not renewed and self._auth.invalidate():
                     renewed = True
                     continue
-                if response.status_code == 429:
+                own_hint = self._throttle_hint(response) if self._throttle_hint else None
+                if own_hint is not None:
+                    status = 429  # a rate limit by another name: waited for and retried as one
+                if status == 429:
                     self.stats.throttled += 1
-                    hint = retry_after(response.headers)
+                    hint = own_hint if own_hint is not None else retry_after(response.headers)
                     if hint is not None and self.bucket is not None:
                         self.bucket.pause(hint)
                 error = error_for_status(
-                    response.status_code,
+                    status,
                     self.provider,
                     code=_error_code(response),
                     retry_after=hint,
                 )
+                if self._error_facts is not None:
+                    error.facts = self._error_facts(response)
             assert error is not None
             attempt += 1
             delay = hint if hint is not None else policy.backoff(attempt - 1)

@@ -36,6 +36,7 @@ class ProviderError(Exception):
         self.provider = provider
         self.status = status
         self.code = code
+        self.facts: dict[str, str] = {}  # the target's own words for a refusal (see ErrorFacts)
 
     def __str__(self) -> str:
         return self.message

@@ -1,0 +1,129 @@
+"""The `entra-group` granter: membership of a Microsoft Entra ID group for the duration of an access.
+
+`grant: {type: entra-group, group: GROUP_OBJECT_ID}` adds the person (found by UPN or mail) to the
+group and takes them out at the end, unless they were a member before (then they stay), or their
+membership was changed by hand meanwhile (then it is left and reported). Dynamic groups and
+groups synced from on-premises AD cannot have members added through Graph, and are refused before
+anything changes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from adapters.entra.client import GraphClient
+from adapters.providerhttp.membership import MEMBER, KeyValues, join, leave
+from core.errors import DomainError
+from core.ports import Grant
+
+KIND = "entra-group"
+GROUP_ID = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+
+
+def spec_problem(spec: Mapping[str, Any]) -> str | None:
+    """What is wrong with the policy's `grant:` for this type, checked without calling Graph."""
+    group = str(spec.get("group") or "").strip()
+    if not group:
+        return "an entra-group grant needs `group: OBJECT_ID` (the group's object id in Entra ID)"
+    if not GROUP_ID.match(group):
+        return f"an entra-group grant's `group` must be the group's object id (a GUID), not '{group[:40]}'"
+    unknown = sorted(set(spec) - {"type", "group"})
+    if unknown:
+        return f"an entra-group grant takes only `group`, not {', '.join(unknown)}"
+    return None
+
+
+def group_problem(group: Mapping[str, Any]) -> str | None:
+    """Why Graph could not change this group's members, or None."""
+    name = group.get("displayName") or group.get("id")
+    if "DynamicMembership" in (group.get("groupTypes") or ()) or group.get("membershipRule"):
+        return (
+            f"Entra ID group {name} has dynamic membership: its members follow a rule, not grants."
+        )
+    if group.get("onPremisesSyncEnabled"):
+        return (
+            f"Entra ID group {name} is synced from on-premises Active Directory: change it there."
+        )
+    return None
+
+
+class EntraGroupGranter:
+    kind = KIND
+
+    def __init__(self, client_for: Callable[[], GraphClient], notes: KeyValues) -> None:
+        """`client_for` returns the live connection's client (or raises DomainError) on each call,
+        so a reconnect with new credentials is used at once."""
+        self._client_for = client_for
+        self._notes = notes
+
+    async def grant(self, grant: Grant) -> dict[str, Any]:
+        problem = spec_problem(grant.spec)
+        if problem:
+            raise DomainError(problem[0].upper() + problem[1:] + ".")
+        client = self._client_for()
+        group = await client.group(str(grant.spec["group"]).lower())
+        problem = group_problem(group)
+        if problem:
+            raise DomainError(problem)
+        user = await client.user(grant.email)
+        slot = GroupMembership(client, group, str(user["id"]), grant.email)
+        held = await join(slot, self._notes, grant.request_id, MEMBER)
+        return {
+            "type": KIND,
+            "group": group["id"],
+            "group_name": group.get("displayName") or group["id"],
+            "role_assignable": bool(group.get("isAssignableToRole")),
+            "user_id": slot.user_id,
+            **held,
+        }
+
+    async def extend(self, grant: Grant) -> dict[str, Any]:
+        """Membership lasts until the revoke, which the scheduler sends at the new end."""
+        return {"type": KIND, "unchanged": True}
+
+    async def revoke(self, grant: Grant) -> dict[str, Any]:
+        receipt = grant.receipt
+        if receipt.get("type") != KIND or not receipt.get("user_id"):
+            return {"type": KIND, "nothing_to_undo": True}
+        group = {
+            "id": str(receipt["group"]),
+            "displayName": str(receipt.get("group_name") or receipt["group"]),
+            "isAssignableToRole": bool(receipt.get("role_assignable")),
+        }
+        slot = GroupMembership(self._client_for(), group, str(receipt["user_id"]), grant.email)
+        released = await leave(slot, self._notes, grant.request_id, receipt)
+        return {"type": KIND, "group": group["id"], **released}
+
+
+class GroupMembership:
+    """A person's direct membership of one group."""
+
+    def __init__(
+        self, client: GraphClient, group: dict[str, Any], user_id: str, email: str
+    ) -> None:
+        self.client, self.group, self.user_id = client, group, user_id
+        self.key = f"{KIND}:{group['id']}:{user_id}"
+        self.what = f"{email} in Entra ID group {group.get('displayName') or group['id']}"
+
+    async def read(self) -> str | None:
+        return (
+            MEMBER
+            if str(self.group["id"]) in await self.client.member_groups(self.user_id)
+            else None
+        )
+
+    async def write(self, role: str | None) -> None:
+        if role is None:
+            await self.client.remove_member(self.group, self.user_id)
+        else:
+            await self.client.add_member(self.group, self.user_id)
+
+    def covers(self, current: str | None, target: str) -> bool:
+        return current is not None
+
+
+__all__ = ["KIND", "EntraGroupGranter", "group_problem", "spec_problem"]
