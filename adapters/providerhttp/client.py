@@ -160,6 +160,40 @@ class ProviderHTTP:
 
         `deadline` (seconds from now) bounds the whole call, waits and retries included.
         """
+        response = await self.response(
+            method,
+            path,
+            params=params,
+            data=data,
+            json=json,
+            headers=headers,
+            deadline=deadline,
+            retry=retry,
+            authorize=authorize,
+        )
+        return self._json(response)
+
+    async def page(self, path: str, params: QueryParams | None = None) -> tuple[Any, str | None]:
+        """GET one page of a listing paged with `Link: <url>; rel="next"` (Okta, GitHub): its
+        JSON and the next page's URL (None on the last page)."""
+        response = await self.response("GET", path, params=params)
+        link = response.links.get("next", {}).get("url")
+        return self._json(response), str(link) if link else None
+
+    async def response(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: QueryParams | None = None,
+        data: Mapping[str, str] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        deadline: float | None = None,
+        retry: RetryPolicy | None = None,
+        authorize: bool = True,
+    ) -> httpx.Response:
+        """`request`, answering with the successful response itself (for its headers)."""
         self._check_origin(path)
         policy = retry or self.retry
         end = None if deadline is None else self._clock() + deadline
@@ -177,7 +211,7 @@ class ProviderHTTP:
                 if self.bucket is not None and response.status_code != 429:
                     self.bucket.observe(*budget_left(response.headers))
                 if response.is_success:
-                    return self._json(response)
+                    return response
                 status = response.status_code
                 if status == 401 and authorize and not renewed and self._auth.invalidate():
                     renewed = True

@@ -36,6 +36,7 @@ READ_GROUPS = {"GroupMember.Read.All", "GroupMember.ReadWrite.All", "Group.Read.
 READ_GROUPS |= {"Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
 WRITE_MEMBERS = {"GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All"}
 ROLE_ASSIGNABLE = "RoleManagement.ReadWrite.Directory"
+ROLES = web.RequestKey("roles", set)  # the calling app's application permissions
 
 
 @dataclass
@@ -165,7 +166,7 @@ class FakeGraph(FakeServer):
                 401, "InvalidAuthenticationToken", "Access token validation failure."
             )
         app = self.apps.get(str(claims.get("appid")))
-        request["roles"] = app.roles if app else set()
+        request[ROLES] = app.roles if app else set()
         return None
 
     def routes(self, app: web.Application) -> None:
@@ -264,7 +265,7 @@ class FakeGraph(FakeServer):
 
     # -- Graph ------------------------------------------------------------------------------
     def _denied(self, request: web.Request, allowed: set[str]) -> web.Response | None:
-        if request["roles"] & allowed:
+        if request[ROLES] & allowed:
             return None
         return self.graph_error(
             403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
@@ -349,7 +350,7 @@ class FakeGraph(FakeServer):
 
     def _write_denied(self, request: web.Request, g: Group) -> web.Response | None:
         denied = self._denied(request, WRITE_MEMBERS)
-        if denied is None and g.role_assignable and ROLE_ASSIGNABLE not in request["roles"]:
+        if denied is None and g.role_assignable and ROLE_ASSIGNABLE not in request[ROLES]:
             denied = self.error(403, "Insufficient privileges to complete the operation.")
         return denied
 
