@@ -49,7 +49,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     mapping = identity_sub.add_parser("map", help="KEY EMAIL, e.g. slack:U123 alice@example.com")
     mapping.add_argument(
         "key",
-        help="slack:USER, teams:AAD-ID, pagerduty:USER, opsgenie:USER, jsm:ACCOUNT, email:OLD",
+        help="slack:USER, teams:AAD-ID, pagerduty:USER, opsgenie:USER, jsm:ACCOUNT, github:LOGIN, email:OLD",
     )
     mapping.add_argument("email")
     unmap = identity_sub.add_parser("unmap", help="remove a mapping")

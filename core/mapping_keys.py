@@ -10,16 +10,17 @@ import re
 from core.errors import DomainError
 from core.identity import is_email, normalize_email
 
-PREFIXES = ("slack", "teams", "email", "pagerduty", "opsgenie", "jsm")
+PREFIXES = ("slack", "teams", "email", "pagerduty", "opsgenie", "jsm", "github")
 
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")  # Slack's own schema (defs_user_id)
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_GITHUB_LOGIN = re.compile(r"^(?=.{1,39}$)[A-Za-z0-9](?:-?[A-Za-z0-9])*$")
 _PROVIDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_.-]*$")
 
 
 def mapping_key(text: str) -> str:
-    """`slack:U…`, `teams:<Entra object id>`, `email:ADDRESS`, `pagerduty:ID`, `opsgenie:ID` or
-    `jsm:ACCOUNT_ID`, in the form the surface or provider reports it."""
+    """`slack:U…`, `teams:<Entra object id>`, `email:ADDRESS`, `pagerduty:ID`, `opsgenie:ID`,
+    `jsm:ACCOUNT_ID` or `github:LOGIN`, in the form the surface or provider reports it."""
     raw = text.strip()
     prefix, sep, value = raw.partition(":")
     prefix, value = prefix.strip().lower(), value.strip()
@@ -51,6 +52,13 @@ def mapping_key(text: str) -> str:
         if not is_email(value):
             raise DomainError(f"`{value[:80]}` is not an email address.")
         return f"email:{normalize_email(value)}"
+    if prefix == "github":
+        if not _GITHUB_LOGIN.match(value):
+            raise DomainError(
+                f"`{value[:80]}` is not a GitHub login: up to 39 letters, digits and single "
+                "hyphens, not starting or ending with one."
+            )
+        return f"github:{value.lower()}"  # GitHub logins are case-insensitive
     if len(value) > 128 or not _PROVIDER_ID.match(value):
         raise DomainError(f"`{value[:80]}` is not a {prefix} user id.")
     # PagerDuty ids are upper case (PABC123), Opsgenie's are lower-case UUIDs; JSM account ids

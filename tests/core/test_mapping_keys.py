@@ -30,6 +30,7 @@ from core.mapping_keys import mapping_key
             "jsm:712020:4bd6d6e4-8e7d-4d0c-9c1a-0c6f1a2b3c4d",
             "jsm:712020:4bd6d6e4-8e7d-4d0c-9c1a-0c6f1a2b3c4d",
         ),
+        ("github:Mallory-Gh", "github:mallory-gh"),
     ],
 )
 def test_keys_are_normalised(typed: str, key: str) -> None:
@@ -43,7 +44,9 @@ def test_keys_are_normalised(typed: str, key: str) -> None:
         ("slack:B012AB3CD", "`B012AB3CD` is not a Slack user id"),
         ("teams:29:1abc", "`29:1abc` is not a Microsoft Entra object id"),
         ("email:mallory", "`mallory` is not an email address."),
-        ("github:mallory", "`github:mallory` is not a mapping key"),
+        ("gitlab:mallory", "`gitlab:mallory` is not a mapping key"),
+        ("github:-mallory", "`-mallory` is not a GitHub login"),
+        ("github:mal--lory", "`mal--lory` is not a GitHub login"),
         ("mallory", "`mallory` is not a mapping key"),
         ("pagerduty:", "`pagerduty:` names no id after `pagerduty:`."),
         ("jsm:a b", "`a b` is not a jsm user id."),

@@ -87,7 +87,7 @@ class Spec:
         return _pointer(*base, "content", "application/json", "schema")
 
     def _declares_no_body(self, template: str, method: str, status: int) -> bool:
-        """A status the spec lists with no content at all (e.g. Okta's 204 `content: {}`)."""
+        """A status the spec lists without describing a body (Okta's 204 `content: {}`)."""
         responses = self.doc["paths"][template][method.lower()]["responses"]
         node = responses.get(str(status))
         if node is None or self.swagger2:
@@ -103,7 +103,7 @@ class Spec:
             return [f"{record.method} {record.path}: not in the spec"]
         pointer = self.response_pointer(found[0], record.method, record.status)
         if pointer is None and self._declares_no_body(found[0], record.method, record.status):
-            return [] if record.body is None else [f"{record.method} {record.path}: a body"]
+            return []  # the status is described, its body is not (a 204, GitHub's bare 404)
         if pointer is None:
             return [f"{record.method} {record.path}: status {record.status} not in the spec"]
         return [
@@ -231,3 +231,9 @@ def okta_spec() -> Spec:
 
     path = REFERENCE / "okta" / "okta-management-subset.yaml"
     return Spec(yaml.safe_load(path.read_text()))
+
+
+@cache
+def github_spec() -> Spec:
+    path = REFERENCE / "github" / "api.github.com-teams-subset.json"
+    return Spec(json.loads(path.read_text()))

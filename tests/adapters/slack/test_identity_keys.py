@@ -75,7 +75,7 @@ async def test_keys_are_normalised_so_the_mapping_matches(rig: SlackRig) -> None
         ("slack:", "names no id after `slack:`"),
         ("teams:29:1abc", "`29:1abc` is not a Microsoft Entra object id"),
         ("email:mallory", "`mallory` is not an email address."),
-        ("github:mallory", "`github:mallory` is not a mapping key: write one of `slack:…`"),
+        ("gitlab:mallory", "`gitlab:mallory` is not a mapping key: write one of `slack:…`"),
     ],
 )
 async def test_a_key_that_could_never_match_is_refused_naming_what_is_wrong(
