@@ -12,6 +12,7 @@ from typing import Any
 from adapters.storage.connections import Connection, SqlConnectionStore
 from adapters.storage.crypto import SecretKeyMissing
 from adapters.storage.roster import SqlRosterStore
+from bot.grant_connections import GrantTargets
 from bot.oauth_pagerduty import PagerDutyUserFlow
 from bot.pagerduty_scopes import OAUTH_KINDS, granted_scopes, missing_writes, requested_scopes
 from bot.provider_forms import FORMS
@@ -19,7 +20,7 @@ from bot.providers import config_and_secrets, make_provider
 from bot.settings import Settings
 from core.audit import AuditEvent
 from core.connection_form import ProviderForm
-from core.connections import ConnectForm, ConnectResult
+from core.connections import GRANT_TARGETS, ConnectForm, ConnectResult
 from core.groups import Provider
 from core.policy import Policy
 from core.ports import Clock, ConnectedProvider, IdentityOverrides, RosterProvider
@@ -76,6 +77,7 @@ class BotProviderAdmin:
         user_flow: PagerDutyUserFlow | None = None,
         make: Callable[..., ConnectedProvider] = make_provider,
         policy: Callable[[], Policy] = lambda: Policy(version=1),
+        targets: GrantTargets | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -93,6 +95,7 @@ class BotProviderAdmin:
         self._clock = clock
         self._make = make
         self._policy = policy
+        self.targets = targets  # grant targets share the connections table and the forms
 
     async def load(self) -> list[str]:
         """Build providers from stored connections at start; returns problems worth logging."""
@@ -114,7 +117,7 @@ class BotProviderAdmin:
         changed: list[Provider] = []
         problems: list[str] = []
         for name, revision in sorted(revisions.items()):
-            if self._revisions.get(name) == revision:
+            if name in GRANT_TARGETS or self._revisions.get(name) == revision:
                 continue
             self._revisions[name] = revision  # a bad revision is reported once, not every tick
             try:
@@ -156,6 +159,10 @@ class BotProviderAdmin:
             self._revisions[provider] = revision
 
     async def connect(self, form: ConnectForm, actor: str) -> ConnectResult:
+        if form.provider in GRANT_TARGETS:
+            if self.targets is None:
+                return ConnectResult(False, "Grant targets are connected on the server.")
+            return await self.targets.connect(form, actor)
         missing = _missing_field(form)
         if missing:
             return missing
@@ -244,10 +251,15 @@ class BotProviderAdmin:
         )
 
     async def disconnect(self, provider: str, actor: str) -> str:
+        if provider.lower() in GRANT_TARGETS and self.targets is not None:
+            return await self.targets.disconnect(provider.lower(), actor)
         try:
             which = Provider(provider.lower())
         except ValueError:
-            return f"`{provider}` is not a provider (pagerduty, opsgenie or jsm)."
+            return (
+                f"`{provider}` is not a provider (pagerduty, opsgenie or jsm) or grant target "
+                "(entra, okta or github)."
+            )
         removed = await self._store.remove(
             which.value,
             AuditEvent(
@@ -271,7 +283,7 @@ class BotProviderAdmin:
         now = self._clock.now()
         health = {h.provider: h for h in await self._rosters.health()}
         lines = []
-        for name in await self._store.providers():
+        for name in [n for n in await self._store.providers() if n not in GRANT_TARGETS]:
             which = Provider(name)
             h = health.get(which)
             line = f"{which.display}: connected"
@@ -300,6 +312,8 @@ class BotProviderAdmin:
             lines.append(
                 "No provider is connected: `oncall-access connect pagerduty|opsgenie|jsm ...` or the connect form in chat."
             )
+        if self.targets is not None:
+            lines.extend(await self.targets.status_lines())
         return lines
 
     async def scope_gap(self) -> str | None:
@@ -338,6 +352,8 @@ class BotProviderAdmin:
             task.add_done_callback(self._closing.discard)
 
     async def aclose(self) -> None:
+        if self.targets is not None:
+            await self.targets.aclose()
         for provider, _ in self._retired:
             await _close(provider)
         self._retired.clear()

@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     )
     opsgenie_api_url: str | None = Field(None, validation_alias=_env("OPSGENIE_API_URL"))
     jsm_api_url: str | None = Field(None, validation_alias=_env("JSM_API_URL"))
+    # Grant targets: base URL overrides (national clouds, GitHub Enterprise Server, test servers).
+    graph_api_url: str | None = Field(None, validation_alias=_env("GRAPH_API_URL"))
+    entra_login_url: str | None = Field(None, validation_alias=_env("ENTRA_LOGIN_URL"))
+    github_api_url: str | None = Field(None, validation_alias=_env("GITHUB_API_URL"))
 
     @field_validator("sync_schedule")
     @classmethod

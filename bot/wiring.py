@@ -26,6 +26,7 @@ from adapters.storage.requests import SqlRequestStore
 from adapters.storage.roster import SqlRosterStore
 from bot.clock import SystemClock
 from bot.connections import BotProviderAdmin
+from bot.grant_connections import GrantTargets
 from bot.grant_targets import GranterContext, all_granters
 from bot.notify import FanOutNotifier, SurfaceNotifier
 from bot.oauth_pagerduty import PagerDutyUserFlow
@@ -125,7 +126,11 @@ async def build(
     if providers is None:
         providers = _providers_from(settings, clock)
     provider_list = list(providers)
-    context = GranterContext(settings, os.environ, kv, provider_list, clock)
+    connections = SqlConnectionStore(engine, SecretBox(settings.secret_key), keys)
+    targets = GrantTargets(connections, settings, clock)
+    context = GranterContext(
+        settings, os.environ, kv, provider_list, clock, targets=targets, identities=identities
+    )
     chosen_granters: dict[str, Granter] = {**all_granters(context), **(granters or {})}
     service = AccessService(
         policy=source,
@@ -142,7 +147,7 @@ async def build(
     oauth = PagerDutyUserFlow(settings, kv, clock.now)
     admin = BotProviderAdmin(
         settings=settings,
-        store=SqlConnectionStore(engine, SecretBox(settings.secret_key), keys),
+        store=connections,
         rosters=rosters,
         syncer=syncer,
         providers=provider_list,
@@ -150,6 +155,7 @@ async def build(
         identities=identities,
         user_flow=oauth,
         policy=source,
+        targets=targets,
     )
     schedule = SyncSchedule(settings.sync_schedule, clock)
     dispatcher = Dispatcher(

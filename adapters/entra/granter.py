@@ -9,32 +9,24 @@ anything changes.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from adapters.entra.client import GraphClient
+from adapters.providerhttp import ProviderError
 from adapters.providerhttp.membership import MEMBER, KeyValues, join, leave
 from core.errors import DomainError
-from core.ports import Grant
+from core.grant_types import entra_group
+from core.ports import Grant, TargetHealth
 
 KIND = "entra-group"
-GROUP_ID = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-)
 
 
 def spec_problem(spec: Mapping[str, Any]) -> str | None:
-    """What is wrong with the policy's `grant:` for this type, checked without calling Graph."""
-    group = str(spec.get("group") or "").strip()
-    if not group:
-        return "an entra-group grant needs `group: OBJECT_ID` (the group's object id in Entra ID)"
-    if not GROUP_ID.match(group):
-        return f"an entra-group grant's `group` must be the group's object id (a GUID), not '{group[:40]}'"
-    unknown = sorted(set(spec) - {"type", "group"})
-    if unknown:
-        return f"an entra-group grant takes only `group`, not {', '.join(unknown)}"
-    return None
+    """What is wrong with the policy's `grant:` for this type (the same check `policy check`
+    runs), or None."""
+    found = entra_group.problems({k: v for k, v in spec.items() if k != "type"})
+    return found[0] if found else None
 
 
 def group_problem(group: Mapping[str, Any]) -> str | None:
@@ -54,9 +46,9 @@ def group_problem(group: Mapping[str, Any]) -> str | None:
 class EntraGroupGranter:
     kind = KIND
 
-    def __init__(self, client_for: Callable[[], GraphClient], notes: KeyValues) -> None:
+    def __init__(self, client_for: Callable[[], Awaitable[GraphClient]], notes: KeyValues) -> None:
         """`client_for` returns the live connection's client (or raises DomainError) on each call,
-        so a reconnect with new credentials is used at once."""
+        so a reconnect with new credentials, on any replica, is used at once."""
         self._client_for = client_for
         self._notes = notes
 
@@ -64,7 +56,7 @@ class EntraGroupGranter:
         problem = spec_problem(grant.spec)
         if problem:
             raise DomainError(problem[0].upper() + problem[1:] + ".")
-        client = self._client_for()
+        client = await self._client_for()
         group = await client.group(str(grant.spec["group"]).lower())
         problem = group_problem(group)
         if problem:
@@ -81,6 +73,35 @@ class EntraGroupGranter:
             **held,
         }
 
+    async def check(self, spec: dict[str, Any]) -> TargetHealth:
+        """For `status`: the app signs in, holds the permissions, and the group can take grants."""
+        problem = spec_problem(spec)
+        if problem:
+            return TargetHealth(False, problem)
+        try:
+            client = await self._client_for()
+            verified = await client.verify()
+            if not verified.ok:
+                return TargetHealth(False, verified.summary)
+            group = await client.group(str(spec["group"]).lower())
+        except (DomainError, ProviderError) as exc:
+            return TargetHealth(False, str(exc))
+        problem = group_problem(group)
+        if problem:
+            return TargetHealth(False, problem)
+        if (
+            group.get("isAssignableToRole")
+            and "role-assignable groups" not in verified.capabilities
+        ):
+            return TargetHealth(
+                False,
+                f"group {group.get('displayName')} is role-assignable, so the app also needs "
+                "RoleManagement.ReadWrite.Directory",
+            )
+        return TargetHealth(
+            True, f"group {group.get('displayName') or group['id']}; {verified.summary}"
+        )
+
     async def extend(self, grant: Grant) -> dict[str, Any]:
         """Membership lasts until the revoke, which the scheduler sends at the new end."""
         return {"type": KIND, "unchanged": True}
@@ -94,7 +115,9 @@ class EntraGroupGranter:
             "displayName": str(receipt.get("group_name") or receipt["group"]),
             "isAssignableToRole": bool(receipt.get("role_assignable")),
         }
-        slot = GroupMembership(self._client_for(), group, str(receipt["user_id"]), grant.email)
+        slot = GroupMembership(
+            await self._client_for(), group, str(receipt["user_id"]), grant.email
+        )
         released = await leave(slot, self._notes, grant.request_id, receipt)
         return {"type": KIND, "group": group["id"], **released}
 

@@ -14,42 +14,34 @@ verified email is theirs.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from adapters.github.client import GitHubClient
+from adapters.providerhttp import ProviderError
 from adapters.providerhttp.membership import KeyValues, join, leave
 from core.errors import DomainError
-from core.ports import Grant
+from core.grant_types import github_team
+from core.ports import Grant, TargetHealth
 
 KIND = "github-team"
 ROLES = ("member", "maintainer")
-NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,99})$")
 
 Logins = Callable[[str], Awaitable[str | None]]
 
 
 def spec_problem(spec: Mapping[str, Any]) -> str | None:
-    """What is wrong with the policy's `grant:` for this type, checked without calling GitHub."""
-    org, team = spec.get("org"), spec.get("team")
-    if not isinstance(org, str) or not NAME.match(org):
-        return "a github-team grant needs `org: ORGANIZATION` (its login, e.g. acme)"
-    if not isinstance(team, str) or not NAME.match(team):
-        return "a github-team grant needs `team: TEAM_SLUG` (as in github.com/orgs/ORG/teams/SLUG)"
-    if spec.get("role", "member") not in ROLES:
-        return "a github-team grant's `role` is member or maintainer"
-    unknown = sorted(set(spec) - {"type", "org", "team", "role"})
-    if unknown:
-        return f"a github-team grant takes `org`, `team` and `role`, not {', '.join(unknown)}"
-    return None
+    """What is wrong with the policy's `grant:` for this type (the same check `policy check`
+    runs), or None."""
+    found = github_team.problems({k: v for k, v in spec.items() if k != "type"})
+    return found[0] if found else None
 
 
 class GitHubTeamGranter:
     kind = KIND
 
     def __init__(
-        self, client_for: Callable[[], GitHubClient], notes: KeyValues, logins: Logins
+        self, client_for: Callable[[], Awaitable[GitHubClient]], notes: KeyValues, logins: Logins
     ) -> None:
         """`client_for` returns the live connection's client (or raises DomainError) each call;
         `logins` maps an email to the GitHub login an admin mapped to it, if any."""
@@ -63,7 +55,7 @@ class GitHubTeamGranter:
             raise DomainError(problem[0].upper() + problem[1:] + ".")
         org, slug = str(grant.spec["org"]), str(grant.spec["team"])
         role = str(grant.spec.get("role", "member"))
-        client = self._client_for()
+        client = await self._client_for()
         team = await client.team(org, slug)
         login = await self._login(client, org, grant.email)
         if not await client.is_org_member(org, login):
@@ -83,6 +75,22 @@ class GitHubTeamGranter:
             **held,
         }
 
+    async def check(self, spec: dict[str, Any]) -> TargetHealth:
+        """For `status`: the credentials reach the organization and read the team."""
+        problem = spec_problem(spec)
+        if problem:
+            return TargetHealth(False, problem)
+        org, slug = str(spec["org"]), str(spec["team"])
+        try:
+            client = await self._client_for()
+            verified = await client.verify(org)
+            if not verified.ok:
+                return TargetHealth(False, verified.summary)
+            team = await client.team(org, slug)
+        except (DomainError, ProviderError) as exc:
+            return TargetHealth(False, str(exc))
+        return TargetHealth(True, f"team {team.get('name') or slug} in {org}; {verified.summary}")
+
     async def extend(self, grant: Grant) -> dict[str, Any]:
         """Membership lasts until the revoke, which the scheduler sends at the new end."""
         return {"type": KIND, "unchanged": True}
@@ -92,7 +100,7 @@ class GitHubTeamGranter:
         if receipt.get("type") != KIND or not receipt.get("login"):
             return {"type": KIND, "nothing_to_undo": True}
         org, slug, login = str(receipt["org"]), str(receipt["team"]), str(receipt["login"])
-        slot = TeamMembership(self._client_for(), org, slug, login, grant.email)
+        slot = TeamMembership(await self._client_for(), org, slug, login, grant.email)
         released = await leave(slot, self._notes, grant.request_id, receipt)
         return {"type": KIND, "org": org, "team": slug, **released}
 

@@ -9,28 +9,24 @@ Directory, LDAP) or a built-in one is refused before anything changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from adapters.okta.client import OktaClient
+from adapters.providerhttp import ProviderError
 from adapters.providerhttp.membership import MEMBER, KeyValues, join, leave
 from core.errors import DomainError
-from core.ports import Grant
+from core.grant_types import okta_group
+from core.ports import Grant, TargetHealth
 
 KIND = "okta-group"
 
 
 def spec_problem(spec: Mapping[str, Any]) -> str | None:
-    """What is wrong with the policy's `grant:` for this type, checked without calling Okta."""
-    group = spec.get("group")
-    if not isinstance(group, str) or not group.strip():
-        return "an okta-group grant needs `group: ID_OR_NAME` (the group's id, 00g…, or its exact name)"
-    if '"' in group or "\\" in group:
-        return "an okta-group grant's `group` cannot hold a quote or a backslash"
-    unknown = sorted(set(spec) - {"type", "group"})
-    if unknown:
-        return f"an okta-group grant takes only `group`, not {', '.join(unknown)}"
-    return None
+    """What is wrong with the policy's `grant:` for this type (the same check `policy check`
+    runs), or None."""
+    found = okta_group.problems({k: v for k, v in spec.items() if k != "type"})
+    return found[0] if found else None
 
 
 def group_problem(group: Mapping[str, Any]) -> str | None:
@@ -49,7 +45,7 @@ def group_problem(group: Mapping[str, Any]) -> str | None:
 class OktaGroupGranter:
     kind = KIND
 
-    def __init__(self, client_for: Callable[[], OktaClient], notes: KeyValues) -> None:
+    def __init__(self, client_for: Callable[[], Awaitable[OktaClient]], notes: KeyValues) -> None:
         """`client_for` returns the live connection's client (or raises DomainError) each call."""
         self._client_for = client_for
         self._notes = notes
@@ -58,7 +54,7 @@ class OktaGroupGranter:
         problem = spec_problem(grant.spec)
         if problem:
             raise DomainError(problem[0].upper() + problem[1:] + ".")
-        client = self._client_for()
+        client = await self._client_for()
         group = await client.group(str(grant.spec["group"]).strip())
         problem = group_problem(group)
         if problem:
@@ -74,6 +70,25 @@ class OktaGroupGranter:
             **held,
         }
 
+    async def check(self, spec: dict[str, Any]) -> TargetHealth:
+        """For `status`: the credentials read users and groups, and the group can take grants."""
+        problem = spec_problem(spec)
+        if problem:
+            return TargetHealth(False, problem)
+        try:
+            client = await self._client_for()
+            verified = await client.verify()
+            if not verified.ok:
+                return TargetHealth(False, verified.summary)
+            group = await client.group(str(spec["group"]).strip())
+        except (DomainError, ProviderError) as exc:
+            return TargetHealth(False, str(exc))
+        problem = group_problem(group)
+        if problem:
+            return TargetHealth(False, problem)
+        name = (group.get("profile") or {}).get("name") or group["id"]
+        return TargetHealth(True, f"group {name} ({group['id']}); {verified.summary}")
+
     async def extend(self, grant: Grant) -> dict[str, Any]:
         """Membership lasts until the revoke, which the scheduler sends at the new end."""
         return {"type": KIND, "unchanged": True}
@@ -83,7 +98,7 @@ class OktaGroupGranter:
         if receipt.get("type") != KIND or not receipt.get("user_id"):
             return {"type": KIND, "nothing_to_undo": True}
         group = {"id": str(receipt["group"]), "profile": {"name": receipt.get("group_name")}}
-        slot = OktaMembership(self._client_for(), group, str(receipt["user_id"]), grant.email)
+        slot = OktaMembership(await self._client_for(), group, str(receipt["user_id"]), grant.email)
         released = await leave(slot, self._notes, grant.request_id, receipt)
         return {"type": KIND, "group": group["id"], **released}
 

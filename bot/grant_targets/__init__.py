@@ -13,21 +13,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from adapters.providerhttp.heldroles import KeyValues
+from bot.grant_connections import GrantTargets
 from bot.settings import Settings
-from core.ports import Clock, Granter, RosterProvider
+from core.ports import Clock, Granter, IdentityOverrides, RosterProvider
 
 
 @dataclass(frozen=True)
 class GranterContext:
     """What granters are built from: settings, the environment (AWS and webhook secrets are
-    read from it), the shared key-value store for notes that must survive restarts, and the
-    live list of connected providers."""
+    read from it), the shared key-value store for notes that must survive restarts, the live
+    list of connected providers, the connected grant targets (Entra ID, Okta, GitHub) and the
+    admins' identity mappings (a GitHub login for an email)."""
 
     settings: Settings
     env: Mapping[str, str]
     kv: KeyValues
     providers: Sequence[RosterProvider]
     clock: Clock
+    targets: GrantTargets | None = None
+    identities: IdentityOverrides | None = None
 
 
 def all_granters(context: GranterContext) -> dict[str, Granter]:

@@ -23,7 +23,8 @@ from adapters.console import repl
 from bot.cli import main
 from tests.builders import POLICY, roster_yaml
 
-_SETTING_PREFIXES = ("ONCALL_ACCESS_", "SLACK_", "MICROSOFT_", "PAGERDUTY_", "OPSGENIE_", "JSM_")
+_SETTING_PREFIXES = ("ONCALL_ACCESS_", "SLACK_", "MICROSOFT_", "PAGERDUTY_", "OPSGENIE_", "JSM_",
+                     "GRAPH_", "ENTRA_", "GITHUB_")  # fmt: skip
 
 
 @dataclass(frozen=True)

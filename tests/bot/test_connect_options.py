@@ -37,3 +37,24 @@ def test_each_provider_offers_only_its_own_options(
         run(capsys, "connect", "opsgenie", "--subdomain", "acme")
     assert refused.value.code == 2
     assert "unrecognized arguments: --subdomain acme" in capsys.readouterr().err
+
+
+def test_grant_targets_take_their_own_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh_directory(monkeypatch, tmp_path)
+    with pytest.raises(SystemExit):
+        run(capsys, "connect", "github", "--help")
+    github = " ".join(capsys.readouterr().out.split())
+    assert "--org" in github and "--token-file FILE" in github
+    assert "--private-key-file FILE" in github and "--app-id" in github
+
+    ran = run(capsys, "connect", "okta", "--org-url", "https://acme.okta.com")
+    assert ran.code == 2
+    assert ran.err.splitlines() == [
+        "oncall-access: --api-token-file: Enter an API token, or the service app's client id "
+        "and private key."
+    ]
+    ran = run(capsys, "connect", "entra", "--tenant", "contoso.onmicrosoft.com")
+    assert ran.code == 2 and "--client-id" in ran.err and "--client-secret-file" in ran.err
+    assert not (tmp_path / "oncall-access.db").exists()

@@ -22,6 +22,7 @@ from core.errors import DomainError
 from core.ports import Grant
 from tests.fakes.certificates import self_signed
 from tests.fakes.graph import FakeGraph, Group, User
+from tests.fakes.live import returning
 
 TENANT = "6b9f1c0e-4a53-4c1e-9f7e-1d2c3b4a5f60"
 CLIENT = "0e5ac3d2-7f1b-4a8e-b0c9-112233445566"
@@ -81,7 +82,7 @@ async def notes(sqlite_url: str) -> AsyncIterator[SqlKeyValues]:
 @pytest.fixture
 def granter(client_for: Callable[..., GraphClient], notes: SqlKeyValues) -> EntraGroupGranter:
     client = client_for()
-    return EntraGroupGranter(lambda: client, notes)
+    return EntraGroupGranter(returning(client), notes)
 
 
 @pytest.fixture
@@ -322,7 +323,7 @@ async def test_a_certificate_signs_in_instead_of_a_secret(
     graph.add_app(TENANT, "cert-app", certificate_pem=cert_pem)
     client = client_for(client_id="cert-app", client_secret="", certificate=both)
     assert (await client.verify()).ok
-    granter = EntraGroupGranter(lambda: client, notes)
+    granter = EntraGroupGranter(returning(client), notes)
     await granter.grant(access(sre))
     assert bob.id in sre.members
     _, other = self_signed()  # a certificate the app never uploaded

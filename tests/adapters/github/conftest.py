@@ -14,6 +14,7 @@ from adapters.storage.kv import SqlKeyValues
 from adapters.storage.migrate import upgrade
 from core.ports import Grant
 from tests.fakes.github import Account, FakeGitHub, Team
+from tests.fakes.live import returning
 
 NOW = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
 ORG = "acme"
@@ -85,7 +86,7 @@ def granter(
     async def logins(email: str) -> str | None:
         return mapped.get(email)
 
-    return GitHubTeamGranter(lambda: client, notes, logins)
+    return GitHubTeamGranter(returning(client), notes, logins)
 
 
 @pytest.fixture

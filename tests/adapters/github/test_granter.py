@@ -21,6 +21,7 @@ from core.ports import Grant
 from tests.adapters.github.conftest import ORG, access
 from tests.fakes.certificates import private_key_pem
 from tests.fakes.github import Account, FakeGitHub, Team
+from tests.fakes.live import returning
 
 
 def back(grant: Grant, receipt: dict[str, Any]) -> Grant:
@@ -153,7 +154,7 @@ async def test_a_token_that_may_only_read_is_told_the_permission(
         return "bob-gh"
 
     with pytest.raises(DomainError) as refused:
-        await GitHubTeamGranter(lambda: client, notes, logins).grant(access())
+        await GitHubTeamGranter(returning(client), notes, logins).grant(access())
     assert str(refused.value) == (
         "GitHub refused to change the members of acme/sre-oncall (403): the credentials lack "
         "the permission members=write (GitHub's X-Accepted-GitHub-Permissions)."
@@ -184,7 +185,7 @@ async def test_a_github_app_buys_an_installation_token_and_grants(
     async def logins(email: str) -> str | None:
         return "bob-gh"
 
-    granter = GitHubTeamGranter(lambda: client, notes, logins)
+    granter = GitHubTeamGranter(returning(client), notes, logins)
     grant = access()
     receipt = await granter.grant(grant)
     await granter.revoke(back(grant, receipt))

@@ -16,6 +16,7 @@ from tests.adapters.github.test_granter import public_pem
 from tests.adapters.providerhttp.openapi import all_errors, github_spec
 from tests.fakes.certificates import private_key_pem
 from tests.fakes.github import Account, FakeGitHub, RecordedRequest, Team
+from tests.fakes.live import returning
 
 
 async def exercise(
@@ -32,7 +33,7 @@ async def exercise(
     async def logins(email: str) -> str | None:
         return "bob-gh" if email == "bob@example.com" else None
 
-    granter = GitHubTeamGranter(lambda: client, notes, logins)
+    granter = GitHubTeamGranter(returning(client), notes, logins)
     grant = access()
     receipt = await granter.grant(grant)
     await granter.revoke(dataclasses.replace(grant, receipt=receipt))
@@ -41,7 +42,7 @@ async def exercise(
         await granter.grant(access("no-such-team", request_id="r3"))
     readonly = client_for(token=gh.add_token("read"))
     with pytest.raises(DomainError):
-        await GitHubTeamGranter(lambda: readonly, notes, logins).grant(access(request_id="r4"))
+        await GitHubTeamGranter(returning(readonly), notes, logins).grant(access(request_id="r4"))
 
 
 async def test_fake_responses_match_the_description(

@@ -13,6 +13,7 @@ from adapters.storage.engine import make_engine
 from adapters.storage.kv import SqlKeyValues
 from adapters.storage.migrate import upgrade
 from core.ports import Grant
+from tests.fakes.live import returning
 from tests.fakes.okta import FakeOkta, Group, User
 
 NOW = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
@@ -72,7 +73,7 @@ async def notes(sqlite_url: str) -> AsyncIterator[SqlKeyValues]:
 @pytest.fixture
 def granter(client_for: Callable[..., OktaClient], notes: SqlKeyValues) -> OktaGroupGranter:
     client = client_for()
-    return OktaGroupGranter(lambda: client, notes)
+    return OktaGroupGranter(returning(client), notes)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from core.errors import DomainError
 from core.ports import Grant
 from tests.adapters.okta.conftest import access
 from tests.fakes.certificates import private_key_pem
+from tests.fakes.live import returning
 from tests.fakes.okta import FakeOkta, Group, User
 
 
@@ -130,7 +131,7 @@ async def test_an_api_token_whose_admin_may_only_read_names_the_role(
     client = client_for(api_token=okta.add_token("READ_ONLY_ADMIN"))
     assert (await client.verify()).ok  # reads work; the write is refused when it is tried
     with pytest.raises(DomainError) as refused:
-        await OktaGroupGranter(lambda: client, notes).grant(access(sre.id))
+        await OktaGroupGranter(returning(client), notes).grant(access(sre.id))
     assert "Group Membership Administrator" in str(refused.value)
     assert await notes.get(f"okta-group:{sre.id}:{bob.id}") is None
 
@@ -147,7 +148,7 @@ async def test_a_service_app_signs_in_with_its_key_and_grants(
     client = client_for(client_id=app.client_id, private_key=pem, key_id="k1")
     verified = await client.verify()
     assert verified.ok and "okta.groups.manage" in verified.summary
-    await OktaGroupGranter(lambda: client, notes).grant(access(sre.id))
+    await OktaGroupGranter(returning(client), notes).grant(access(sre.id))
     assert bob.id in sre.members
     assert all(r.headers["Authorization"].startswith("Bearer ") for r in okta.requests[1:])
 
@@ -170,7 +171,7 @@ async def test_a_service_app_without_a_scope_is_told_which(
         scopes.discard("okta.groups.manage")
         scopes.add("okta.groups.read")
     with pytest.raises(DomainError) as refused:
-        await OktaGroupGranter(lambda: client, notes).grant(access(sre.id))
+        await OktaGroupGranter(returning(client), notes).grant(access(sre.id))
     assert str(refused.value) == (
         "Okta refused to change the members of group SRE On-call (403): the service app's token "
         "lacks the scope okta.groups.manage."

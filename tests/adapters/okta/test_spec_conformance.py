@@ -13,6 +13,7 @@ from adapters.storage.kv import SqlKeyValues
 from core.errors import DomainError
 from tests.adapters.okta.conftest import access
 from tests.adapters.providerhttp.openapi import all_errors, okta_spec
+from tests.fakes.live import returning
 from tests.fakes.okta import FakeOkta, Group, RecordedRequest, User
 
 
@@ -37,7 +38,7 @@ async def test_fake_responses_match_the_description(
     readonly = client_for(api_token=okta.add_token("READ_ONLY_ADMIN"))
     other = okta.add_group("Other")
     with pytest.raises(DomainError, match="Group Membership Administrator"):
-        await OktaGroupGranter(lambda: readonly, notes).grant(access(other.id, "r3"))
+        await OktaGroupGranter(returning(readonly), notes).grant(access(other.id, "r3"))
     api = [r for r in okta.requests if r.path.startswith("/api/") and r.status != 401]
     assert {200, 204, 403, 404, 429} <= {r.status for r in api}
     assert all_errors(api, okta_spec().response_errors) == []

@@ -179,6 +179,57 @@ async def test_choosing_another_provider_redraws_the_form_with_its_fields(
     assert redrawn["private_metadata"] == view["private_metadata"]
 
 
+async def test_grant_targets_connect_from_the_same_modal(
+    admin_rig: SlackRig, admin: FakeProviderAdmin
+) -> None:
+    view = await _connect_form(admin_rig)
+    await admin_rig.send(
+        payloads.block_actions(
+            CONNECT_PROVIDER,
+            block_id="provider",
+            action_type="static_select",
+            action={
+                "selected_option": {
+                    "text": {"type": "plain_text", "text": "GitHub"},
+                    "value": "github",
+                }
+            },
+            view=view,
+            state_values=_values(provider="github"),
+            user_id=LEAD,
+        )
+    )
+    call = await admin_rig.fake.next_call("views.update")
+    redrawn = call.params["view"]
+    redrawn = json.loads(redrawn) if isinstance(redrawn, str) else redrawn
+    assert _blocks_of(redrawn) == {"provider", "org", "api_token", "app_id", "private_key",
+                                   "installation_id"}  # fmt: skip
+    [key_block] = [b for b in redrawn["blocks"] if b.get("block_id") == "private_key"]
+    assert key_block["element"]["multiline"] is True
+
+    missing = await admin_rig.send(
+        payloads.view_submission(_values(provider="github"), view=redrawn, user_id=LEAD)
+    )
+    assert missing.json()["response_action"] == "errors"
+    assert set(missing.json()["errors"]) == {"org", "api_token"}
+
+    key = "-----BEGIN PRIVATE KEY-----\nMIIEv\n-----END PRIVATE KEY-----"
+    reply = await admin_rig.send(
+        payloads.view_submission(
+            _values(provider="github", org="acme", app_id="123456", private_key=key),
+            view=redrawn,
+            user_id=LEAD,
+        )
+    )
+    assert (reply.status, reply.text) == (200, "")
+    ((form, _),) = admin.connected
+    assert (form.provider, form.org, form.app_id, form.private_key) == (
+        "github", "acme", "123456", key,
+    )  # fmt: skip
+    for made in admin_rig.fake.calls():
+        assert "MIIEv" not in json.dumps(made.params), made.method  # never shown back
+
+
 def _blocks_of(view: dict[str, Any]) -> set[str]:
     return {b["block_id"] for b in view["blocks"] if b.get("type") == "input"}
 

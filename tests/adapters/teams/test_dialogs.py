@@ -220,7 +220,9 @@ async def test_connect_command_offers_a_form_per_provider(teams: TeamsUnderTest)
     await teams.say(LEAD, "connect")
 
     card = card_of(await teams.next_in(LEAD))
-    assert [a["data"].get("provider") for a in card["actions"]] == ["pagerduty", "opsgenie", "jsm"]
+    assert [a["data"].get("provider") for a in card["actions"]] == [
+        "pagerduty", "opsgenie", "jsm", "entra", "okta", "github",
+    ]  # fmt: skip
     assert all(a["data"]["msteams"] == {"type": "task/fetch"} for a in card["actions"])
 
 
