@@ -10,6 +10,7 @@ rotated or disconnected it anywhere.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,20 @@ log = logging.getLogger(__name__)
 TargetClient = GraphClient | OktaClient | GitHubClient
 
 
+_PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.S)
+
+
+def pem(text: str) -> str:
+    """PEM blocks as a PEM parser wants them, however they were pasted: a chat form's one-line
+    field turns the key's line breaks into spaces, or drops them."""
+    blocks = []
+    for label, body in _PEM.findall(text):
+        b64 = "".join(body.split())
+        lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
+        blocks.append("\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----"]))
+    return "\n".join(blocks) + "\n" if blocks else text
+
+
 def config_and_secrets(form: ConnectForm) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split a form into what may be shown (config) and what is sealed (secrets)."""
     if form.provider == "entra":
@@ -37,7 +52,7 @@ def config_and_secrets(form: ConnectForm) -> tuple[dict[str, Any], dict[str, Any
             {"tenant": form.tenant, "client_id": form.client_id,
              "auth": "certificate" if form.certificate else "client_secret"},
             {"client_secret": form.client_secret} if not form.certificate
-            else {"certificate": form.certificate},
+            else {"certificate": pem(form.certificate)},
         )  # fmt: skip
     if form.provider == "okta":
         if form.api_token:
@@ -45,14 +60,14 @@ def config_and_secrets(form: ConnectForm) -> tuple[dict[str, Any], dict[str, Any
         return (
             {"org_url": form.org_url, "auth": "service_app", "client_id": form.client_id,
              "key_id": form.key_id},
-            {"private_key": form.private_key},
+            {"private_key": pem(form.private_key)},
         )  # fmt: skip
     if form.api_token:
         return {"org": form.org, "auth": "token"}, {"token": form.api_token}
     return (
         {"org": form.org, "auth": "app", "app_id": form.app_id,
          "installation_id": form.installation_id},
-        {"private_key": form.private_key},
+        {"private_key": pem(form.private_key)},
     )  # fmt: skip
 
 
