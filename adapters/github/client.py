@@ -95,6 +95,7 @@ class _AppLogin:
     def __init__(self, http: ProviderHTTP, app_id: str, key: Any, installation_id: str) -> None:
         self._http, self._app_id, self._key = http, app_id, key
         self.installation_id = installation_id
+        self.permissions: dict[str, str] = {}  # what the installation was granted, as GitHub says
 
     def jwt(self) -> str:
         now = int(time.time())
@@ -131,6 +132,9 @@ class _AppLogin:
             raise
         if not isinstance(body, dict) or not isinstance(body.get("token"), str):
             raise DomainError("GitHub answered without an installation token.")
+        granted = body.get("permissions")
+        if isinstance(granted, dict):
+            self.permissions = {str(k): str(v) for k, v in granted.items()}
         return Token(body["token"], 3600.0)  # installation tokens last one hour
 
 
@@ -279,6 +283,14 @@ class GitHubClient:
             return Verification(False, f"GitHub has no organization {org} these credentials see.")
         except Forbidden as exc:
             return Verification(False, _refusal(exc, f"read the members of {org}"))
+        if self._app is not None and self._app.permissions.get("members") != "write":
+            held = self._app.permissions.get("members", "none")
+            return Verification(
+                False,
+                f"The GitHub App's installation on {org} holds the organization permission "
+                f"Members: {held}; grants need Members: read and write (members=write). Change it "
+                "in the app's settings and approve the change in the organization.",
+            )
         who = "The GitHub App's installation" if self.kind == "app" else "The token"
         return Verification(
             True,

@@ -193,6 +193,17 @@ async def test_a_github_app_buys_an_installation_token_and_grants(
     assert len(gh.changes) == 2
 
 
+async def test_an_app_without_members_write_is_told_the_permission_at_connect(
+    gh: FakeGitHub, client_for: Callable[..., GitHubClient]
+) -> None:
+    key, pem = private_key_pem()
+    app = gh.add_app(public_pem(key), [ORG], members="read")
+    gh.add_account("bob-gh", org=ORG)
+    verified = await client_for(app_id=app.app_id, private_key=pem).verify(ORG)
+    assert not verified.ok
+    assert "Members: read; grants need Members: read and write (members=write)" in verified.summary
+
+
 async def test_an_app_not_installed_on_the_org_is_told_so(
     gh: FakeGitHub, client_for: Callable[..., GitHubClient]
 ) -> None:
