@@ -31,7 +31,7 @@ def request_state(request: AccessRequest) -> dict[str, Any]:
     return {
         "resource": request.resource,
         "requester": request.requester,
-        "kind": str(request.kind),
+        "kind": request.kind.value,
         "extends": request.extends,
         "status": request.status.value,
         "duration_seconds": int(request.duration.total_seconds()),
@@ -44,7 +44,7 @@ def request_state(request: AccessRequest) -> dict[str, Any]:
         "granted_at": _time(request.granted_at),
         "expires_at": _time(request.expires_at),
         "ended_at": _time(request.ended_at),
-        "review": request.review,
+        "review": request.review.value if request.review else None,
         "review_note": request.review_note,
     }
 

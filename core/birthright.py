@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
+from core.evidence import Evidence, Rule
 from core.granting import GRANT_GRACE
 from core.identity import SYSTEM, Actor
 from core.policy import Policy
@@ -23,23 +23,22 @@ OPEN_SHIFT_HORIZON = timedelta(days=7)  # an open-ended shift is re-extended whi
 
 def birthright_holders(
     policy: Policy, roster: Roster, resource: str, now: datetime
-) -> dict[str, tuple[datetime, dict[str, Any]]]:
+) -> dict[str, tuple[datetime, Evidence]]:
     """Who should hold `resource` by birthright at `now`, until when, and on what evidence."""
-    wanted: dict[str, tuple[datetime, dict[str, Any]]] = {}
+    wanted: dict[str, tuple[datetime, Evidence]] = {}
     for rule in policy.birthright:
         if rule.resource != resource:
             continue
         for group in rule.on_call:
             for shift in roster.on_call_now(group, now):
                 end = shift.end or now + OPEN_SHIFT_HORIZON
-                evidence = {
-                    "rule": "birthright",
-                    "group": str(group),
-                    "provider": group.provider.value,
-                    "shift_start": shift.start.isoformat() if shift.start else None,
-                    "shift_end": shift.end.isoformat() if shift.end else None,
-                    "snapshot_at": (roster.taken_at(group) or now).isoformat(),
-                }
+                evidence = Evidence(
+                    Rule.BIRTHRIGHT,
+                    group=group,
+                    shift_start=shift.start,
+                    shift_end=shift.end,
+                    snapshot_at=roster.taken_at(group) or now,
+                )
                 if shift.email not in wanted or end > wanted[shift.email][0]:
                     wanted[shift.email] = (end, evidence)
     return wanted
@@ -79,7 +78,7 @@ async def reconcile_birthright(service: AccessService) -> dict[str, int]:
 
 
 async def _grant(
-    s: AccessService, resource: str, email: str, end: datetime, evidence: dict[str, Any]
+    s: AccessService, resource: str, email: str, end: datetime, evidence: Evidence
 ) -> AccessRequest:
     now = s.clock.now()
     res = s.resource(resource)
@@ -103,7 +102,12 @@ async def _grant(
             "decision_note": "birthright",
             "next_attempt_at": now + GRANT_GRACE,
         },
-        s.event("request.approved", request, SYSTEM, {"birthright": True, "evidence": evidence}),
+        s.event(
+            "request.approved",
+            request,
+            SYSTEM,
+            {"birthright": True, "evidence": evidence.to_dict()},
+        ),
     )
     assert approved is not None
     return await s.activate(approved, SYSTEM)

@@ -28,7 +28,7 @@ from core.mapping_keys import mapping_key
 from core.ports import IdentityOverrides, ProviderAdmin
 from core.provenance import acting, chat_detail
 from core.replies import Reply
-from core.requests import Status
+from core.requests import Kind, Status
 from core.service import AccessService
 from core.sync import RosterSyncer
 from core.timefmt import show_time
@@ -221,7 +221,7 @@ class Dispatcher:
                         ok=False,
                         request=req,
                     )
-                note = req.evidence.get("note")
+                note = req.evidence.note
                 return Reply(
                     (f"{note} " if note else "")
                     + f"Request {req.id} for {req.resource} ({format_duration(req.duration)}) is waiting for approval.",
@@ -229,7 +229,7 @@ class Dispatcher:
                 )
             case c.Approve(request_id=rid, comment=comment):
                 req = await s.approve(actor, rid, comment)
-                if req.kind == "extension" and req.status == Status.APPROVED:
+                if req.kind == Kind.EXTENSION and req.status == Status.APPROVED:
                     return Reply(
                         f"Approved extension {req.id}: {req.extends} lasts {format_duration(req.duration)} longer.",
                         request=req,
@@ -262,7 +262,7 @@ class Dispatcher:
                 return Reply(f"{verb} {req.id} ({req.resource} for {req.requester}).", request=req)
             case c.Extend(request_id=rid, duration=more):
                 req = await s.extend(actor, rid, more)
-                if req.kind == "extension":
+                if req.kind == Kind.EXTENSION:
                     return Reply(
                         f"Extension {req.id} of {req.extends} by {format_duration(req.duration)} is waiting for approval.",
                         request=req,

@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from core.decision import manual_route, unknown_to_roster
 from core.errors import DomainError
+from core.evidence import Evidence, Rule
 from core.groups import GroupRef
 from core.identity import SYSTEM, Actor
 from core.policy import Resource
@@ -34,24 +34,24 @@ class Eligibility:
 
     def fallback(
         self, res: Resource, roster: Roster, actor: Actor, verdict: Verdict
-    ) -> dict[str, Any] | None:
+    ) -> Evidence | None:
         """When the roster cannot vouch for the requester but named approvers can decide: the
         evidence of that manual route, with the one sentence that says why; else None."""
-        groups = [str(g) for g in (*res.request.on_call, *res.request.members)]
+        groups = (*res.request.on_call, *res.request.members)
         if not [p for p in res.approve.people if p != actor.email] or not groups:
             return None  # nobody else is named who could decide
         if self._falls_back_to_people(res, roster):
             note = (
                 "The on-call provider is disconnected, so your request goes to the named approvers."
             )
-            return {"rule": "fallback.provider_disconnected", "groups": groups, "note": note}
+            return Evidence(Rule.FALLBACK_PROVIDER_DISCONNECTED, groups=groups, note=note)
         route = manual_route(res, roster, actor.email, verdict)
         if route == "roster_stale":
             note = f"{verdict.sentence(actor.tz, self._w.clock.now())} Your request goes to the named approvers instead."
-            return {"rule": "fallback.roster_stale", "groups": groups, "note": note}
+            return Evidence(Rule.FALLBACK_ROSTER_STALE, groups=groups, note=note)
         if route == "unknown_person":
             note = f"You are not in the on-call roster as {actor.email}, so your request goes to the named approvers."
-            return {"rule": "fallback.unknown_person", "groups": groups, "note": note}
+            return Evidence(Rule.FALLBACK_UNKNOWN_PERSON, groups=groups, note=note)
         return None
 
     def refusal(self, res: Resource, roster: Roster, actor: Actor, verdict: Verdict) -> str:
@@ -91,15 +91,14 @@ class Eligibility:
                 continue
             group, shift = answer
             if shift is not None and shift.covers(now):
-                evidence = {
-                    "rule": "request.on_call",
-                    "group": str(group),
-                    "provider": group.provider.value,
-                    "shift_start": shift.start.isoformat() if shift.start else None,
-                    "shift_end": shift.end.isoformat() if shift.end else None,
-                    "live_confirm": True,
-                    "confirmed_at": now.isoformat(),
-                }
+                evidence = Evidence(
+                    Rule.REQUEST_ON_CALL,
+                    group=group,
+                    shift_start=shift.start,
+                    shift_end=shift.end,
+                    live_confirm=True,
+                    confirmed_at=now,
+                )
                 return Verdict(True, Reason.ON_CALL, evidence, group, shift.end)
         return refused
 
@@ -118,7 +117,7 @@ class Eligibility:
     ) -> AccessRequest:
         """Eligibility is decided again at the click, on the current roster (and the provider
         live): a requester whose shift ended meanwhile is refused, and both sides are told."""
-        if request.evidence.get("rule", "").startswith("fallback."):
+        if request.evidence.is_fallback:
             return request  # nobody could check them when they asked; the named approvers decide
         now = self._w.clock.now()
         roster = roster if roster is not None else await self._w.roster.current()

@@ -52,7 +52,9 @@ class Extensions:
         past_shift = shift_end is not None and request.expires_at + more > shift_end
         by_admin = self._w.settings.is_admin(actor.email) and actor.email != request.requester
         if (auto.allowed and not past_shift) or by_admin:
-            return await self._apply_extension(request, more, actor.email, auto.evidence)
+            return await self._apply_extension(
+                request, more, actor.email, {"evidence": auto.evidence.to_dict()}
+            )
         for other in await self._w.store.by_requester(request.requester):
             if (
                 other.kind == Kind.EXTENSION
@@ -67,7 +69,7 @@ class Extensions:
             raise DomainError(
                 f"Nobody can approve extending {res.name} right now: no approver is on call or named."
             )
-        verdict = Verdict(True, Reason.NAMED, {**request.evidence, "extends": request.id})
+        verdict = Verdict(True, Reason.NAMED, request.evidence.extending(request.id))
         extension = self._w.new_request(
             actor,
             res,
@@ -114,8 +116,10 @@ class Extensions:
             )
 
     async def _apply_extension(
-        self, request: AccessRequest, more: timedelta, actor: str, evidence: dict[str, Any]
+        self, request: AccessRequest, more: timedelta, actor: str, why: dict[str, Any]
     ) -> AccessRequest:
+        """`why` is what the audit event records as the grounds: the evidence, or the approved
+        extension request."""
         assert request.expires_at is not None and request.granted_at is not None
         new_end = request.expires_at + more
         extended = await self._w.store.update_if(
@@ -126,7 +130,7 @@ class Extensions:
                 "access.extended",
                 request,
                 actor,
-                {"by": format_duration(more), "new_end": new_end.isoformat(), "evidence": evidence},
+                {"by": format_duration(more), "new_end": new_end.isoformat(), **why},
             ),
         )
         if extended is None:
@@ -150,7 +154,7 @@ class Extensions:
             return extension
         self._check_extension_fits(original, res, extension.duration)
         await self._apply_extension(
-            original, extension.duration, actor, {"extension": extension.id}
+            original, extension.duration, actor, {"evidence": {"extension": extension.id}}
         )
         await self._w.notifier.request_changed(extension, _refs(extension))
         return extension

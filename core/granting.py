@@ -168,15 +168,14 @@ class Granting:
         """The requested end, or the end of the shift that made the requester eligible, whichever
         comes first (per resource `end_with_shift`; permanent on-calls are not cut short)."""
         end = now + request.duration
-        shift_end = request.evidence.get("shift_end")
-        on_call_rule = str(request.evidence.get("rule", "")).endswith("on_call")
+        shift_end = request.evidence.shift_end
         if (
             request.kind in (Kind.REQUEST, Kind.BREAK_GLASS)
             and res.ends_with_shift
-            and on_call_rule
+            and request.evidence.on_call
             and shift_end
         ):
-            end = min(end, datetime.fromisoformat(shift_end))
+            end = min(end, shift_end)
         return end
 
     async def move_end(self, request: AccessRequest) -> None:
@@ -281,7 +280,7 @@ class Granting:
             "last_error": _describe(exc),
         }
         if end_as is not None:
-            changes.update(end_as=end_as.value, expires_at=min(request.expires_at or now, now))
+            changes.update(end_as=end_as, expires_at=min(request.expires_at or now, now))
         if isinstance(exc, PartlyRevoked):
             changes["grant_receipt"] = exc.receipt  # what is taken back is not revoked again
         log.warning(

@@ -8,7 +8,7 @@ restart never acts twice.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from core.durations import format_duration
@@ -16,7 +16,7 @@ from core.grant_parts import any_given
 from core.groups import GroupRef
 from core.identity import SYSTEM
 from core.replies import describe_request
-from core.requests import AccessRequest, Kind, Status
+from core.requests import AccessRequest, Kind, ReviewState, Status
 from core.roster import Roster
 from core.rules import approvers_now
 from core.service import AccessService
@@ -49,7 +49,7 @@ class Lifecycle:
             except Exception as exc:
                 await s.revoke_failed(request, exc)
                 continue
-            final = Status.REVOKED if request.end_as == Status.REVOKED.value else Status.EXPIRED
+            final = Status.REVOKED if request.end_as == Status.REVOKED else Status.EXPIRED
             event = "access.revoked" if final == Status.REVOKED else "access.expired"
             detail = {"granter": receipt, "after_attempts": request.attempts}
             if request.kind == Kind.BIRTHRIGHT:
@@ -72,10 +72,10 @@ class Lifecycle:
         s, count = self.s, 0
         now = s.clock.now()
         for request in await s.store.with_status(Status.ACTIVE):
-            shift_end = request.evidence.get("shift_end")
+            shift_end = request.evidence.shift_end
             if request.warned_at or not shift_end or request.expires_at is None:
                 continue
-            if datetime.fromisoformat(shift_end) != request.expires_at:
+            if shift_end != request.expires_at:
                 continue  # ends before the shift does: nothing to announce
             if now < request.expires_at - s.settings.shift_end_warning:
                 continue
@@ -121,7 +121,7 @@ class Lifecycle:
                 {
                     "granted_at": now,
                     "expires_at": now,
-                    "end_as": Status.REVOKED.value,
+                    "end_as": Status.REVOKED,
                     "attempts": 0,
                     "next_attempt_at": None,
                 },
@@ -246,14 +246,14 @@ class Lifecycle:
         for request in await s.store.of_kind(
             Kind.BREAK_GLASS, Status.ACTIVE, Status.EXPIRED, Status.REVOKED
         ):
-            if request.review != "open":
+            if request.review != ReviewState.OPEN:
                 continue
             last = request.reminded_at or request.granted_at or request.created_at
             if now - last < REVIEW_REMINDER_EVERY:
                 continue
             claimed = await s.store.update_if(
                 request.id,
-                {"reminded_at": request.reminded_at, "review": "open"},
+                {"reminded_at": request.reminded_at, "review": ReviewState.OPEN},
                 {"reminded_at": now},
             )
             res = s.policy.resources.get(request.resource)

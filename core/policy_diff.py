@@ -218,9 +218,12 @@ def _birthright_grants(
                 continue
             starts = person in after
             end, evidence = after[person] if starts else before[person]
-            ended = evidence.get("shift_end")
             yield BirthrightChange(
-                name, person, starts, end if ended else None, str(evidence.get("group", ""))
+                name,
+                person,
+                starts,
+                end if evidence.shift_end else None,
+                str(evidence.group) if evidence.group else "",
             )
 
 

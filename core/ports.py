@@ -14,7 +14,7 @@ from core.audit import AuditEvent, AuditRecord
 from core.connection_form import ProviderForm
 from core.connections import ConnectForm, ConnectResult
 from core.groups import GroupRef, Provider
-from core.requests import AccessRequest, Status
+from core.requests import AccessRequest, Kind, Status
 from core.roster import RosterSnapshot, Shift
 
 
@@ -128,7 +128,7 @@ class RequestStore(Protocol):
         """Approved requests whose grant failed and whose next attempt is due."""
         ...
 
-    async def of_kind(self, kind: str, *statuses: Status) -> list[AccessRequest]: ...
+    async def of_kind(self, kind: Kind, *statuses: Status) -> list[AccessRequest]: ...
 
     async def by_requester(self, email: str, limit: int = 20) -> list[AccessRequest]: ...
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from core.connection_form import ProviderForm
 from core.connections import ConnectResult
 from core.durations import format_duration
-from core.groups import GroupRef
+from core.evidence import Rule
 from core.requests import AccessRequest
 from core.timefmt import show_time
 
@@ -36,23 +36,22 @@ class Reply:
 def evidence_sentence(request: AccessRequest, tz: str = "UTC", now: datetime | None = None) -> str:
     """`on call for Primary SRE (PagerDuty) until 18:00 CET`, or how else the requester qualified."""
     ev = request.evidence
-    rule = ev.get("rule", "")
-    group = GroupRef.parse(ev["group"]).display if ev.get("group") else ""
-    if rule.endswith("on_call") and group:
-        end = ev.get("shift_end")
-        until = f" until {show_time(datetime.fromisoformat(end), tz, now)}" if end else " (no end)"
+    group = ev.group.display if ev.group else ""
+    if ev.on_call:
+        end = ev.shift_end
+        until = f" until {show_time(end, tz, now)}" if end else " (no end)"
         return f"on call for {group}{until}"
-    if rule == "request.members" and group:
+    if ev.rule is Rule.REQUEST_MEMBERS and group:
         return f"member of {group}"
-    if rule == "request.people":
-        return "named in the policy"
-    if rule == "fallback.provider_disconnected":
-        return "not checked: the on-call provider is disconnected, so named approvers decide"
-    if rule == "fallback.roster_stale":
-        return "not checked: the on-call roster is out of date, so named approvers decide"
-    if rule == "fallback.unknown_person":
-        return "not in the on-call roster under this email, so named approvers decide"
-    return "anyone may request it"
+    return _SENTENCES.get(ev.rule, "anyone may request it")
+
+
+_SENTENCES = {
+    Rule.REQUEST_PEOPLE: "named in the policy",
+    Rule.FALLBACK_PROVIDER_DISCONNECTED: "not checked: the on-call provider is disconnected, so named approvers decide",
+    Rule.FALLBACK_ROSTER_STALE: "not checked: the on-call roster is out of date, so named approvers decide",
+    Rule.FALLBACK_UNKNOWN_PERSON: "not in the on-call roster under this email, so named approvers decide",
+}
 
 
 def describe_request(request: AccessRequest, tz: str = "UTC", now: datetime | None = None) -> str:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from core.errors import DomainError
+from core.evidence import NO_EVIDENCE, Evidence
 
 
 class Kind(StrEnum):
@@ -25,6 +26,14 @@ class Kind(StrEnum):
     EXTENSION = "extension"
     BIRTHRIGHT = "birthright"
     BREAK_GLASS = "break_glass"
+
+
+class ReviewState(StrEnum):
+    """A break-glass access's review: open until an approver closes it as ok or flagged."""
+
+    OPEN = "open"
+    OK = "ok"
+    FLAG = "flag"
 
 
 class Status(StrEnum):
@@ -104,19 +113,19 @@ class AccessRequest:
     granted_at: datetime | None = None
     expires_at: datetime | None = None
     ended_at: datetime | None = None
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: Evidence = NO_EVIDENCE
     message_refs: tuple[tuple[str, str], ...] = ()
     version: int = 0
-    kind: str = "request"  # request | extension | birthright | break_glass
+    kind: Kind = Kind.REQUEST
     extends: str | None = None  # an extension's original request
     grant_receipt: dict[str, Any] | None = None  # what the granter returned, to undo it exactly
     attempts: int = 0  # failed grant or revoke attempts in a row
     next_attempt_at: datetime | None = None
     last_error: str | None = None
-    end_as: str | None = None  # "revoked" when a manual revoke is being retried
+    end_as: Status | None = None  # REVOKED while a manual revoke is being retried
     reminded_at: datetime | None = None
     escalated_at: datetime | None = None
-    review: str | None = None  # break-glass: open | ok | flag
+    review: ReviewState | None = None  # break-glass only
     review_note: str | None = None
     warned_at: datetime | None = None  # told that the grant ends with the shift
 

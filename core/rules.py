@@ -6,11 +6,11 @@ shift window, snapshot time, provider), which the audit trail records verbatim.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
+from core.evidence import NO_EVIDENCE, Evidence, Rule
 from core.groups import GroupRef
 from core.identity import normalize_email
 from core.policy import Resource
@@ -38,7 +38,7 @@ class Reason(StrEnum):
 class Verdict:
     allowed: bool
     reason: Reason
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: Evidence = NO_EVIDENCE
     group: GroupRef | None = None
     at: datetime | None = None  # shift end, shift start or last sync, as the reason needs
 
@@ -68,23 +68,19 @@ class Verdict:
 
 
 def _evidence(
-    rule: str, group: GroupRef, shift: Shift | None, roster: Roster, now: datetime
-) -> dict[str, Any]:
+    rule: Rule, group: GroupRef, shift: Shift | None, roster: Roster, now: datetime
+) -> Evidence:
     taken = roster.taken_at(group)
-    evidence: dict[str, Any] = {
-        "rule": rule,
-        "group": str(group),
-        "provider": group.provider.value,
-        "snapshot_at": taken.isoformat() if taken else None,
-        "roster_age_s": int((now - taken).total_seconds()) if taken else None,
-        "live_confirm": False,
-    }
-    if shift is not None:
-        evidence["shift_start"] = shift.start.isoformat() if shift.start else None
-        evidence["shift_end"] = shift.end.isoformat() if shift.end else None
-        if shift.level is not None:
-            evidence["level"] = shift.level
-    return evidence
+    return Evidence(
+        rule=rule,
+        group=group,
+        snapshot_at=taken,
+        roster_age_s=int((now - taken).total_seconds()) if taken else None,
+        live_confirm=False,
+        shift_start=shift.start if shift else None,
+        shift_end=shift.end if shift else None,
+        level=shift.level if shift else None,
+    )
 
 
 def _on_call_among(
@@ -93,7 +89,7 @@ def _on_call_among(
     roster: Roster,
     now: datetime,
     max_age: timedelta,
-    rule: str,
+    rule: Rule,
 ) -> Verdict | None:
     """Allowed if on call for any fresh group; otherwise the most telling refusal, or None."""
     refusals: list[Verdict] = []
@@ -146,16 +142,19 @@ def may_request(
     email = normalize_email(email)
     rule = resource.request
     if email in rule.people:
-        return Verdict(True, Reason.NAMED, {"rule": "request.people"})
+        return Verdict(True, Reason.NAMED, Evidence(Rule.REQUEST_PEOPLE))
     if rule.open_to_all:
-        return Verdict(True, Reason.OPEN, {"rule": "request.open"})
-    on_call = _on_call_among(email, rule.on_call, roster, now, max_age, "request.on_call")
+        return Verdict(True, Reason.OPEN, Evidence(Rule.REQUEST_OPEN))
+    on_call = _on_call_among(email, rule.on_call, roster, now, max_age, Rule.REQUEST_ON_CALL)
     if on_call and on_call.allowed:
         return on_call
     for group in rule.members:
         if roster.is_fresh(group, now, max_age) and roster.is_member(email, group):
             return Verdict(
-                True, Reason.MEMBER, _evidence("request.members", group, None, roster, now), group
+                True,
+                Reason.MEMBER,
+                _evidence(Rule.REQUEST_MEMBERS, group, None, roster, now),
+                group,
             )
     member_refusals = [
         Verdict(False, Reason.ROSTER_STALE, group=g, at=roster.taken_at(g))
@@ -180,11 +179,13 @@ def may_approve(
         return Verdict(False, Reason.SELF_APPROVAL)
     rule = resource.approve
     if approver in rule.people:
-        return Verdict(True, Reason.NAMED, {"rule": "approve.people"})
-    on_call = _on_call_among(approver, rule.on_call, roster, now, max_age, "approve.on_call")
+        return Verdict(True, Reason.NAMED, Evidence(Rule.APPROVE_PEOPLE))
+    on_call = _on_call_among(approver, rule.on_call, roster, now, max_age, Rule.APPROVE_ON_CALL)
     if on_call and on_call.allowed:
         return on_call
-    backup = _on_call_among(approver, rule.escalate_to, roster, now, max_age, "approve.escalate_to")
+    backup = _on_call_among(
+        approver, rule.escalate_to, roster, now, max_age, Rule.APPROVE_ESCALATE_TO
+    )
     if backup and backup.allowed:
         return backup
     if on_call and on_call.reason == Reason.ROSTER_STALE:
@@ -204,7 +205,7 @@ def auto_approves(
         roster,
         now,
         max_age,
-        "approve.auto_if_on_call",
+        Rule.AUTO_IF_ON_CALL,
     )
     return found or Verdict(False, Reason.NOT_ON_CALL)
 

@@ -21,7 +21,7 @@ from core.identity import SYSTEM, Actor
 from core.policy import Policy, Resource
 from core.ports import AuditLog, Clock, Granter, Notifier, RequestStore, RosterProvider
 from core.replies import describe_request, evidence_sentence
-from core.requests import AccessRequest, Kind, Status
+from core.requests import AccessRequest, Kind, ReviewState, Status
 from core.roster import Roster
 from core.roster_cache import RosterCache
 from core.rules import Reason, Verdict, approvers_now, auto_approves, may_request
@@ -129,7 +129,7 @@ class AccessService:
             raise DomainError(self.eligibility.refusal(res, roster, actor, verdict))
         await self._refuse_duplicate(actor, res)
         auto = auto_approves(res, actor.email, roster, now, max_age)
-        if verdict.evidence.get("live_confirm") and res.approve.auto_if_on_call:
+        if verdict.evidence.live_confirm and res.approve.auto_if_on_call:
             auto = verdict  # the provider confirmed the on-call shift the snapshot had missed
         if fallback:
             auto = Verdict(False, Reason.AUTO_DISABLED)
@@ -160,7 +160,10 @@ class AccessService:
                     "next_attempt_at": now + GRANT_GRACE,
                 },
                 self.event(
-                    "request.approved", request, SYSTEM, {"auto": True, "evidence": auto.evidence}
+                    "request.approved",
+                    request,
+                    SYSTEM,
+                    {"auto": True, "evidence": auto.evidence.to_dict()},
                 ),
             )
             assert approved is not None, "a request nobody else has seen cannot be decided twice"
@@ -202,7 +205,7 @@ class AccessService:
             raise DomainError(verdict.sentence(actor.tz, now))
         await self._refuse_duplicate(actor, res)
         request = self.workflow.new_request(
-            actor, res, duration, reason, verdict, kind=Kind.BREAK_GLASS, review="open"
+            actor, res, duration, reason, verdict, kind=Kind.BREAK_GLASS, review=ReviewState.OPEN
         )
         await self.store.create(
             request,
@@ -227,7 +230,7 @@ class AccessService:
                 "request.approved",
                 request,
                 SYSTEM,
-                {"break_glass": True, "evidence": verdict.evidence},
+                {"break_glass": True, "evidence": verdict.evidence.to_dict()},
             ),
         )
         assert approved is not None, "a request nobody else has seen cannot be decided twice"
@@ -250,14 +253,14 @@ class AccessService:
         request = await self.get(request_id)
         if request.kind != Kind.BREAK_GLASS:
             raise DomainError(f"{request.id} is not a break-glass access; only those are reviewed.")
-        if request.review != "open":
+        if request.review != ReviewState.OPEN:
             raise DomainError(f"The review of {request.id} is already closed ({request.review}).")
         res = self.resource(request.resource)
         await self.workflow.may_decide(actor, request, res)
         reviewed = await self.store.update_if(
             request.id,
-            {"review": "open"},
-            {"review": verdict, "review_note": comment},
+            {"review": ReviewState.OPEN},
+            {"review": ReviewState(verdict), "review_note": comment},
             self.event(
                 "review.closed", request, actor.email, {"verdict": verdict, "comment": comment}
             ),
@@ -310,8 +313,8 @@ class AccessService:
         required = res.approve.required
         detail = {
             "comment": comment,
-            "evidence": verdict.evidence,
-            "requester_evidence": request.evidence,
+            "evidence": verdict.evidence.to_dict(),
+            "requester_evidence": request.evidence.to_dict(),
         }
         partial = (
             self.event("request.approval_added", request, actor.email, detail)
@@ -365,7 +368,7 @@ class AccessService:
                 "request.denied",
                 request,
                 actor.email,
-                {"reason": reason, "evidence": verdict.evidence},
+                {"reason": reason, "evidence": verdict.evidence.to_dict()},
             ),
         )
         if denied is None:

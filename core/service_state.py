@@ -18,7 +18,7 @@ from core.identity import Actor, normalize_email
 from core.policy import Policy, Resource
 from core.ports import AuditLog, Clock, MessageRef, Notifier, RequestStore
 from core.provenance import chat_detail
-from core.requests import AccessRequest, Kind, Status, new_request_id
+from core.requests import AccessRequest, Kind, ReviewState, Status, new_request_id
 from core.roster import Roster
 from core.roster_cache import RosterCache
 from core.rules import Verdict, may_approve, may_request
@@ -133,9 +133,9 @@ class Workflow:
         reason: str,
         verdict: Verdict,
         *,
-        kind: str = Kind.REQUEST,
+        kind: Kind = Kind.REQUEST,
         extends: str | None = None,
-        review: str | None = None,
+        review: ReviewState | None = None,
     ) -> AccessRequest:
         """A new pending request, as every path (request, break-glass, extension) makes one."""
         now = self.clock.now()
@@ -149,7 +149,7 @@ class Workflow:
             created_at=now,
             timeout_at=now + self.policy.approval_timeout(res),
             evidence=verdict.evidence,
-            kind=str(kind),
+            kind=kind,
             extends=extends,
             review=review,
         )
@@ -160,7 +160,7 @@ class Workflow:
         base = {
             "duration": format_duration(request.duration),
             "reason": request.reason,
-            "evidence": request.evidence,
+            "evidence": request.evidence.to_dict(),
         }
         return AuditEvent(
             event=name,

@@ -19,7 +19,7 @@ from core.groups import GroupRef
 from core.identity import Actor
 from core.ports import ProviderAdmin
 from core.replies import Reply, describe_request
-from core.requests import AccessRequest, Status
+from core.requests import AccessRequest, Kind, ReviewState, Status
 from core.rules import may_approve
 from core.service import AccessService
 from core.timefmt import show_age, show_time
@@ -175,10 +175,10 @@ class Views:
             if res and may_approve(res, actor.email, r.requester, roster, now, max_age).allowed:
                 lines.append(describe_request(r, actor.tz, now))
         for r in await s.store.of_kind(
-            "break_glass", Status.ACTIVE, Status.EXPIRED, Status.REVOKED
+            Kind.BREAK_GLASS, Status.ACTIVE, Status.EXPIRED, Status.REVOKED
         ):
             res = s.policy.resources.get(r.resource)
-            if r.review != "open" or res is None:
+            if r.review != ReviewState.OPEN or res is None:
                 continue
             if may_approve(res, actor.email, r.requester, roster, now, max_age).allowed:
                 lines.append(

@@ -6,6 +6,7 @@ trail's back."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, true
@@ -16,7 +17,8 @@ from adapters.storage.audit import append_event
 from adapters.storage.tables import approvals, requests
 from core.audit import UNKEYED, AuditEvent, AuditKeys
 from core.audit_state import request_state, with_state
-from core.requests import AccessRequest, Status, check_new, check_update
+from core.evidence import Evidence
+from core.requests import AccessRequest, Kind, ReviewState, Status, check_new, check_update
 
 _FIELDS = {
     "decided_by",
@@ -45,7 +47,8 @@ _FIELDS = {
 
 
 def _plain(value: Any) -> Any:
-    return value.value if isinstance(value, Status) else value
+    """Enums (status, kind, review, end_as) are stored as their plain values."""
+    return value.value if isinstance(value, Enum) else value
 
 
 def _columns(changes: dict[str, Any]) -> dict[str, Any]:
@@ -57,8 +60,10 @@ def _columns(changes: dict[str, Any]) -> dict[str, Any]:
             values["message_refs"] = [list(r) for r in value]
         elif key == "status":
             values["status"] = str(value)
+        elif key == "evidence":
+            values["evidence"] = value.to_dict()
         elif key in _FIELDS:
-            values[key] = value
+            values[key] = _plain(value)
         else:
             raise ValueError(f"not a request field: {key}")
     return values
@@ -89,12 +94,12 @@ class SqlRequestStore:
                     created_at=request.created_at,
                     timeout_at=request.timeout_at,
                     decision_note=request.decision_note,
-                    evidence=request.evidence,
+                    evidence=request.evidence.to_dict(),
                     message_refs=[list(r) for r in request.message_refs],
                     version=0,
-                    kind=request.kind,
+                    kind=request.kind.value,
                     extends=request.extends,
-                    review=request.review,
+                    review=_plain(request.review),
                     attempts=0,
                 )
             )
@@ -207,17 +212,20 @@ class SqlRequestStore:
                 conn,
                 and_(
                     requests.c.status == Status.APPROVED.value,
-                    requests.c.kind != "extension",
+                    requests.c.kind != Kind.EXTENSION.value,
                     requests.c.next_attempt_at.is_not(None),
                     requests.c.next_attempt_at <= now,
                 ),
             )
 
-    async def of_kind(self, kind: str, *statuses: Status) -> list[AccessRequest]:
+    async def of_kind(self, kind: Kind, *statuses: Status) -> list[AccessRequest]:
         async with self._engine.connect() as conn:
             return await self._load(
                 conn,
-                and_(requests.c.kind == kind, requests.c.status.in_([s.value for s in statuses])),
+                and_(
+                    requests.c.kind == kind.value,
+                    requests.c.status.in_([s.value for s in statuses]),
+                ),
             )
 
     async def due_to_time_out(self, now: datetime) -> list[AccessRequest]:
@@ -263,19 +271,19 @@ def _request(row: Any, approved: tuple[str, ...]) -> AccessRequest:
         granted_at=row.granted_at,
         expires_at=row.expires_at,
         ended_at=row.ended_at,
-        evidence=row.evidence or {},
+        evidence=Evidence.from_dict(row.evidence),
         message_refs=tuple(tuple(r) for r in row.message_refs or ()),
         version=row.version,
-        kind=row.kind,
+        kind=Kind(row.kind),
         extends=row.extends,
         grant_receipt=row.grant_receipt,
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at,
         last_error=row.last_error,
-        end_as=row.end_as,
+        end_as=Status(row.end_as) if row.end_as else None,
         reminded_at=row.reminded_at,
         escalated_at=row.escalated_at,
-        review=row.review,
+        review=ReviewState(row.review) if row.review else None,
         review_note=row.review_note,
         warned_at=row.warned_at,
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 from textwrap import dedent
 
 from bot.scheduler import Scheduler
-from core.requests import Status
+from core.requests import Kind, Status
 from tests.builders import iso, make_bot
 from tests.conftest import FakeClock
 
@@ -35,7 +35,9 @@ def rota(clock: FakeClock, *shifts: tuple[str, int, int]) -> str:
 
 
 async def held(bot: object) -> dict[str, Status]:
-    found = await bot.requests.of_kind("birthright", Status.ACTIVE, Status.EXPIRED, Status.REVOKED)  # type: ignore[attr-defined]
+    found = await bot.requests.of_kind(
+        Kind.BIRTHRIGHT, Status.ACTIVE, Status.EXPIRED, Status.REVOKED
+    )  # type: ignore[attr-defined]
     return {r.requester: r.status for r in found}
 
 
@@ -105,7 +107,7 @@ async def test_a_shift_extended_by_the_rota_moves_the_grant_end(
         (tmp_path / "roster.yaml").write_text(rota(clock, ("alice@example.com", -1, 5)))
         assert (await bot.syncer.sync(bot.providers[0])).ok
         await scheduler.run_lifecycle()
-        [grant] = await bot.requests.of_kind("birthright", Status.ACTIVE)
+        [grant] = await bot.requests.of_kind(Kind.BIRTHRIGHT, Status.ACTIVE)
         assert grant.expires_at == clock.now() + timedelta(hours=5)
         assert grant.status == Status.ACTIVE
         clock.advance(timedelta(hours=3))

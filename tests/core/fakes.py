@@ -18,7 +18,7 @@ from typing import Any
 from core.audit import AuditEvent, AuditRecord, chain
 from core.groups import GroupRef, Provider
 from core.ports import FetchResult, Grant, MessageRef, SyncHealth
-from core.requests import AccessRequest, Status, check_new, check_update
+from core.requests import AccessRequest, Kind, Status, check_new, check_update
 from core.roster import RosterSnapshot, Shift
 
 
@@ -229,13 +229,13 @@ class FakeRequestStore(_Failing):
                 r
                 for r in self._rows.values()
                 if r.status == Status.APPROVED
-                and r.kind != "extension"
+                and r.kind != Kind.EXTENSION
                 and r.next_attempt_at is not None
                 and r.next_attempt_at <= now
             ]
         )
 
-    async def of_kind(self, kind: str, *statuses: Status) -> list[AccessRequest]:
+    async def of_kind(self, kind: Kind, *statuses: Status) -> list[AccessRequest]:
         await _switch()
         return _newest_first(
             [r for r in self._rows.values() if r.kind == kind and r.status in statuses]

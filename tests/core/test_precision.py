@@ -56,7 +56,7 @@ resources:
     )
     assert verdict.allowed is allowed
     if allowed:
-        assert verdict.evidence["group"] == reference
+        assert str(verdict.evidence.group) == reference
     else:
         assert verdict.reason == Reason.NOT_ON_CALL
         assert "level" in verdict.sentence()

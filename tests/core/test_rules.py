@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from core.evidence import Rule
 from core.groups import GroupRef, Provider
 from core.roster import Group, Roster, Shift
 from core.rules import Reason, Verdict, approvers_now, auto_approves, may_approve, may_request
@@ -340,7 +341,7 @@ def test_fresh_refusal_is_preferred_to_a_stale_one_when_groups_differ() -> None:
 def test_on_call_verdict_records_the_evidence_it_rests_on() -> None:
     on_call = pagerduty(primary=(shift("alice@example.com", utc(24, 8), utc(24, 16), level=1),))
     verdict = may_request(POLICY.resources["prod-db"], "alice@example.com", on_call, NOW, MAX_AGE)
-    assert verdict.evidence == {
+    assert verdict.evidence.to_dict() == {
         "rule": "request.on_call",
         "group": "pagerduty:schedule/Primary SRE",
         "provider": "pagerduty",
@@ -562,9 +563,9 @@ def test_on_call_approval_records_the_approver_group_as_evidence() -> None:
         NOW,
         MAX_AGE,
     )
-    assert verdict.evidence["rule"] == "approve.on_call"
-    assert verdict.evidence["group"] == str(SECONDARY)
-    assert verdict.evidence["shift_end"] == utc(24, 20).isoformat()
+    assert verdict.evidence.rule == Rule.APPROVE_ON_CALL
+    assert verdict.evidence.group == SECONDARY
+    assert verdict.evidence.shift_end == utc(24, 20)
 
 
 # -- approved at once -----------------------------------------------------------------------------
@@ -635,8 +636,8 @@ def test_auto_approval_evidence_names_its_rule() -> None:
         NOW,
         MAX_AGE,
     )
-    assert verdict.evidence["rule"] == "approve.auto_if_on_call"
-    assert verdict.evidence["group"] == str(PRIMARY)
+    assert verdict.evidence.rule == Rule.AUTO_IF_ON_CALL
+    assert verdict.evidence.group == PRIMARY
 
 
 # -- who to ask -----------------------------------------------------------------------------------

@@ -235,8 +235,8 @@ async def test_override_made_after_the_last_sync_is_confirmed_live(world: World)
     assert reply.request is not None
     assert reply.request.status == Status.PENDING
     evidence = reply.request.evidence
-    assert (evidence["group"], evidence["shift_end"]) == (str(PRIMARY), at(18).isoformat())
-    assert evidence["live_confirm"] is True
+    assert (evidence.group, evidence.shift_end) == (PRIMARY, at(18))
+    assert evidence.live_confirm is True
 
 
 async def test_duplicate_request_points_at_the_open_one(world: World) -> None:

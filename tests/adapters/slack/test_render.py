@@ -13,6 +13,8 @@ from slack_sdk.models.views import View
 from adapters.slack import home, modals, render
 from adapters.slack.constants import APPROVE, DENY
 from bot.provider_forms import FORMS
+from core.evidence import Evidence, Rule
+from core.groups import GroupRef
 from core.replies import Reply
 from core.requests import AccessRequest, Status
 from core.views import HomeView
@@ -35,11 +37,11 @@ def _request(status: Status = Status.PENDING, **changes: Any) -> AccessRequest:
         granted_at=NOW,
         expires_at=NOW + timedelta(hours=1),
         ended_at=NOW + timedelta(minutes=20),
-        evidence={
-            "rule": "request.on_call",
-            "group": "pagerduty:schedule/Primary SRE",
-            "shift_end": (NOW + timedelta(hours=6)).isoformat(),
-        },
+        evidence=Evidence(
+            Rule.REQUEST_ON_CALL,
+            group=GroupRef.parse("pagerduty:schedule/Primary SRE"),
+            shift_end=NOW + timedelta(hours=6),
+        ),
     )
     return base.with_changes(**changes)
 

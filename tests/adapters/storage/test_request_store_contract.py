@@ -16,6 +16,8 @@ from adapters.storage.engine import make_engine
 from adapters.storage.migrate import upgrade
 from adapters.storage.requests import SqlRequestStore
 from core.audit import AuditEvent
+from core.evidence import Evidence, Rule
+from core.groups import GroupRef
 from core.ports import RequestStore
 from core.requests import AccessRequest, InvalidTransition, Status
 from tests.core.fakes import FakeAuditLog, FakeRequestStore
@@ -58,7 +60,17 @@ def _event(name: str, request_id: str) -> AuditEvent:
 
 
 async def test_a_created_request_reads_back_as_it_was(store: RequestStore) -> None:
-    made = _request("r2222aa", evidence={"rule": "request.on_call"})
+    evidence = Evidence(
+        Rule.REQUEST_ON_CALL,
+        group=GroupRef.parse("pagerduty:schedule/Primary SRE"),
+        snapshot_at=NOW - timedelta(minutes=5),
+        roster_age_s=300,
+        live_confirm=False,
+        shift_start=NOW - timedelta(hours=1),
+        shift_end=NOW + timedelta(hours=6),
+        level=1,
+    )
+    made = _request("r2222aa", evidence=evidence)
     await store.create(made, _event("request.created", made.id))
     found = await store.get(made.id)
     assert found is not None
@@ -67,7 +79,7 @@ async def test_a_created_request_reads_back_as_it_was(store: RequestStore) -> No
         Status.PENDING,
         timedelta(hours=1),
         NOW,
-        {"rule": "request.on_call"},
+        evidence,
     )
     assert await store.get("r9999zz") is None
 

@@ -92,3 +92,69 @@ async def test_times_round_trip_as_utc(tmp_path: Path, database_url: str, clock:
         assert stored.expires_at - stored.granted_at == stored.duration
     finally:
         await bot.close()
+
+
+async def test_a_row_stored_before_evidence_was_typed_reads_as_typed_evidence(
+    database_url: str,
+) -> None:
+    """Rows written by earlier releases hold evidence as the plain object they built by hand;
+    they read back as the same facts, and a rule this release does not know leaves the
+    request readable."""
+    import json
+
+    from sqlalchemy import text
+
+    from adapters.storage.engine import make_engine
+    from adapters.storage.migrate import upgrade
+    from adapters.storage.requests import SqlRequestStore
+    from core.evidence import Basis, Rule
+    from core.groups import GroupRef
+    from core.replies import evidence_sentence
+
+    legacy = {
+        "rule": "request.on_call",
+        "group": "pagerduty:schedule/Primary SRE",
+        "provider": "pagerduty",
+        "snapshot_at": "2026-11-23T11:50:00+00:00",
+        "roster_age_s": 600,
+        "live_confirm": False,
+        "shift_start": "2026-11-23T08:00:00+00:00",
+        "shift_end": "2026-11-23T18:00:00+00:00",
+    }
+    engine = make_engine(database_url)
+    try:
+        await upgrade(engine)
+        async with engine.begin() as conn:
+            for rid, evidence in (
+                ("rlegacy", legacy),
+                ("rodd", {"rule": "request.since_renamed", "group": "not a group"}),
+            ):
+                await conn.execute(
+                    text(
+                        "INSERT INTO requests (id, resource, requester, duration_seconds, reason,"
+                        " status, created_at, timeout_at, decision_note, evidence, message_refs,"
+                        " version, kind, attempts) VALUES (:id, 'prod-db', 'alice@example.com',"
+                        " 3600, '', 'pending', '2026-11-23 12:00:00', '2026-11-23 12:30:00', '',"
+                        " :evidence, '[]', 0, 'request', 0)"
+                    ),
+                    {"id": rid, "evidence": json.dumps(evidence)},
+                )
+        store = SqlRequestStore(engine)
+        found = await store.get("rlegacy")
+        odd = await store.get("rodd")
+    finally:
+        await engine.dispose()
+
+    assert found is not None and odd is not None
+    ev = found.evidence
+    assert (ev.rule, ev.basis, ev.group) == (
+        Rule.REQUEST_ON_CALL,
+        Basis.ON_CALL,
+        GroupRef.parse("pagerduty:schedule/Primary SRE"),
+    )
+    assert ev.to_dict() == legacy
+    assert (
+        evidence_sentence(found, now=found.created_at)
+        == "on call for Primary SRE (PagerDuty) until 18:00 UTC"
+    )
+    assert (odd.evidence.rule, odd.evidence.group) == (Rule.NONE, None)

@@ -17,6 +17,8 @@ from adapters.teams import cards
 from adapters.teams.handler import command_text
 from adapters.teams.references import message_ref, parse_message_ref
 from bot.provider_forms import FORMS
+from core.evidence import Evidence, Rule
+from core.groups import GroupRef
 from core.ports import MessageRef
 from core.replies import Reply
 from core.requests import AccessRequest, Status
@@ -41,11 +43,11 @@ def _request(status: Status, **changes: Any) -> AccessRequest:
         status=status,
         created_at=NOW,
         timeout_at=NOW + timedelta(minutes=30),
-        evidence={
-            "rule": "request.on_call",
-            "group": "pagerduty:schedule/Primary SRE",
-            "shift_end": (NOW + timedelta(hours=6)).isoformat(),
-        },
+        evidence=Evidence(
+            Rule.REQUEST_ON_CALL,
+            group=GroupRef.parse("pagerduty:schedule/Primary SRE"),
+            shift_end=NOW + timedelta(hours=6),
+        ),
     )
     return request.with_changes(**changes)
 
