@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -12,8 +13,12 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
-from bot.wiring import Bot
+from adapters.pagerduty import webhook as pagerduty_webhook
+from adapters.pagerduty.incidents import PagerDutyIncidents
+from adapters.storage.deliveries import SqlDeliveries
+from bot.wiring import Bot, incident_sources
 from core.errors import Unavailable
+from core.incidents import Incident
 from core.requests import Status
 
 log = logging.getLogger(__name__)
@@ -117,6 +122,26 @@ def _bearer(request: web.Request, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
 
 
+def _pagerduty_webhook(bot: Bot) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """`POST /webhooks/pagerduty`: signed v3 deliveries end the access of resolved or
+    reassigned incidents (replays recognised across replicas through the database)."""
+    deliveries = SqlDeliveries(bot.engine, bot.clock.now, pagerduty_webhook.REPLAY_WINDOW)
+
+    async def incident_of(data: dict[str, Any]) -> Incident | None:
+        sources = incident_sources(bot.providers)
+        if not sources:  # disconnected since: read it without emails (so nobody stays assigned)
+            return await PagerDutyIncidents.unmapped(data)
+        return await sources[0].from_webhook(data)
+
+    return pagerduty_webhook.make_handler(
+        secrets=lambda: bot.settings.pagerduty_webhook_secrets,
+        now=bot.clock.now,
+        first=deliveries.first,
+        incident_of=incident_of,
+        handle=bot.service.incidents.on_event,
+    )
+
+
 def make_app(bot: Bot) -> web.Application:
     app = web.Application()
     app[BOT_KEY] = bot
@@ -142,6 +167,7 @@ def make_app(bot: Bot) -> web.Application:
             return web.Response(status=503, text="database unavailable\n")
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    app.router.add_post(pagerduty_webhook.PATH, _pagerduty_webhook(bot))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_route)

@@ -126,6 +126,14 @@ class Scheduler:
             counts.update(await Lifecycle(self._bot.service).run_all())
             return counts
 
+    async def poll_incidents(self) -> int:
+        """Incidents behind active grants, asked about by one replica: access whose incident
+        resolved or moved on ends, also where no webhook came."""
+        async with self.held("incidents") as mine:
+            if not mine:
+                return 0
+            return await self._bot.service.incidents.poll()
+
     @contextlib.asynccontextmanager
     async def held(self, job: str) -> AsyncIterator[bool]:
         """Claim `job` for a short lease, renewed in the background while the caller works and
@@ -234,6 +242,7 @@ class Scheduler:
         await self.reload_policy_if_changed()
         await self.pick_up_changes()
         await self.run_lifecycle()
+        await self.poll_incidents()
         if await self.sync_if_due():
             await self.run_lifecycle()  # reconcile birthright with the new roster at once
         await self.checkpoint_if_due()

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     )
 
     pagerduty_api_url: str | None = Field(None, validation_alias=_env("PAGERDUTY_API_URL"))
+    pagerduty_webhook_secret_text: str = Field(
+        "", validation_alias=_env("PAGERDUTY_WEBHOOK_SECRET")
+    )
     pagerduty_identity_url: str | None = Field(
         None, validation_alias=_env("PAGERDUTY_IDENTITY_URL")
     )
@@ -191,6 +194,11 @@ class Settings(BaseSettings):
         return frozenset(
             normalize_email(a) for a in self.admins_text.replace(";", ",").split(",") if a.strip()
         )
+
+    @property
+    def pagerduty_webhook_secrets(self) -> tuple[str, ...]:
+        """The v3 webhook subscriptions' secrets, comma-separated: several while one rotates."""
+        return tuple(s.strip() for s in self.pagerduty_webhook_secret_text.split(",") if s.strip())
 
     @property
     def roster_max_age(self) -> timedelta:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.pagerduty.incidents import PagerDutyIncidents
+from adapters.pagerduty.provider import PagerDutyRosterProvider
 from adapters.rosterfile.provider import FileRosterProvider
 from adapters.storage.audit import SqlAuditLog
 from adapters.storage.connections import SqlConnectionStore
@@ -142,6 +144,7 @@ async def build(
         clock=clock,
         settings=AccessSettings(roster_max_age=settings.roster_max_age, admins=settings.admins),
         providers=lambda: provider_list,
+        incident_sources=lambda: incident_sources(provider_list),
     )
     syncer = RosterSyncer(lambda: provider_list, rosters, notifier, clock, source)
     oauth = PagerDutyUserFlow(settings, kv, clock.now)
@@ -185,6 +188,11 @@ async def build(
         for problem in await admin.load():
             log.warning("%s", problem)
     return bot
+
+
+def incident_sources(providers: Sequence[RosterProvider]) -> list[PagerDutyIncidents]:
+    """The connected providers whose incidents the workflow can ask about."""
+    return [p.incidents for p in providers if isinstance(p, PagerDutyRosterProvider)]
 
 
 def _providers_from(settings: Settings, clock: Clock) -> list[RosterProvider]:

@@ -211,8 +211,13 @@ class Dispatcher:
                     until = (
                         show_time(req.expires_at, actor.tz, s.clock.now()) if req.expires_at else ""
                     )
+                    because = (
+                        f"you are assigned to {req.evidence.incident.label}"
+                        if req.evidence.incident is not None
+                        else "you are on call"
+                    )
                     return Reply(
-                        f"Approved at once (you are on call): {req.resource} is yours until {until} ({req.id}).",
+                        f"Approved at once ({because}): {req.resource} is yours until {until} ({req.id}).",
                         request=req,
                     )
                 if req.status == Status.APPROVED:
@@ -222,6 +227,8 @@ class Dispatcher:
                         request=req,
                     )
                 note = req.evidence.note
+                if req.evidence.incident is not None:
+                    note = f"You are assigned to {req.evidence.incident.label}."
                 return Reply(
                     (f"{note} " if note else "")
                     + f"Request {req.id} for {req.resource} ({format_duration(req.duration)}) is waiting for approval.",

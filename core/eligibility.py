@@ -1,5 +1,6 @@
-"""Who may have access right now beyond the snapshot's first answer: the provider asked live,
-the named approvers as a fallback, and the requester checked again at the click.
+"""Who may have access right now beyond the snapshot's first answer: the incidents they work
+and the on-call provider asked live, the named approvers as a fallback, and the requester
+checked again at the click.
 """
 
 from __future__ import annotations
@@ -7,12 +8,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from core.decision import manual_route, unknown_to_roster
 from core.errors import DomainError
-from core.evidence import Evidence, Rule
+from core.evidence import Basis, Evidence, Rule
 from core.groups import GroupRef
 from core.identity import SYSTEM, Actor
+from core.incident_rules import assigned_verdict, unchecked
+from core.incidents import IncidentLookup
 from core.policy import Resource
 from core.ports import RosterProvider
 from core.requests import AccessRequest, Status
@@ -27,10 +31,51 @@ class Eligibility:
     """Decides, beyond the snapshot, whether a person may have a resource now."""
 
     def __init__(
-        self, workflow: Workflow, providers: Callable[[], Sequence[RosterProvider]]
+        self,
+        workflow: Workflow,
+        providers: Callable[[], Sequence[RosterProvider]],
+        incidents: IncidentLookup,
     ) -> None:
         self._w = workflow
         self._providers = providers  # the live list: connections change while the bot runs
+        self.incidents = incidents
+
+    async def decide(
+        self, res: Resource, email: str, roster: Roster, *, live: bool = True
+    ) -> Verdict:
+        """May `email` request `res` now: working an open incident on its services (asked live),
+        else the roster's answer, else (with `live`) the on-call provider asked live."""
+        by_incident = await self.incident(res, email)
+        if by_incident is not None and by_incident.allowed:
+            return by_incident
+        now = self._w.clock.now()
+        verdict = may_request(res, email, roster, now, self._w.settings.roster_max_age)
+        if not verdict.allowed and live:
+            verdict = await self.confirm_live(res, email, verdict)
+        rule = res.request
+        roster_rules = rule.on_call or rule.members or rule.people
+        if (
+            not verdict.allowed
+            and by_incident is not None
+            and (by_incident.reason is Reason.INCIDENT_UNCHECKED or not roster_rules)
+        ):
+            return by_incident
+        return verdict
+
+    async def incident(self, res: Resource, email: str) -> Verdict | None:
+        """Whether `email` is assigned to an open incident on the resource's services, asked
+        live (cached for seconds); None when the resource names no services."""
+        services = res.request.incident
+        if not services:
+            return None
+        if not self.incidents.covers(services):
+            return unchecked(res)
+        try:
+            found = await self.incidents.assigned(email, services)
+        except Exception as exc:  # a provider down or slow: not a reason to fail the reply
+            log.info("incident lookup for %s failed: %s", res.name, type(exc).__name__)
+            return unchecked(res)
+        return assigned_verdict(res, email, found, self._w.clock.now())
 
     def fallback(
         self, res: Resource, roster: Roster, actor: Actor, verdict: Verdict
@@ -121,9 +166,28 @@ class Eligibility:
             return request  # nobody could check them when they asked; the named approvers decide
         now = self._w.clock.now()
         roster = roster if roster is not None else await self._w.roster.current()
-        verdict = may_request(res, request.requester, roster, now, self._w.settings.roster_max_age)
-        if not verdict.allowed:
-            verdict = await self.confirm_live(res, request.requester, verdict)
+        if request.evidence.basis is Basis.INCIDENT and request.evidence.incident is not None:
+            recorded = request.evidence.incident
+            try:
+                current = await self.incidents.current(recorded.provider, recorded.id)
+            except Exception:
+                raise DomainError(
+                    f"{recorded.label} could not be checked again just now "
+                    f"({recorded.provider.display} did not answer in time); try again in a moment."
+                ) from None
+            if current is not None and current.is_open and current.assigned_to(request.requester):
+                evidence = replace(request.evidence, incident=current, confirmed_at=now)
+                return request.with_changes(evidence=evidence)
+            gone = (
+                "was resolved" if current is None or not current.is_open else "is no longer theirs"
+            )
+            verdict = Verdict(False, Reason.NOT_ASSIGNED, group=recorded.service)
+            roster_verdict = await self.decide(res, request.requester, roster)
+            if roster_verdict.allowed and roster_verdict.evidence.basis is not Basis.INCIDENT:
+                return request.with_changes(evidence=roster_verdict.evidence)
+            why = f"{recorded.label} {gone}."
+            return await self._deny_at_click(request, approver, verdict, why, why)
+        verdict = await self.decide(res, request.requester, roster)
         if verdict.allowed:
             return request.with_changes(evidence=verdict.evidence or request.evidence)
         why = (
@@ -131,6 +195,21 @@ class Eligibility:
             .replace("You are", f"{request.requester} is")
             .replace("Your", "Their")
         )
+        return await self._deny_at_click(
+            request, approver, verdict, why, verdict.sentence("UTC", now)
+        )
+
+    async def _deny_at_click(
+        self,
+        request: AccessRequest,
+        approver: Actor,
+        verdict: Verdict,
+        why: str,
+        told: str,
+    ) -> AccessRequest:
+        """Close a request whose requester no longer qualifies; both sides are told."""
+        now = self._w.clock.now()
+        res_name = request.resource
         denied = await self._w.store.transition(
             request.id,
             Status.PENDING,
@@ -154,9 +233,8 @@ class Eligibility:
         if denied is not None:
             await self._w.after_change(
                 denied,
-                f"Your request {denied.id} for {denied.resource} can no longer be approved: "
-                f"{verdict.sentence('UTC', now)}",
+                f"Your request {denied.id} for {denied.resource} can no longer be approved: {told}",
             )
         raise DomainError(
-            f"{request.requester} may no longer have {res.name}: {why} The request was closed."
+            f"{request.requester} may no longer have {res_name}: {why} The request was closed."
         )

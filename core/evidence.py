@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from core.groups import GroupRef, Provider
+from core.incidents import Incident, IncidentStatus
 
 
 class Basis(StrEnum):
@@ -24,6 +25,7 @@ class Basis(StrEnum):
     ON_CALL = "on_call"
     MEMBER = "member"
     FALLBACK = "fallback"  # the roster could not vouch; named approvers decide
+    INCIDENT = "incident"  # assigned to an open incident on the resource's services
 
 
 class Rule(StrEnum):
@@ -38,6 +40,8 @@ class Rule(StrEnum):
     APPROVE_ON_CALL = "approve.on_call"
     APPROVE_ESCALATE_TO = "approve.escalate_to"
     AUTO_IF_ON_CALL = "approve.auto_if_on_call"
+    REQUEST_INCIDENT = "request.incident"
+    AUTO_IF_INCIDENT = "approve.auto_if_incident"
     BIRTHRIGHT = "birthright"
     FALLBACK_PROVIDER_DISCONNECTED = "fallback.provider_disconnected"
     FALLBACK_ROSTER_STALE = "fallback.roster_stale"
@@ -58,6 +62,8 @@ _BASIS = {
     Rule.APPROVE_ON_CALL: Basis.ON_CALL,
     Rule.APPROVE_ESCALATE_TO: Basis.ON_CALL,
     Rule.AUTO_IF_ON_CALL: Basis.ON_CALL,
+    Rule.REQUEST_INCIDENT: Basis.INCIDENT,
+    Rule.AUTO_IF_INCIDENT: Basis.INCIDENT,
     Rule.BIRTHRIGHT: Basis.ON_CALL,
     Rule.FALLBACK_PROVIDER_DISCONNECTED: Basis.FALLBACK,
     Rule.FALLBACK_ROSTER_STALE: Basis.FALLBACK,
@@ -81,6 +87,7 @@ class Evidence:
     level: int | None = None
     note: str | None = None  # a fallback's sentence for the requester
     extends: str | None = None  # an extension's original request
+    incident: Incident | None = None  # the incident the requester was assigned to
 
     @property
     def basis(self) -> Basis:
@@ -130,6 +137,8 @@ class Evidence:
             out["note"] = self.note
         if self.extends is not None:
             out["extends"] = self.extends
+        if self.incident is not None:
+            out["incident"] = _incident_dict(self.incident)
         return out
 
     @classmethod
@@ -161,6 +170,7 @@ class Evidence:
             level=level if isinstance(level, int) and not isinstance(level, bool) else None,
             note=note if isinstance(note, str) else None,
             extends=extends if isinstance(extends, str) else None,
+            incident=_incident(data.get("incident")),
         )
 
 
@@ -179,6 +189,46 @@ def _time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _incident_dict(incident: Incident) -> dict[str, Any]:
+    return {
+        "provider": incident.provider.value,
+        "id": incident.id,
+        "number": incident.number,
+        "title": incident.title,
+        "url": incident.url,
+        "status": incident.status.value,
+        "service": str(incident.service),
+        "assignees": sorted(incident.assignees),
+    }
+
+
+def _incident(value: Any) -> Incident | None:
+    if not isinstance(value, Mapping):
+        return None
+    service = _group(value.get("service"))
+    try:
+        provider = Provider(str(value.get("provider")))
+        status = IncidentStatus(str(value.get("status")))
+    except ValueError:
+        return None
+    number = value.get("number")
+    assignees = value.get("assignees")
+    if service is None or not isinstance(value.get("id"), str):
+        return None
+    return Incident(
+        provider=provider,
+        id=value["id"],
+        number=number if isinstance(number, int) and not isinstance(number, bool) else None,
+        title=str(value.get("title") or ""),
+        url=str(value.get("url") or ""),
+        status=status,
+        service=service,
+        assignees=frozenset(a for a in assignees if isinstance(a, str))
+        if isinstance(assignees, list)
+        else frozenset(),
+    )
 
 
 def _group(value: Any) -> GroupRef | None:

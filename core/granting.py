@@ -89,7 +89,14 @@ class Granting:
         elif active.kind == Kind.BREAK_GLASS:
             text = f"Break-glass access to {active.resource} granted for {format_duration(active.duration)} ({active.id}); approvers are told and will review it."
         else:
-            by = "automatically (you are on call)" if actor == SYSTEM else f"by {actor}"
+            by = f"by {actor}"
+            if actor == SYSTEM:
+                incident = active.evidence.incident
+                by = (
+                    f"automatically (you are assigned to {incident.label})"
+                    if incident is not None
+                    else "automatically (you are on call)"
+                )
             text = f"Your request {active.id} for {active.resource} was approved {by}; access for {format_duration(active.duration)}."
         await self._w.after_change(active, text)
         return active

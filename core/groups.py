@@ -27,6 +27,7 @@ class GroupKind(StrEnum):
     SCHEDULE = "schedule"
     TEAM = "team"
     ESCALATION_POLICY = "escalation_policy"
+    SERVICE = "service"  # incidents happen on it; nobody is on call for it as such
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -22,7 +22,7 @@ from core.durations import parse_duration
 from core.errors import CommandError, NotFound, PolicyError
 from core.grant_types import grant_type
 from core.grant_types import names as grant_type_names
-from core.groups import GroupRef
+from core.groups import GroupKind, GroupRef, Provider
 from core.identity import is_email, normalize_email
 from core.yamlpos import line_of
 from core.yamlread import YamlProblem, excerpt, load, shorten
@@ -75,14 +75,16 @@ class RequestRule(_Strict):
     on_call: tuple[Group, ...] = ()
     members: tuple[Group, ...] = ()
     people: tuple[Email, ...] = ()
+    incident: tuple[Group, ...] = ()  # services: whoever is assigned to an open incident there
 
     @property
     def open_to_all(self) -> bool:
-        return not (self.on_call or self.members or self.people)
+        return not (self.on_call or self.members or self.people or self.incident)
 
 
 class ApproveRule(_Strict):
     auto_if_on_call: bool = False
+    auto_if_incident: bool = False  # a requester assigned to the incident is approved at once
     on_call: tuple[Group, ...] = ()
     people: tuple[Email, ...] = ()
     required: int = Field(default=1, ge=1, le=10)
@@ -135,6 +137,14 @@ class Resource(_Strict):
     end_with_shift: bool | None = None  # default: true when requesters qualify by being on call
     on_stale: Literal["refuse", "manual"] = "refuse"
     notify_on_auto: Literal["none", "channel", "approvers"] | None = None
+    end_with_incident: bool | None = (
+        None  # default: true (when the requester qualified by incident)
+    )
+    end_on_reassign: bool = True  # the incident moved to someone else: the access ends too
+
+    @property
+    def ends_with_incident(self) -> bool:
+        return self.end_with_incident is not False
 
     @field_validator("grants", mode="before")
     @classmethod
@@ -203,6 +213,7 @@ class Policy(_Strict):
             found.update(
                 res.request.on_call,
                 res.request.members,
+                res.request.incident,
                 res.approve.on_call,
                 res.approve.escalate_to,
             )
@@ -217,12 +228,12 @@ def _coherence(policy: Policy) -> list[tuple[list[Any], str, str]]:
     for name, res in policy.resources.items():
         at, where = ["resources", name], f"resources.{name}"
         a = res.approve
-        if not (a.on_call or a.people or a.auto_if_on_call):
+        if not (a.on_call or a.people or a.auto_if_on_call or a.auto_if_incident):
             problems.append(
                 (
                     [*at, "approve"],
                     where,
-                    "approve names nobody: add approve.on_call, approve.people or auto_if_on_call",
+                    "approve names nobody: add approve.on_call, approve.people, auto_if_on_call or auto_if_incident",
                 )
             )
         if a.people and not a.on_call and a.required > len(a.people):
@@ -241,6 +252,7 @@ def _coherence(policy: Policy) -> list[tuple[list[Any], str, str]]:
                     "auto_if_on_call needs request.on_call groups to check the requester against",
                 )
             )
+        problems += _incident_problems(res, at, where)
         for i, spec in enumerate(res.grants):
             kind = grant_type(spec.type)
             for problem in kind.problems(spec.options) if kind else ():
@@ -271,6 +283,57 @@ def _coherence(policy: Policy) -> list[tuple[list[Any], str, str]]:
                     f"birthright names resource {rule.resource!r}, which is not defined",
                 )
             )
+    return problems
+
+
+def _incident_problems(
+    res: Resource, at: list[Any], where: str
+) -> list[tuple[list[Any], str, str]]:
+    """Services are for incidents only, and incident keys need services to look at."""
+    problems: list[tuple[list[Any], str, str]] = []
+    rosters = {
+        "request": (*res.request.on_call, *res.request.members),
+        "approve": (*res.approve.on_call, *res.approve.escalate_to),
+    }
+    for key, groups in rosters.items():
+        for g in groups:
+            if g.kind is GroupKind.SERVICE:
+                problems.append(
+                    (
+                        [*at, key],
+                        where,
+                        f"{g} is a service: nobody is on call for it; name it in request.incident",
+                    )
+                )
+    for g in res.request.incident:
+        if g.kind is not GroupKind.SERVICE:
+            problems.append(
+                (
+                    [*at, "request"],
+                    where,
+                    f"request.incident names services (PROVIDER:service/NAME), not {g}",
+                )
+            )
+        if g.provider is Provider.FILE:
+            problems.append(
+                (
+                    [*at, "request"],
+                    where,
+                    "the roster file has no incidents; name a provider's service",
+                )
+            )
+    if res.approve.auto_if_incident and not res.request.incident:
+        problems.append(
+            (
+                [*at, "approve"],
+                where,
+                "auto_if_incident needs request.incident services to look for incidents on",
+            )
+        )
+    if res.end_with_incident and not res.request.incident:
+        problems.append(
+            ([*at, "end_with_incident"], where, "end_with_incident needs request.incident services")
+        )
     return problems
 
 

@@ -13,6 +13,7 @@ from core.connection_form import ProviderForm
 from core.connections import ConnectResult
 from core.durations import format_duration
 from core.evidence import Rule
+from core.incidents import Incident
 from core.requests import AccessRequest
 from core.timefmt import show_time
 
@@ -37,6 +38,8 @@ def evidence_sentence(request: AccessRequest, tz: str = "UTC", now: datetime | N
     """`on call for Primary SRE (PagerDuty) until 18:00 CET`, or how else the requester qualified."""
     ev = request.evidence
     group = ev.group.display if ev.group else ""
+    if ev.incident is not None:
+        return incident_sentence(ev.incident)
     if ev.on_call:
         end = ev.shift_end
         until = f" until {show_time(end, tz, now)}" if end else " (no end)"
@@ -54,8 +57,17 @@ _SENTENCES = {
 }
 
 
+def incident_sentence(incident: Incident) -> str:
+    """`assigned to PagerDuty incident #1234 "Checkout is down" on Checkout API (PagerDuty),
+    https://…`: every message about such a request names the incident and links it."""
+    link = f", {incident.url}" if incident.url else ""
+    return f"assigned to {incident.label} on {incident.service.display}{link}"
+
+
 def describe_request(request: AccessRequest, tz: str = "UTC", now: datetime | None = None) -> str:
-    reason = f' "{request.reason}"' if request.reason else ""
+    incident = request.evidence.incident
+    said = request.reason and not (incident and request.reason == incident.label)
+    reason = f' "{request.reason}"' if said else ""  # an incident as the reason is said once
     return (
         f"{request.requester} requests {request.resource} for {format_duration(request.duration)}{reason} "
         f"({request.id}); {evidence_sentence(request, tz, now)}."

@@ -32,6 +32,9 @@ class Reason(StrEnum):
     SELF_APPROVAL = "self_approval"
     NOT_APPROVER = "not_approver"
     AUTO_DISABLED = "auto_disabled"
+    INCIDENT = "incident"
+    NOT_ASSIGNED = "not_assigned"
+    INCIDENT_UNCHECKED = "incident_unchecked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +67,17 @@ class Verdict:
             Reason.SELF_APPROVAL: "You cannot decide your own request; `cancel ID` withdraws it.",
             Reason.NOT_APPROVER: f"You may not approve this: you are not on call for {g} and not a named approver.",
             Reason.AUTO_DISABLED: "This resource is never approved automatically.",
+            Reason.INCIDENT: f"You are assigned to {self._incident_label()}.",
+            Reason.NOT_ASSIGNED: f"You are not assigned to an open incident on {g}.",
+            Reason.INCIDENT_UNCHECKED: (
+                f"Your incidents on {g} could not be checked just now (the provider did not "
+                "answer in time, or is not connected); try again in a moment."
+            ),
         }[self.reason]
+
+    def _incident_label(self) -> str:
+        found = self.evidence.incident
+        return f"{found.label} on {found.service.display}" if found else "an open incident"
 
 
 def _evidence(
@@ -163,6 +176,8 @@ def may_request(
         for g in rule.members
     ]
     found = _most_telling(([on_call] if on_call else []) + member_refusals)
+    if found is None and rule.incident:  # asked live: `core.incident_rules`
+        return Verdict(False, Reason.NOT_ASSIGNED, group=rule.incident[0])
     return found or Verdict(False, Reason.NOT_NAMED)
 
 

@@ -18,6 +18,9 @@ from core.extensions import Extensions
 from core.grant_parts import any_given
 from core.granting import GRANT_GRACE, Granting, backoff
 from core.identity import SYSTEM, Actor
+from core.incident_rules import auto_if_incident
+from core.incident_watch import IncidentWatch
+from core.incidents import IncidentLookup, IncidentSource
 from core.policy import Policy, Resource
 from core.ports import AuditLog, Clock, Granter, Notifier, RequestStore, RosterProvider
 from core.replies import describe_request, evidence_sentence
@@ -56,6 +59,7 @@ class AccessService:
         clock: Clock,
         settings: AccessSettings,
         providers: Callable[[], Sequence[RosterProvider]] = lambda: (),
+        incident_sources: Callable[[], Sequence[IncidentSource]] = lambda: (),
     ) -> None:
         self.workflow = Workflow(
             policy=policy,
@@ -66,8 +70,10 @@ class AccessService:
             clock=clock,
             settings=settings,
         )
-        self.eligibility = Eligibility(self.workflow, providers)
+        lookup = IncidentLookup(incident_sources, clock.now, lambda: settings.live_confirm_deadline)
+        self.eligibility = Eligibility(self.workflow, providers, lookup)
         self.granting = Granting(self.workflow, granters)
+        self.incidents = IncidentWatch(self.workflow, self.granting, lookup)
         self.extensions = Extensions(self.workflow, self.granting)
         # What the lifecycle, the views and the front door use, by the names they always had.
         self.store = store
@@ -79,7 +85,6 @@ class AccessService:
         self.get = self.workflow.get
         self.resource = self.workflow.resource
         self.event = self.workflow.event
-        self.verdict_for = self.workflow.verdict_for
         self.after_change = self.workflow.after_change
         self.activate = self.granting.activate
         self.take_back = self.granting.take_back
@@ -89,6 +94,12 @@ class AccessService:
     @property
     def policy(self) -> Policy:
         return self.workflow.policy
+
+    async def verdict_for(self, actor: Actor, resource: Resource) -> Verdict:
+        """What `list` and the request form say: the roster and the incidents asked live (the
+        on-call provider is asked only when a request is made)."""
+        roster = await self.roster.current()
+        return await self.eligibility.decide(resource, actor.email, roster, live=False)
 
     async def request(
         self,
@@ -111,17 +122,20 @@ class AccessService:
             problems["duration"] = (
                 f"{format_duration(duration)} is longer than the {format_duration(maximum)} maximum for {res.name}."
             )
-        if policy.require_reason(res) and not reason.strip():
-            problems["reason"] = (
-                f"{res.name} needs a reason: `request {res.name} {format_duration(duration)} REASON`."
-            )
+        no_reason = (
+            f"{res.name} needs a reason: `request {res.name} {format_duration(duration)} REASON`."
+        )
+        if policy.require_reason(res) and not reason.strip() and not res.request.incident:
+            problems["reason"] = no_reason  # an incident could still give one: asked below
         if problems:
             raise DomainError(next(iter(problems.values())), fields=problems)
         roster = await self.roster.current()
         max_age = self.settings.roster_max_age
-        verdict = may_request(res, actor.email, roster, now, max_age)
-        if not verdict.allowed:
-            verdict = await self.eligibility.confirm_live(res, actor.email, verdict)
+        verdict = await self.eligibility.decide(res, actor.email, roster)
+        if verdict.evidence.incident is not None and not reason.strip():
+            reason = verdict.evidence.incident.label  # the incident is the reason
+        if policy.require_reason(res) and not reason.strip():
+            raise DomainError(no_reason, fields={"reason": no_reason})
         fallback = (
             None if verdict.allowed else self.eligibility.fallback(res, roster, actor, verdict)
         )
@@ -131,6 +145,9 @@ class AccessService:
         auto = auto_approves(res, actor.email, roster, now, max_age)
         if verdict.evidence.live_confirm and res.approve.auto_if_on_call:
             auto = verdict  # the provider confirmed the on-call shift the snapshot had missed
+        by_incident = auto_if_incident(res, verdict)
+        if by_incident.allowed:
+            auto = by_incident
         if fallback:
             auto = Verdict(False, Reason.AUTO_DISABLED)
             verdict = Verdict(True, Reason.NAMED, fallback)
@@ -156,7 +173,9 @@ class AccessService:
                 {
                     "decided_by": SYSTEM,
                     "decided_at": now,
-                    "decision_note": "auto_if_on_call",
+                    "decision_note": "auto_if_incident"
+                    if by_incident.allowed
+                    else "auto_if_on_call",
                     "next_attempt_at": now + GRANT_GRACE,
                 },
                 self.event(

@@ -15,7 +15,7 @@ from core.durations import format_duration
 from core.errors import DomainError
 from core.explain import explain
 from core.grant_health import health_lines
-from core.groups import GroupRef
+from core.groups import GroupKind, GroupRef
 from core.identity import Actor
 from core.ports import ProviderAdmin
 from core.replies import Reply, describe_request
@@ -192,16 +192,17 @@ class Views:
     async def oncall(self, actor: Actor, wanted: str | None) -> Reply:
         s = self._service
         roster, now = await s.roster.current(), s.clock.now()
-        groups = roster.all_groups()
+        groups = [g for g in roster.all_groups() if g.kind is not GroupKind.SERVICE]
+        incidents = await self._open_incidents(wanted)
         if wanted:
             try:
                 ref = GroupRef.parse(wanted)
                 groups = [g for g in groups if g == ref]
             except ValueError:
                 groups = [g for g in groups if wanted.lower() in g.name.lower()]
-            if not groups:
+            if not groups and not incidents:
                 raise DomainError(f"No group matches `{wanted}`; `oncall` lists them all.")
-        if not groups:
+        if not groups and not incidents:
             return Reply("No roster yet: an admin can connect a provider and run `sync`.", ok=False)
         lines = []
         for g in groups:
@@ -222,6 +223,9 @@ class Views:
             for snap in roster.snapshots.values()
         }
         age_text = ", ".join(f"{p} synced {a}" for p, a in ages.items())
+        if incidents:
+            lines.append("Open incidents (live):")
+            lines.extend(incidents)
         return Reply(f"On call now ({age_text}):", lines=tuple(lines))
 
     async def why(self, actor: Actor, name: str) -> Reply:
@@ -238,7 +242,40 @@ class Views:
             max_age=s.settings.roster_max_age,
             tz=actor.tz,
             next_sync=self._next_sync(),
+            incident=await s.eligibility.incident(res, actor.email),
         )
+
+    async def _open_incidents(self, wanted: str | None) -> list[str]:
+        """Open incidents on the services the policy names (those matching `wanted`), live."""
+        services = sorted(
+            {g for r in self._service.policy.resources.values() for g in r.request.incident}
+        )
+        if wanted:
+            services = [g for g in services if wanted.lower() in g.name.lower() or wanted == str(g)]
+        if not services:
+            return []
+        lookup = self._service.eligibility.incidents
+        if not lookup.covers(services):
+            return []
+        try:
+            found = await lookup.open_on(services)
+        except Exception as exc:  # the roster part of the answer is still worth giving
+            log.info("open incidents could not be read: %s", type(exc).__name__)
+            return ["Open incidents could not be read just now."]
+        lines = []
+        for service in services:
+            mine = [i for i in found if i.service.name.casefold() == service.name.casefold()]
+            if not mine:
+                lines.append(f"{service.display}: no open incident")
+            for i in mine[:10]:
+                who = ", ".join(sorted(i.assignees)) or "nobody"
+                lines.append(
+                    f"{service.display}: {i.label} ({i.status.value}), assigned to {who}"
+                    + (f", {i.url}" if i.url else "")
+                )
+            if len(mine) > 10:
+                lines.append(f"{service.display}: … and {len(mine) - 10} more open incidents")
+        return lines
 
     async def status(self, actor: Actor) -> Reply:
         s = self._service

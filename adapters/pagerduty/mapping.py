@@ -6,6 +6,8 @@ Groups, by their PagerDuty display names:
 - `escalation_policy/NAME`: members are the users it targets directly or through its
   schedules; shifts carry `level` = the on-call's `escalation_level`.
 - `team/NAME`: members are the team's members; their team roles are kept in the Directory.
+- `service/NAME`: no members and no shifts (incidents happen on a service, read live); listed
+  so that a policy naming a service the account lacks is reported like any missing group.
 Shift-based (v3) schedules are listed by `/v3/schedules` (references only) and appear in
 `/oncalls` and escalation rules as `schedule_v3_reference`; one no escalation policy uses is read
 from its computed shift assignments, which name users by id only.
@@ -41,6 +43,7 @@ class RawOrg:
     teams: list[tuple[Obj, list[Obj]]] = field(default_factory=list)
     schedule_details: dict[str, Obj] = field(default_factory=dict)
     v3_schedules: list[Obj] = field(default_factory=list)
+    services: list[Obj] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class Directory:
     policy_ids: Mapping[str, str] = field(default_factory=dict)
     roles: Mapping[str, str] = field(default_factory=dict)
     team_roles: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    service_ids: Mapping[str, str] = field(default_factory=dict)
 
 
 def unused_schedule_ids(org: RawOrg) -> list[str]:
@@ -142,12 +146,18 @@ def build(org: RawOrg, b: RosterBuilder) -> Directory:
     _oncalls(org, b, emails, schedules, policies)
     _details(org, b, emails, schedules)
     team_roles = _teams(org, b, emails)
+    service_ids = {}
+    for service in org.services:
+        sid, name = str(service.get("id") or ""), service.get("name") or service.get("summary")
+        if sid and isinstance(name, str) and name.strip():
+            service_ids[b.group(GroupKind.SERVICE, name, sid).name] = sid
     return Directory(
         user_ids={email: uid for uid, email in emails.items()},
         schedule_ids={ref.name: sid for sid, ref in schedules.items()},
         policy_ids={ref.name: pid for pid, ref in policies.items()},
         roles=roles,
         team_roles=team_roles,
+        service_ids=service_ids,
     )
 
 

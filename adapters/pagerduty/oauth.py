@@ -47,6 +47,8 @@ ROSTER_SCOPES = (
     "users.read",
     "teams.read",
     "escalation_policies.read",
+    "services.read",  # services are groups, for incident access
+    "incidents.read",  # who works which incident, asked live
 )
 RENEW_MARGIN = 300.0
 

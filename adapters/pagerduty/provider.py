@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.pagerduty.client import OffsetCapReached, PagerDutyClient, Params, Region
+from adapters.pagerduty.incidents import PagerDutyIncidents
 from adapters.pagerduty.mapping import (
     Directory,
     RawOrg,
@@ -66,6 +67,9 @@ class PagerDutyRosterProvider:
         self.directory = Directory()
         self._now = now or (lambda: datetime.now(UTC))
         self._confirm_deadline = confirm_deadline
+        self.incidents = PagerDutyIncidents(
+            client, lambda: self.directory.user_ids, lambda: self.directory.service_ids
+        )
 
     @classmethod
     def from_settings(
@@ -146,11 +150,18 @@ class PagerDutyRosterProvider:
         # Independent chains run side by side, so a long list never holds up the others.
         details = asyncio.ensure_future(schedules_then_details())
         try:
-            org.users, org.oncalls, org.teams, org.schedule_details = await gather_or_cancel(
+            (
+                org.users,
+                org.oncalls,
+                org.teams,
+                org.schedule_details,
+                org.services,
+            ) = await gather_or_cancel(
                 self._users(builder),
                 oncalls(),
                 teams_then_members(),
                 details,
+                self._services(builder),
             )
         finally:
             if not details.done():
@@ -229,6 +240,13 @@ class PagerDutyRosterProvider:
         batches = [ids[i : i + POLICY_BATCH] for i in range(0, len(ids), POLICY_BATCH)]
         pages = await gather_or_cancel(*(self._oncalls(batch) for batch in batches))
         return [entry for page in pages for entry in page]
+
+    async def _services(self, builder: RosterBuilder) -> list[dict[str, Any]]:
+        try:
+            return await self._list("/services", "services", builder, "services")
+        except (Forbidden, RequestRejected) as error:  # a key or app without services.read
+            builder.warn(f"PagerDuty services were not synced: {error}")
+            return []
 
     async def _teams(self, builder: RosterBuilder) -> list[dict[str, Any]]:
         try:

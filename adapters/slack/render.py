@@ -174,7 +174,8 @@ def state_line(request: AccessRequest, tz: str, now: datetime) -> str:
         case Status.APPROVED:
             return f":white_check_mark: Approved by {by or 'policy'}; granting did not complete."
         case Status.ACTIVE:
-            who = "automatically (on call)" if request.decided_by == SYSTEM else f"by {by}"
+            why = "incident" if request.evidence.incident else "on call"
+            who = f"automatically ({why})" if request.decided_by == SYSTEM else f"by {by}"
             return f":white_check_mark: Approved {who}; active until {at(request.expires_at)}."
         case Status.DENIED:
             return f":no_entry: Denied by {by}{note}"
@@ -273,8 +274,10 @@ def request_outcome(request: AccessRequest, tz: str, now: datetime) -> Reply:
     """The answer to a request made from the form, worded as the typed command's answer."""
     if request.status == Status.ACTIVE:
         until = show_time(request.expires_at, tz, now) if request.expires_at else ""
+        incident = request.evidence.incident
+        because = f"you are assigned to {incident.label}" if incident else "you are on call"
         return Reply(
-            f"Approved at once (you are on call): {request.resource} is yours until {until} ({request.id}).",
+            f"Approved at once ({because}): {request.resource} is yours until {until} ({request.id}).",
             request=request,
         )
     if request.status == Status.APPROVED:

@@ -151,7 +151,7 @@ resources:
       on_call: ["pagerduty:rota/Primary SRE"]   # <- here
     approve: {people: [lead@example.com]}
 """,
-        "`rota` is not a group kind (one of schedule, team, escalation_policy)",
+        "`rota` is not a group kind (one of schedule, team, escalation_policy, service)",
     ),
     "bad-provider": (
         """\

@@ -57,8 +57,9 @@ async def test_fetch_builds_schedules_policies_and_teams(pd: FakePagerDuty, make
 
     assert snap.people["alice@example.com"].name == "Alice Admin"
     assert any("Ghost" in w and "e-mail" in w for w in snap.warnings)
-    # 6 lists + 1 team: the unused schedule's final schedule came with the schedules' page
-    assert result.api_calls == len(pd.requests) == 7
+    # 7 lists (users, on-calls, teams, schedules, policies, shift-based schedules, services)
+    # + 1 team: the unused schedule's final schedule came with the schedules' page
+    assert result.api_calls == len(pd.requests) == 8
     assert f"/schedules/{org.unused.id}" not in {r.path for r in pd.requests}
 
 

@@ -226,7 +226,7 @@ def test_emails_are_compared_without_regard_to_case() -> None:
               "rota/Secondary SRE": {}
             """,
             3,
-            "`rota` is not a group kind (one of schedule, team, escalation_policy)",
+            "`rota` is not a group kind (one of schedule, team, escalation_policy, service)",
             id="bad-group-kind",
         ),
         pytest.param(

@@ -30,6 +30,7 @@ from aiohttp import web
 
 from tests.fakes.pagerduty import render
 from tests.fakes.pagerduty.harness import FakeServer
+from tests.fakes.pagerduty.incidents import IncidentState
 from tests.fakes.pagerduty.model import PagerDutyState, Schedule, Team, User
 
 ERROR_CODES = {400: 2001, 401: 2006, 403: 2010, 404: 2100, 429: 2020}
@@ -50,10 +51,12 @@ SCOPES = {
     "escalation_policies": "escalation_policies.read",
     "oncalls": "oncalls.read",
     "teams": "teams.read",
+    "services": "services.read",
+    "incidents": "incidents.read",
 }
 
 
-class FakePagerDuty(FakeServer, PagerDutyState):
+class FakePagerDuty(FakeServer, PagerDutyState, IncidentState):
     def __init__(
         self,
         *,
@@ -69,6 +72,7 @@ class FakePagerDuty(FakeServer, PagerDutyState):
             self, latency=latency, rate_limit=rate_limit, clock=clock, record_bodies=record_bodies
         )
         PagerDutyState.__init__(self)
+        IncidentState.__init__(self)
         self.api_keys = set(api_keys or {"testkey"})
         self.read_only_keys: set[str] = set()  # keys made read-only: 403 on any write
         self.role_changes: list[RoleChange] = []
@@ -216,6 +220,9 @@ class FakePagerDuty(FakeServer, PagerDutyState):
         app.router.add_get("/teams", self.list_teams)
         app.router.add_get("/teams/{id}/members", self.team_members)
         app.router.add_get("/oncalls", self.list_oncalls)
+        app.router.add_get("/services", self.list_services)
+        app.router.add_get("/incidents", self.list_incidents)
+        app.router.add_get("/incidents/{id}", self.get_incident)
         app.router.add_put("/users/{id}", self.update_user)
         app.router.add_put("/teams/{id}/users/{user_id}", self.put_team_user)
         app.router.add_delete("/teams/{id}/users/{user_id}", self.delete_team_user)
