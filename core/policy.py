@@ -314,6 +314,14 @@ def _incident_problems(
                     f"request.incident names services (PROVIDER:service/NAME), not {g}",
                 )
             )
+        if g.provider in (Provider.OPSGENIE, Provider.JSM):
+            problems.append(
+                (
+                    [*at, "request"],
+                    where,
+                    f"incidents are read from PagerDuty only for now; {g} cannot be checked",
+                )
+            )
         if g.provider is Provider.FILE:
             problems.append(
                 (

@@ -319,3 +319,53 @@ async def test_polling_asks_a_bounded_number_of_incidents_per_tick(world: World)
     assert asked() == POLL_LIMIT + 5  # the rest, the ones never asked about first
     await scheduler.poll_incidents()
     assert asked() == POLL_LIMIT + 5  # nothing is due again before POLL_EVERY
+
+
+def _signed_event(event: object) -> bytes:
+    import json
+
+    return json.dumps({"event": event}).encode()
+
+
+HOSTILE = [
+    b"[]",
+    b"not json at all",
+    b"\xff\xfe\x00 not utf-8",
+    b'{"event": []}',
+    b"[" * 5000 + b"]" * 5000,
+    _signed_event({"id": 5}),
+    _signed_event({"id": "e1", "occurred_at": 12, "event_type": "incident.resolved"}),
+    _signed_event({"id": "e2", "occurred_at": "yesterday", "event_type": "incident.resolved"}),
+    _signed_event(
+        {"id": "e3", "occurred_at": NOW.isoformat(), "event_type": "incident.resolved", "data": 7}
+    ),
+    _signed_event(
+        {
+            "id": "e4",
+            "occurred_at": NOW.isoformat(),
+            "event_type": "incident.reassigned",
+            "data": {"id": "P1", "status": "nonsense", "service": {"summary": "Checkout API"}},
+        }
+    ),
+    _signed_event(
+        {
+            "id": "e5" * 500,
+            "occurred_at": NOW.isoformat(),
+            "event_type": "incident.resolved",
+            "data": {"id": "P1", "status": "resolved", "service": 5, "assignees": [1, None]},
+        }
+    ),
+]
+
+
+@pytest.mark.parametrize("body", HOSTILE, ids=[f"hostile-{i}" for i in range(len(HOSTILE))])
+async def test_signed_nonsense_is_a_4xx_or_ignored_and_never_ends_access(
+    world: World, body: bytes
+) -> None:
+    incident = world.pd.trigger(world.checkout, "Checkout is down", [world.alice])
+    request = await _granted(world, incident)
+
+    answer = await deliver(world.url, body, signature(body, SECRET))
+
+    assert 400 <= answer.status < 500 or answer.body.get("acted") == 0, answer
+    assert await world.status(request.id) == Status.ACTIVE

@@ -51,6 +51,11 @@ def test_the_example_parses_and_ends_with_the_incident_by_default() -> None:
             "the roster file has no incidents",
         ),
         (
+            'request: {incident: ["opsgenie:service/Checkout"]}\n'
+            '    approve: {people: ["lead@example.com"]}',
+            "incidents are read from PagerDuty only for now",
+        ),
+        (
             'request: {people: ["a@example.com"]}\n'
             '    approve: {people: ["lead@example.com"]}\n'
             "    end_with_incident: true",
@@ -62,7 +67,15 @@ def test_the_example_parses_and_ends_with_the_incident_by_default() -> None:
             "unknown key (check the spelling)",
         ),
     ],
-    ids=["service-on-call", "schedule-as-incident", "auto-without", "file", "end-without", "typo"],
+    ids=[
+        "service-on-call",
+        "schedule-as-incident",
+        "auto-without",
+        "file",
+        "opsgenie",
+        "end-without",
+        "typo",
+    ],
 )
 def test_incident_mistakes_are_refused_with_their_line(body: str, problem: str) -> None:
     text = f"version: 1\nresources:\n  db:\n    {body}\n"
