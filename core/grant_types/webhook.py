@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from core.grant_types import GrantType, Options
 from core.yamlread import shorten
 
-OWN_SETTINGS = ("ONCALL_ACCESS_", "SLACK_", "MICROSOFT_")
+OWN_SETTINGS = ("ONCALL_ACCESS_", "SLACK_", "MICROSOFT_", "PAGERDUTY_WEBHOOK_SECRET")
 """Prefixes of the bot's own secrets and settings: a webhook signed with one of them would hand
 it to whoever runs the receiver."""
 

@@ -84,3 +84,17 @@ def test_incident_mistakes_are_refused_with_their_line(body: str, problem: str) 
     assert any(problem in p and p.startswith("p.yaml:") for p in refused.value.problems), (
         refused.value.problems
     )
+
+
+def test_a_grant_webhook_may_not_be_signed_with_the_pagerduty_webhook_secret() -> None:
+    """Its receiver would hold the secret that makes a delivery look like PagerDuty's, and could
+    end anyone's incident access, or keep it, at will."""
+    text = """\
+version: 1
+resources:
+  db:
+    approve: {people: [lead@example.com]}
+    grant: {type: webhook, url: "https://hooks.example.com/x", secret_env: PAGERDUTY_WEBHOOK_SECRET}
+"""
+    with pytest.raises(PolicyError, match="one of the bot's own settings"):
+        parse_policy(text, "p.yaml")
