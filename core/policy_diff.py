@@ -143,12 +143,47 @@ def everyone(roster: Roster, *policies: Policy) -> list[str]:
     return sorted(found)
 
 
-def _instants(roster: Roster, person: str, at: datetime) -> list[datetime]:
+def _same_rules(old: Resource, new: Resource) -> bool:
+    words = {"description": ""}
+    return old.model_copy(update=words) == new.model_copy(update=words)
+
+
+def _groups_of(res: Resource | None) -> set[GroupRef]:
+    if res is None:
+        return set()
+    r, a = res.request, res.approve
+    return {g.base for g in (*r.on_call, *r.members, *a.on_call, *a.escalate_to)}
+
+
+def _concerned(
+    old: Resource | None, new: Resource | None, persons: list[str], roster: Roster
+) -> tuple[list[str], set[GroupRef]]:
+    """Whose rights to this resource can differ, and the groups they rest on: a person in none
+    of its groups and named by neither version holds the same rights under both, unless who may
+    ask went from anyone to someone (or back). Keeps a diff quick on a very large roster."""
+    groups = _groups_of(old) | _groups_of(new)
+    opens = {res.request.open_to_all for res in (old, new) if res is not None}
+    if True in opens and (len(opens) > 1 or old is None or new is None):
+        return persons, groups
+    found: set[str] = set()
+    for res in (old, new):
+        if res is not None:
+            found.update(res.request.people, res.approve.people)
+    for ref in groups:
+        snap = roster.snapshot_for(ref)
+        group = snap.groups.get(ref) if snap else None
+        if group is not None:
+            found.update(group.members)
+            found.update(s.email for s in group.shifts)
+    return sorted(found), groups
+
+
+def _instants(roster: Roster, person: str, groups: set[GroupRef], at: datetime) -> list[datetime]:
+    """`at`, and the start of each later shift of theirs that could change their rights."""
     starts = {
         shift.start
-        for snap in roster.snapshots.values()
-        for ref in snap.groups_of(person)
-        for shift in snap.shifts_of(person, ref)
+        for ref in groups
+        for shift in roster.shifts_of(person, ref)
         if shift.start is not None and shift.start > at
     }
     return [at, *sorted(starts)[:MAX_INSTANTS]]
@@ -180,9 +215,12 @@ def _people(
     roster: Roster,
     at: datetime,
 ) -> Iterator[PersonChange]:
-    for person in persons:
+    if old is not None and new is not None and _same_rules(old, new):
+        return  # the same rules give everyone the same rights
+    concerned, groups = _concerned(old, new, persons, roster)
+    for person in concerned:
         seen: set[tuple[Right, bool]] = set()
-        for instant in _instants(roster, person, at):
+        for instant in _instants(roster, person, groups, at):
             before = _rights(old, person, roster, instant)
             after = _rights(new, person, roster, instant)
             for right in Right:

@@ -258,6 +258,20 @@ def test_diff_of_a_grant_changed_is_a_change_in_effect_nobody_gains_by(
     ]
 
 
+def test_diff_of_a_resource_opened_to_anyone_lists_everyone_the_roster_knows(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    new = BASE.replace('request: {members: ["file:team/Platform"]}', "description: open")
+
+    data = _json(capsys, folder, new)
+
+    gained = {p["person"] for p in data["resources"]["staging-shell"]["people"]}
+    assert gained == {"dan@example.com", "dave@example.com", "erin@example.com", "lead@example.com"}
+    assert {p["basis"] for p in data["resources"]["staging-shell"]["people"]} == {
+        "anyone may request it"
+    }
+
+
 def test_a_change_of_text_only_exits_0(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     reordered = dedent(
         """\
