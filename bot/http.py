@@ -8,13 +8,11 @@ import logging
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from bot.wiring import Bot
 from core.errors import Unavailable
-from core.requests import Status
 
 log = logging.getLogger(__name__)
 
@@ -23,40 +21,6 @@ READY_TIMEOUT = 2.0
 """Seconds `/readyz` waits for the database: a hung connection must not hang the probe."""
 
 _abandoned: set[asyncio.Task[Any]] = set()  # given-up checks, referenced until their cleanup ends
-
-
-class Metrics:
-    """Gauges read fresh at scrape time from the database, so every replica reports the truth."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.roster_age = Gauge(
-            "oncall_access_roster_age_seconds",
-            "Age of the latest roster snapshot",
-            ["provider"],
-            registry=self.registry,
-        )
-        self.requests = Gauge(
-            "oncall_access_requests", "Requests by status", ["status"], registry=self.registry
-        )
-        self.sync_failures = Gauge(
-            "oncall_access_sync_consecutive_failures",
-            "Failed syncs in a row",
-            ["provider"],
-            registry=self.registry,
-        )
-
-    async def collect(self, bot: Bot) -> bytes:
-        now = bot.clock.now()
-        self.roster_age.clear()  # a disconnected provider's last age must not linger
-        self.sync_failures.clear()
-        for provider, taken in (await bot.rosters.versions()).items():
-            self.roster_age.labels(provider.value).set((now - taken).total_seconds())
-        for health in await bot.rosters.health():
-            self.sync_failures.labels(health.provider.value).set(health.consecutive_failures)
-        for status in (Status.PENDING, Status.ACTIVE):
-            self.requests.labels(status.value).set(len(await bot.requests.with_status(status)))
-        return generate_latest(self.registry)
 
 
 async def readiness(bot: Bot) -> tuple[bool, dict[str, str]]:
@@ -120,7 +84,6 @@ def _bearer(request: web.Request, token: str) -> bool:
 def make_app(bot: Bot) -> web.Application:
     app = web.Application()
     app[BOT_KEY] = bot
-    metrics = Metrics()
     token = bot.settings.metrics_token
 
     async def healthz(_: web.Request) -> web.Response:
@@ -136,7 +99,7 @@ def make_app(bot: Bot) -> web.Application:
                 status=401, text="unauthorized\n", headers={"WWW-Authenticate": "Bearer"}
             )
         try:
-            body = await metrics.collect(bot)
+            body = await bot.metrics.exposition(bot.rosters, bot.requests, bot.clock.now())
         except Unavailable as exc:  # the scrape fails, which is the signal; no traceback per scrape
             log.warning("metrics: database unavailable: %s", exc.detail)
             return web.Response(status=503, text="database unavailable\n")

@@ -27,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import constants as k
 from adapters.slack.answers import Responder
+from adapters.slack.client import CountingWebClient
 from adapters.slack.deliveries import Deliveries
 from adapters.slack.handlers import SlackHandlers
 from adapters.slack.http import GATE, events_route
@@ -34,7 +35,7 @@ from adapters.slack.identity import OTHER_WORKSPACE, SlackDirectory, SlackWorksp
 from adapters.slack.notifier import KeyValues, SlackNotifier
 from adapters.slack.socket import SocketModeRunner
 from core.dispatcher import Dispatcher
-from core.ports import Clock
+from core.ports import NO_METRICS, Clock, Metrics
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +81,12 @@ class SlackSurface:
         *,
         kv: KeyValues | None = None,
         deliveries: Deliveries | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self.config = config
         self.deliveries = deliveries
-        self.client = AsyncWebClient(
+        self.client = CountingWebClient(
+            metrics=metrics,
             token=config.bot_token,
             base_url=config.base_url,
             retry_handlers=[
