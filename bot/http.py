@@ -8,9 +8,11 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+from bot import logs
 from bot.wiring import Bot
 from core.errors import Unavailable
 
@@ -81,8 +83,25 @@ def _bearer(request: web.Request, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
 
 
+@web.middleware
+async def request_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every inbound request gets an id (the caller's `X-Request-Id` when plausible): set for
+    the logs of everything it does, background work it starts included, and sent back."""
+    rid = logs.request_id(request.headers.get("X-Request-Id"))
+    token = logs.REQUEST_ID.set(rid)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers["X-Request-Id"] = rid
+        raise
+    finally:
+        logs.REQUEST_ID.reset(token)
+    response.headers["X-Request-Id"] = rid
+    return response
+
+
 def make_app(bot: Bot) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[request_ids])
     app[BOT_KEY] = bot
     token = bot.settings.metrics_token
 
