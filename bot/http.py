@@ -13,12 +13,14 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from bot import logs
+from bot.shutdown import Draining
 from bot.wiring import Bot
 from core.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
 BOT_KEY = web.AppKey("bot", Bot)
+DRAINING_KEY = web.AppKey("draining", Draining)
 READY_TIMEOUT = 2.0
 """Seconds `/readyz` waits for the database: a hung connection must not hang the probe."""
 
@@ -101,14 +103,20 @@ async def request_ids(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 def make_app(bot: Bot) -> web.Application:
-    app = web.Application(middlewares=[request_ids])
+    draining = Draining()
+    app = web.Application(middlewares=[request_ids, draining.middleware()])
     app[BOT_KEY] = bot
+    app[DRAINING_KEY] = draining
     token = bot.settings.metrics_token
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
     async def readyz(_: web.Request) -> web.Response:
+        if draining.stopping:  # the load balancer should send nothing more here
+            return web.json_response(
+                {"ready": False, "checks": {"shutdown": "stopping"}}, status=503
+            )
         ready, checks = await readiness(bot)
         return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 

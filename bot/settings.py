@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     roster_max_age_text: str = Field("45m", validation_alias=_env("ONCALL_ACCESS_ROSTER_MAX_AGE"))
     email_aliases_text: str = Field("", validation_alias=_env("ONCALL_ACCESS_EMAIL_ALIASES"))
     tick_seconds: float = Field(5.0, validation_alias=_env("ONCALL_ACCESS_TICK_SECONDS"))
+    shutdown_seconds: float = Field(
+        20.0, gt=0, validation_alias=_env("ONCALL_ACCESS_SHUTDOWN_SECONDS")
+    )
     port: int = Field(3000, validation_alias=_env("PORT"))
     log_level: str = Field("INFO", validation_alias=_env("ONCALL_ACCESS_LOG_LEVEL"))
     log_format: str = Field("text", validation_alias=_env("ONCALL_ACCESS_LOG_FORMAT"))

@@ -203,6 +203,10 @@ class JobLeases(Protocol):
 
     async def release(self, job: str, holder: str) -> None: ...
 
+    async def release_all(self, holder: str) -> int:
+        """Give up every lease `holder` still has (a replica stopping); returns how many."""
+        ...
+
     async def finished(self, job: str) -> bool:
         """Whether a once-only run (a sync slot) already completed on some replica."""
         ...

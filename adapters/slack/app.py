@@ -229,9 +229,9 @@ class SlackSurface:
         if self.socket is not None:
             self.spawn(self.socket.run(), bounded=False)
 
-    async def close(self, grace: float = 5.0) -> None:
-        """Stop taking Socket Mode events, let work in flight finish (answers, message updates)
-        for up to `grace` seconds, then cancel what is left."""
+    async def drain(self, grace: float = 5.0) -> None:
+        """Stop taking Socket Mode events, let work in flight finish (answers, grants, message
+        updates) for up to `grace` seconds, then cancel what is left."""
         if self.socket is not None:
             await self.socket.close()
         if self._tasks:
@@ -239,6 +239,10 @@ class SlackSurface:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+
+    async def close(self, grace: float = 5.0) -> None:
+        """`drain`, then close the HTTP session the Web API calls share."""
+        await self.drain(grace)
         if self.client.session is not None:
             await self.client.session.close()
             self.client.session = None
