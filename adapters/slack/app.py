@@ -192,7 +192,7 @@ class SlackSurface:
 
         async def listener(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
             await ack()
-            responder = Responder(body.get("response_url"), self.client.session)
+            responder = Responder(body.get("response_url"), self.client.session, self.client.failed)
             self.spawn(_once(context.get(GATE), lambda: work(body, responder)))
 
         listener.__name__ = getattr(work, "__name__", "listener")

@@ -4,6 +4,7 @@ through `api_call`, so one override sees them all."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -23,5 +24,14 @@ class CountingWebClient(AsyncWebClient):
         try:
             return await super().api_call(api_method, **kwargs)
         except SLACK_FAILURES:
-            self._metrics.chat_api_failed(SURFACE)
+            self.failed()
             raise
+
+    def failed(self) -> None:
+        """Count one call Slack did not take (also an answer on a response_url)."""
+        self._metrics.chat_api_failed(SURFACE)
+
+
+def failed_call(client: AsyncWebClient) -> Callable[[], None]:
+    """How to count a failed Slack call made beside `client` (a plain client counts nothing)."""
+    return client.failed if isinstance(client, CountingWebClient) else lambda: None
