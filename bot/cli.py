@@ -20,6 +20,7 @@ from bot import (
     commands_manifest_teams,
     commands_policy,
     commands_run,
+    logs,
     policy_migrate,
 )
 from bot.settings import Settings
@@ -170,14 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 message = f"{name}: {message}"
             print(f"oncall-access: invalid setting: {message}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("alembic").setLevel(
-        logging.WARNING
-    )  # migrations report through our own lines
+    logs.configure(settings.log_level, settings.log_format, settings.secret_values())
     try:
         return asyncio.run(_handler(args)(settings, args))
     except DomainError as exc:

@@ -16,12 +16,13 @@ from adapters.console.notifier import ConsoleNotifier
 from adapters.console.repl import run_console
 from bot.clock import SystemClock
 from bot.demo import INTRO, demo_files
-from bot.http import make_app
+from bot.http import DRAINING_KEY, make_app
 from bot.policy_source import policy_or_empty
 from bot.progress import readings, watch_sync
 from bot.scheduler import Scheduler
 from bot.settings import Settings
-from bot.slack_wiring import mount_slack
+from bot.shutdown import finish_within
+from bot.slack_wiring import SLACK_KEY, mount_slack
 from bot.teams_wiring import mount_teams
 from bot.wiring import Bot, build
 from core.identity import Actor, is_email
@@ -127,7 +128,8 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
         print(f"oncall-access: invalid Teams settings: {exc}", file=sys.stderr)
         await bot.close()
         return 2
-    runner = web.AppRunner(app, access_log=None)
+    # In-flight requests get their time while draining; what is left when the site closes, 1 s.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     port = args.port if args.port is not None else settings.port
     try:
@@ -149,10 +151,57 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
     with contextlib.suppress(NotImplementedError, AttributeError):
         loop.add_signal_handler(signal.SIGHUP, scheduler.reload_policy_soon)
     try:
-        for outcome in await scheduler.sync_if_stale():
-            (log.info if outcome.ok else log.warning)("%s", outcome.summary())
-        await scheduler.run(stop)
+        scheduled = asyncio.create_task(_scheduled_work(scheduler, stop))
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({scheduled, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not stop.is_set():  # the scheduler ends only when told to, or when it failed
+            stopping.cancel()
+            await scheduled  # its error is the command's (main maps it to an exit code)
+        await _drain(app, scheduler, scheduled, settings.shutdown_seconds)
         return 0
     finally:
         await runner.cleanup()
         await bot.close()
+
+
+async def _scheduled_work(scheduler: Scheduler, stop: asyncio.Event) -> None:
+    for outcome in await scheduler.sync_if_stale():
+        (log.info if outcome.ok else log.warning)("%s", outcome.summary())
+    await scheduler.run(stop)
+
+
+async def _drain(
+    app: web.Application, scheduler: Scheduler, scheduled: asyncio.Task[None], seconds: float
+) -> None:
+    """On SIGTERM: take no new work, finish what is in flight within `seconds`, cancel the
+    rest, and give up every job lease at once (see bot/shutdown.py)."""
+    log.info("stopping: no new work taken; finishing what is in flight (at most %g s)", seconds)
+    draining, slack = app[DRAINING_KEY], app.get(SLACK_KEY)
+    draining.stop_taking_work()
+    scheduler.stopping = True
+    deadline = asyncio.get_running_loop().time() + seconds
+
+    async def inbound_then_background() -> None:
+        await draining.idle()  # the requests being handled may still leave work behind
+        if slack is not None:
+            await slack.drain(max(deadline - asyncio.get_running_loop().time(), 0.0))
+
+    late = await finish_within(
+        seconds,
+        [scheduled, inbound_then_background()],
+        ["the scheduled job", "chat requests and their answers"],
+    )
+    if slack is not None:
+        await slack.drain(0)  # whatever is still running is cancelled now
+    if late:
+        log.warning(
+            "stopped before %s finished (ONCALL_ACCESS_SHUTDOWN_SECONDS=%g)",
+            " and ".join(late),
+            seconds,
+        )
+    try:
+        released = await scheduler.release_leases()
+    except Exception as exc:  # they run out by themselves within seconds
+        log.warning("could not release the job leases: %s", type(exc).__name__)
+    else:
+        log.info("stopped; %d job lease(s) released", released)

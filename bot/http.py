@@ -9,59 +9,27 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from aiohttp.typedefs import Handler
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from adapters.pagerduty import webhook as pagerduty_webhook
 from adapters.pagerduty.incidents import PagerDutyIncidents
 from adapters.storage.deliveries import SqlDeliveries
+from bot import logs
+from bot.shutdown import Draining
 from bot.wiring import Bot, incident_sources
 from core.errors import Unavailable
 from core.incidents import Incident
-from core.requests import Status
 
 log = logging.getLogger(__name__)
 
 BOT_KEY = web.AppKey("bot", Bot)
+DRAINING_KEY = web.AppKey("draining", Draining)
 READY_TIMEOUT = 2.0
 """Seconds `/readyz` waits for the database: a hung connection must not hang the probe."""
 
 _abandoned: set[asyncio.Task[Any]] = set()  # given-up checks, referenced until their cleanup ends
-
-
-class Metrics:
-    """Gauges read fresh at scrape time from the database, so every replica reports the truth."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.roster_age = Gauge(
-            "oncall_access_roster_age_seconds",
-            "Age of the latest roster snapshot",
-            ["provider"],
-            registry=self.registry,
-        )
-        self.requests = Gauge(
-            "oncall_access_requests", "Requests by status", ["status"], registry=self.registry
-        )
-        self.sync_failures = Gauge(
-            "oncall_access_sync_consecutive_failures",
-            "Failed syncs in a row",
-            ["provider"],
-            registry=self.registry,
-        )
-
-    async def collect(self, bot: Bot) -> bytes:
-        now = bot.clock.now()
-        self.roster_age.clear()  # a disconnected provider's last age must not linger
-        self.sync_failures.clear()
-        for provider, taken in (await bot.rosters.versions()).items():
-            self.roster_age.labels(provider.value).set((now - taken).total_seconds())
-        for health in await bot.rosters.health():
-            self.sync_failures.labels(health.provider.value).set(health.consecutive_failures)
-        for status in (Status.PENDING, Status.ACTIVE):
-            self.requests.labels(status.value).set(len(await bot.requests.with_status(status)))
-        return generate_latest(self.registry)
 
 
 async def readiness(bot: Bot) -> tuple[bool, dict[str, str]]:
@@ -122,6 +90,23 @@ def _bearer(request: web.Request, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
 
 
+@web.middleware
+async def request_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every inbound request gets an id (the caller's `X-Request-Id` when plausible): set for
+    the logs of everything it does, background work it starts included, and sent back."""
+    rid = logs.request_id(request.headers.get("X-Request-Id"))
+    token = logs.REQUEST_ID.set(rid)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers["X-Request-Id"] = rid
+        raise
+    finally:
+        logs.REQUEST_ID.reset(token)
+    response.headers["X-Request-Id"] = rid
+    return response
+
+
 def _pagerduty_webhook(bot: Bot) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """`POST /webhooks/pagerduty`: signed v3 deliveries end the access of resolved or
     reassigned incidents (replays recognised across replicas through the database)."""
@@ -143,15 +128,20 @@ def _pagerduty_webhook(bot: Bot) -> Callable[[web.Request], Awaitable[web.Stream
 
 
 def make_app(bot: Bot) -> web.Application:
-    app = web.Application()
+    draining = Draining()
+    app = web.Application(middlewares=[request_ids, draining.middleware()])
     app[BOT_KEY] = bot
-    metrics = Metrics()
+    app[DRAINING_KEY] = draining
     token = bot.settings.metrics_token
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
     async def readyz(_: web.Request) -> web.Response:
+        if draining.stopping:  # the load balancer should send nothing more here
+            return web.json_response(
+                {"ready": False, "checks": {"shutdown": "stopping"}}, status=503
+            )
         ready, checks = await readiness(bot)
         return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
@@ -161,7 +151,7 @@ def make_app(bot: Bot) -> web.Application:
                 status=401, text="unauthorized\n", headers={"WWW-Authenticate": "Bearer"}
             )
         try:
-            body = await metrics.collect(bot)
+            body = await bot.metrics.exposition(bot.rosters, bot.requests, bot.clock.now())
         except Unavailable as exc:  # the scrape fails, which is the signal; no traceback per scrape
             log.warning("metrics: database unavailable: %s", exc.detail)
             return web.Response(status=503, text="database unavailable\n")

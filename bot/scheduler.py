@@ -57,6 +57,8 @@ class Scheduler:
             else None
         )
 
+        self.stopping = False  # set on SIGTERM: the job under way finishes, no new one starts
+
     def next_sync_at(self) -> datetime:
         return self._bot.sync_schedule.next_at()
 
@@ -139,7 +141,7 @@ class Scheduler:
         """Claim `job` for a short lease, renewed in the background while the caller works and
         released after; yields whether this replica holds it."""
         leases, clock = self._bot.leases, self._bot.clock
-        if not await leases.claim(job, self.holder, clock.now(), LEASE_SECONDS):
+        if self.stopping or not await leases.claim(job, self.holder, clock.now(), LEASE_SECONDS):
             yield False
             return
 
@@ -260,9 +262,13 @@ class Scheduler:
         except Exception:
             log.exception("scheduled work failed; retrying at the next tick")
 
+    async def release_leases(self) -> int:
+        """Give up whatever this replica still holds, so another one takes over now."""
+        return await self._bot.leases.release_all(self.holder)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until `stop` is set; one failing tick is logged and the next one runs."""
-        while not stop.is_set():
+        while not stop.is_set() and not self.stopping:
             await self.tick_safely()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self._bot.settings.tick_seconds)

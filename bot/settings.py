@@ -55,8 +55,12 @@ class Settings(BaseSettings):
     roster_max_age_text: str = Field("45m", validation_alias=_env("ONCALL_ACCESS_ROSTER_MAX_AGE"))
     email_aliases_text: str = Field("", validation_alias=_env("ONCALL_ACCESS_EMAIL_ALIASES"))
     tick_seconds: float = Field(5.0, validation_alias=_env("ONCALL_ACCESS_TICK_SECONDS"))
+    shutdown_seconds: float = Field(
+        20.0, gt=0, validation_alias=_env("ONCALL_ACCESS_SHUTDOWN_SECONDS")
+    )
     port: int = Field(3000, validation_alias=_env("PORT"))
     log_level: str = Field("INFO", validation_alias=_env("ONCALL_ACCESS_LOG_LEVEL"))
+    log_format: str = Field("text", validation_alias=_env("ONCALL_ACCESS_LOG_FORMAT"))
 
     slack_bot_token: str | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_signing_secret: str | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
@@ -134,6 +138,25 @@ class Settings(BaseSettings):
                 "can write"
             )
         return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value.strip().lower() not in ("text", "json"):
+            raise ValueError(f"ONCALL_ACCESS_LOG_FORMAT is `text` or `json`, not {value!r}")
+        return value.strip().lower()
+
+    def secret_values(self) -> list[str | None]:
+        """Every secret the settings hold, for the logs to mask wherever one turns up."""
+        return [
+            self.secret_key,
+            *(k.strip() for k in self.audit_key_text.split(",")),
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.microsoft_app_password,
+            self.metrics_token,
+        ]
 
     @field_validator("roster_max_age_text")
     @classmethod

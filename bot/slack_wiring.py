@@ -43,7 +43,9 @@ def slack_config(settings: Settings) -> SlackConfig | None:
 def build_slack(bot: Bot, config: SlackConfig) -> SlackSurface:
     """The surface on the bot's dispatcher, with its notifier added to the bot's fan-out."""
     deliveries = SqlDeliveries(bot.engine, bot.clock.now)
-    surface = SlackSurface(config, bot.dispatcher, bot.clock, kv=bot.kv, deliveries=deliveries)
+    surface = SlackSurface(
+        config, bot.dispatcher, bot.clock, kv=bot.kv, deliveries=deliveries, metrics=bot.metrics
+    )
     bot.notifier.add(surface.notifier)
     return surface
 

@@ -34,7 +34,7 @@ def teams_settings(settings: Settings) -> TeamsSettings:
 def build_teams(bot: Bot) -> TeamsSurface:
     """The Teams surface of ``bot``; raises ValueError naming a missing or bad setting."""
     surface = build_teams_surface(
-        teams_settings(bot.settings), dispatcher=bot.dispatcher, kv=bot.kv
+        teams_settings(bot.settings), dispatcher=bot.dispatcher, kv=bot.kv, metrics=bot.metrics
     )
     if surface.notifier is not None:
         bot.notifier.add(surface.notifier)

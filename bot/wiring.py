@@ -30,6 +30,7 @@ from bot.clock import SystemClock
 from bot.connections import BotProviderAdmin
 from bot.grant_connections import GrantTargets
 from bot.grant_targets import GranterContext, all_granters
+from bot.metrics import PrometheusMetrics
 from bot.notify import FanOutNotifier, SurfaceNotifier
 from bot.oauth_pagerduty import PagerDutyUserFlow
 from bot.policy_source import PolicySource, load_policy
@@ -65,6 +66,7 @@ class Bot:
     admin: BotProviderAdmin | None = None  # provider connections, for the admin surfaces
     identities: SqlIdentityOverrides | None = None
     oauth: PagerDutyUserFlow | None = None  # PagerDuty's OAuth user flow (its callback route)
+    metrics: PrometheusMetrics = field(default_factory=PrometheusMetrics)  # this bot's own
 
     async def __aenter__(self) -> Bot:
         return self
@@ -125,13 +127,21 @@ async def build(
     rosters, leases = SqlRosterStore(engine, keys), SqlJobLeases(engine)
     kv = SqlKeyValues(engine, keys)
     notifier = FanOutNotifier(notifiers)
+    metrics = PrometheusMetrics()
     if providers is None:
         providers = _providers_from(settings, clock)
     provider_list = list(providers)
     connections = SqlConnectionStore(engine, SecretBox(settings.secret_key), keys)
     targets = GrantTargets(connections, settings, clock)
     context = GranterContext(
-        settings, os.environ, kv, provider_list, clock, targets=targets, identities=identities
+        settings,
+        os.environ,
+        kv,
+        provider_list,
+        clock,
+        targets=targets,
+        identities=identities,
+        metrics=metrics,
     )
     chosen_granters: dict[str, Granter] = {**all_granters(context), **(granters or {})}
     service = AccessService(
@@ -144,9 +154,10 @@ async def build(
         clock=clock,
         settings=AccessSettings(roster_max_age=settings.roster_max_age, admins=settings.admins),
         providers=lambda: provider_list,
+        metrics=metrics,
         incident_sources=lambda: incident_sources(provider_list),
     )
-    syncer = RosterSyncer(lambda: provider_list, rosters, notifier, clock, source)
+    syncer = RosterSyncer(lambda: provider_list, rosters, notifier, clock, source, metrics)
     oauth = PagerDutyUserFlow(settings, kv, clock.now)
     admin = BotProviderAdmin(
         settings=settings,
@@ -183,6 +194,7 @@ async def build(
         admin=admin,
         identities=identities,
         oauth=oauth,
+        metrics=metrics,
     )
     if load_connections:
         for problem in await admin.load():

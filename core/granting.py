@@ -125,6 +125,7 @@ class Granting:
                 log.warning(
                     "grant of %s (%s) failed: %s", approved.id, spec.type, type(exc).__name__
                 )
+                self._w.metrics.grant_failed(spec.type, "grant")
                 failures.append((spec.type, exc))
         return parts, failures
 
@@ -197,6 +198,7 @@ class Granting:
                 log.warning(
                     "extension of %s not sent to its granter: %s", request.id, type(exc).__name__
                 )
+                self._w.metrics.grant_failed(self._kind_of(request, i, parts[i]), "extend")
                 await self._w.notifier.alert_admins(
                     f"The extension of {request.id} ({request.resource} for {request.requester}) did not "
                     f"reach its granter: {_describe(exc).rstrip('.')}. Where the target ends access by "
@@ -217,6 +219,7 @@ class Granting:
                 granter, grant = self._granted_with(request, i, part)
                 result = await granter.revoke(grant)
             except Exception as exc:
+                self._w.metrics.grant_failed(self._kind_of(request, i, part), "revoke")
                 if len(parts) == 1:
                     raise
                 failures.append((self._kind_of(request, i, part), exc))

@@ -203,6 +203,10 @@ class JobLeases(Protocol):
 
     async def release(self, job: str, holder: str) -> None: ...
 
+    async def release_all(self, holder: str) -> int:
+        """Give up every lease `holder` still has (a replica stopping); returns how many."""
+        ...
+
     async def finished(self, job: str) -> bool:
         """Whether a once-only run (a sync slot) already completed on some replica."""
         ...
@@ -308,3 +312,53 @@ class ProviderAdmin(Protocol):
     async def disconnect(self, provider: str, actor: str) -> str: ...
 
     async def status_lines(self) -> list[str]: ...
+
+
+class Metrics(Protocol):
+    """What operators watch on their dashboards, reported where it happens. The bot counts it
+    (Prometheus, `/metrics`); the core only says what happened and how long it took."""
+
+    def request_decided(self, outcome: str, seconds: float) -> None:
+        """A new access request was answered: `approved` (at once), `pending` (asked the
+        approvers), `break_glass`, `refused` (by the policy, nothing created) or `error`;
+        `seconds` from the request to its verdict (not the grant that may follow)."""
+        ...
+
+    def sync_finished(self, provider: str, seconds: float, ok: bool) -> None:
+        """One roster sync of `provider` ended, well or not, after `seconds`."""
+        ...
+
+    def grant_failed(self, kind: str, action: str) -> None:
+        """A granter of `kind` (webhook, opsgenie-role, ...) failed to `action` (grant, revoke,
+        extend) one access; it is retried."""
+        ...
+
+    def webhook_answered(self, seconds: float) -> None:
+        """One delivery to a grant webhook took `seconds`, whatever its answer (or none)."""
+        ...
+
+    def chat_api_failed(self, surface: str) -> None:
+        """A call to a chat platform's API (Slack Web API, Teams connector) failed."""
+        ...
+
+
+class NoMetrics:
+    """Counts nothing: for CLI commands and tests that serve no `/metrics`."""
+
+    def request_decided(self, outcome: str, seconds: float) -> None:
+        pass
+
+    def sync_finished(self, provider: str, seconds: float, ok: bool) -> None:
+        pass
+
+    def grant_failed(self, kind: str, action: str) -> None:
+        pass
+
+    def webhook_answered(self, seconds: float) -> None:
+        pass
+
+    def chat_api_failed(self, surface: str) -> None:
+        pass
+
+
+NO_METRICS = NoMetrics()

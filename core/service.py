@@ -7,6 +7,7 @@ concurrent clicks, retries and several replicas all yield exactly one decision.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -22,7 +23,16 @@ from core.incident_rules import auto_if_incident
 from core.incident_watch import IncidentWatch
 from core.incidents import IncidentLookup, IncidentSource
 from core.policy import Policy, Resource
-from core.ports import AuditLog, Clock, Granter, Notifier, RequestStore, RosterProvider
+from core.ports import (
+    NO_METRICS,
+    AuditLog,
+    Clock,
+    Granter,
+    Metrics,
+    Notifier,
+    RequestStore,
+    RosterProvider,
+)
 from core.replies import describe_request, evidence_sentence
 from core.requests import AccessRequest, Kind, ReviewState, Status
 from core.roster import Roster
@@ -42,6 +52,21 @@ __all__ = [
 ]
 
 
+class _DecisionTimer:
+    """One request's outcome and the time to its verdict, reported once: the verdict is what is
+    timed, not the grant or the messages that follow it."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._started = time.monotonic()
+        self._reported = False
+
+    def decided(self, outcome: str) -> None:
+        if not self._reported:
+            self._reported = True
+            self._metrics.request_decided(outcome, time.monotonic() - self._started)
+
+
 class AccessService:
     """Requests and decisions. Composed, not inherited: the shared `Workflow` (stores, ports,
     one-sentence states), `Eligibility` (who may, beyond the snapshot) and `Granting` (making
@@ -59,6 +84,7 @@ class AccessService:
         clock: Clock,
         settings: AccessSettings,
         providers: Callable[[], Sequence[RosterProvider]] = lambda: (),
+        metrics: Metrics = NO_METRICS,
         incident_sources: Callable[[], Sequence[IncidentSource]] = lambda: (),
     ) -> None:
         self.workflow = Workflow(
@@ -69,6 +95,7 @@ class AccessService:
             notifier=notifier,
             clock=clock,
             settings=settings,
+            metrics=metrics,
         )
         lookup = IncidentLookup(incident_sources, clock.now, lambda: settings.live_confirm_deadline)
         self.eligibility = Eligibility(self.workflow, providers, lookup)
@@ -110,11 +137,31 @@ class AccessService:
         *,
         break_glass: bool = False,
     ) -> AccessRequest:
-        """Create a request, approved at once where policy allows; refuse with one sentence."""
+        """Create a request, approved at once where policy allows; refuse with one sentence.
+        Its outcome and the time to its verdict are reported to the metrics."""
+        timer = _DecisionTimer(self.workflow.metrics)
+        try:
+            return await self._request(actor, resource_name, duration, reason, break_glass, timer)
+        except DomainError:
+            timer.decided("refused")
+            raise
+        except Exception:
+            timer.decided("error")
+            raise
+
+    async def _request(
+        self,
+        actor: Actor,
+        resource_name: str,
+        duration: timedelta | None,
+        reason: str,
+        break_glass: bool,
+        timer: _DecisionTimer,
+    ) -> AccessRequest:
         policy, now = self.policy, self.clock.now()
         res = self.resource(resource_name)
         if break_glass:
-            return await self._break_glass(actor, res, duration, reason)
+            return await self._break_glass(actor, res, duration, reason, timer)
         duration = duration or policy.default_duration(res)
         maximum = policy.max_duration(res)
         problems: dict[str, str] = {}
@@ -186,9 +233,11 @@ class AccessService:
                 ),
             )
             assert approved is not None, "a request nobody else has seen cannot be decided twice"
+            timer.decided("approved")
             active = await self.activate(approved, SYSTEM)
             await self._announce_auto(active, res, roster)
             return active
+        timer.decided("pending")
         refs = await self.notifier.ask_approvers(
             request, approvers, describe_request(request, now=now)
         )
@@ -199,7 +248,12 @@ class AccessService:
         return await self.get(request.id)
 
     async def _break_glass(
-        self, actor: Actor, res: Resource, duration: timedelta | None, reason: str
+        self,
+        actor: Actor,
+        res: Resource,
+        duration: timedelta | None,
+        reason: str,
+        timer: _DecisionTimer,
     ) -> AccessRequest:
         """Emergency access: at once, without approval, announced to every approver, reviewed."""
         if res.break_glass is None:
@@ -253,6 +307,7 @@ class AccessService:
             ),
         )
         assert approved is not None, "a request nobody else has seen cannot be decided twice"
+        timer.decided("break_glass")
         active = await self.activate(approved, SYSTEM)
         approvers = set(approvers_now(res, actor.email, roster, now, self.settings.roster_max_age))
         approvers.update(p for p in res.approve.people if p != actor.email)

@@ -16,7 +16,7 @@ from core.durations import format_duration
 from core.errors import DomainError, NotFound
 from core.identity import Actor, normalize_email
 from core.policy import Policy, Resource
-from core.ports import AuditLog, Clock, MessageRef, Notifier, RequestStore
+from core.ports import NO_METRICS, AuditLog, Clock, MessageRef, Metrics, Notifier, RequestStore
 from core.provenance import chat_detail
 from core.requests import AccessRequest, Kind, ReviewState, Status, new_request_id
 from core.roster import Roster
@@ -60,6 +60,7 @@ class Workflow:
         notifier: Notifier,
         clock: Clock,
         settings: AccessSettings,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._policy = policy
         self.store = store
@@ -68,6 +69,7 @@ class Workflow:
         self.notifier = notifier
         self.clock = clock
         self.settings = settings
+        self.metrics = metrics
 
     @property
     def policy(self) -> Policy:

@@ -16,7 +16,7 @@ from core.errors import DomainError
 from core.groups import GroupRef, Provider
 from core.identity import SYSTEM
 from core.policy import Policy
-from core.ports import Clock, Notifier, RosterProvider, RosterStore
+from core.ports import NO_METRICS, Clock, Metrics, Notifier, RosterProvider, RosterStore
 from core.roster import RosterSnapshot
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,10 @@ class RosterSyncer:
         notifier: Notifier,
         clock: Clock,
         policy: Callable[[], Policy],
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._providers = providers
+        self._metrics = metrics
         self._store = store
         self._notifier = notifier
         self._clock = clock
@@ -77,6 +79,9 @@ class RosterSyncer:
         try:
             result = await provider.fetch()
         except Exception as exc:
+            self._metrics.sync_finished(
+                provider.provider.value, time.monotonic() - started, ok=False
+            )
             reason = exc.message if isinstance(exc, DomainError) else _plain(exc)
             if not isinstance(exc, DomainError):
                 log.warning("roster sync of %s failed: %s", provider.provider.value, reason)
@@ -93,6 +98,7 @@ class RosterSyncer:
             )
         snapshot = result.snapshot
         seconds = time.monotonic() - started
+        self._metrics.sync_finished(provider.provider.value, seconds, ok=True)
         missing = tuple(
             sorted(
                 g

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from core.errors import DomainError
-from core.ports import Grant
+from core.ports import NO_METRICS, Grant, Metrics
 
 SIGNATURE_HEADER = "X-Oncall-Access-Signature"
 TIMESTAMP_HEADER = "X-Oncall-Access-Timestamp"
@@ -80,8 +80,10 @@ class WebhookGranter:
         timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._env = env
+        self._metrics = metrics
         self._client = client
         self._attempts = attempts
         self._timeout = timeout
@@ -119,13 +121,16 @@ class WebhookGranter:
                     "Idempotency-Key": key,
                     "User-Agent": "oncall-access",
                 }
+                sent = time.monotonic()
                 try:
                     response = await client.post(
                         url, content=body, headers=headers, timeout=self._timeout
                     )
                 except httpx.HTTPError as exc:
                     last = type(exc).__name__
+                    self._metrics.webhook_answered(time.monotonic() - sent)
                 else:
+                    self._metrics.webhook_answered(time.monotonic() - sent)
                     if 200 <= response.status_code < 300:
                         # where to send the revoke, even if the policy changes (never the secret)
                         return {

@@ -19,6 +19,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack import constants as k
 from adapters.slack import render
+from adapters.slack.client import failed_call
 from adapters.slack.identity import SLACK_FAILURES, SlackDirectory, failure
 from core.dispatcher import Dispatcher
 from core.identity import Actor
@@ -39,11 +40,18 @@ class Spawn(Protocol):
 
 class Responder:
     """Answers on a request's `response_url` (ephemeral, or replacing the clicked message),
-    over the surface's shared HTTP session. Slack accepts 5 answers within 30 minutes."""
+    over the surface's shared HTTP session. Slack accepts 5 answers within 30 minutes. An
+    answer Slack does not take is reported to `on_failure` (the chat API error count)."""
 
-    def __init__(self, url: str | None, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        url: str | None,
+        session: aiohttp.ClientSession | None = None,
+        on_failure: Callable[[], None] = lambda: None,
+    ) -> None:
         self.url = url or None
         self._session = session if session is not None and not session.closed else None
+        self._on_failure = on_failure
 
     async def send(self, message: dict[str, Any], *, replace: bool = False) -> bool:
         if self.url is None:
@@ -55,7 +63,10 @@ class Responder:
             resp = await AsyncWebhookClient(self.url, session=self._session).send_dict(body)
         except Exception as exc:  # an expired response_url must not become a second error
             log.warning("could not answer on the response_url: %s", type(exc).__name__)
+            self._on_failure()
             return False
+        if resp.status_code != 200:
+            self._on_failure()
         return resp.status_code == 200
 
 
@@ -160,7 +171,8 @@ class FormAnswers:
         url = meta.get("url")
         delivered = False
         if isinstance(url, str) and url:
-            delivered = await Responder(url, self.client.session).send(render.reply_message(reply))
+            responder = Responder(url, self.client.session, failed_call(self.client))
+            delivered = await responder.send(render.reply_message(reply))
         if not delivered and not meta.get("home"):
             try:
                 channel = await self.directory.dm_channel(user_id)

@@ -27,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import constants as k
 from adapters.slack.answers import Responder
+from adapters.slack.client import CountingWebClient
 from adapters.slack.deliveries import Deliveries
 from adapters.slack.handlers import SlackHandlers
 from adapters.slack.http import GATE, events_route
@@ -34,7 +35,7 @@ from adapters.slack.identity import OTHER_WORKSPACE, SlackDirectory, SlackWorksp
 from adapters.slack.notifier import KeyValues, SlackNotifier
 from adapters.slack.socket import SocketModeRunner
 from core.dispatcher import Dispatcher
-from core.ports import Clock
+from core.ports import NO_METRICS, Clock, Metrics
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +81,12 @@ class SlackSurface:
         *,
         kv: KeyValues | None = None,
         deliveries: Deliveries | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self.config = config
         self.deliveries = deliveries
-        self.client = AsyncWebClient(
+        self.client = CountingWebClient(
+            metrics=metrics,
             token=config.bot_token,
             base_url=config.base_url,
             retry_handlers=[
@@ -189,7 +192,7 @@ class SlackSurface:
 
         async def listener(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
             await ack()
-            responder = Responder(body.get("response_url"), self.client.session)
+            responder = Responder(body.get("response_url"), self.client.session, self.client.failed)
             self.spawn(_once(context.get(GATE), lambda: work(body, responder)))
 
         listener.__name__ = getattr(work, "__name__", "listener")
@@ -226,9 +229,9 @@ class SlackSurface:
         if self.socket is not None:
             self.spawn(self.socket.run(), bounded=False)
 
-    async def close(self, grace: float = 5.0) -> None:
-        """Stop taking Socket Mode events, let work in flight finish (answers, message updates)
-        for up to `grace` seconds, then cancel what is left."""
+    async def drain(self, grace: float = 5.0) -> None:
+        """Stop taking Socket Mode events, let work in flight finish (answers, grants, message
+        updates) for up to `grace` seconds, then cancel what is left."""
         if self.socket is not None:
             await self.socket.close()
         if self._tasks:
@@ -236,6 +239,10 @@ class SlackSurface:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+
+    async def close(self, grace: float = 5.0) -> None:
+        """`drain`, then close the HTTP session the Web API calls share."""
+        await self.drain(grace)
         if self.client.session is not None:
             await self.client.session.close()
             self.client.session = None

@@ -32,4 +32,5 @@ class SocketModeRunner:
 
     async def close(self) -> None:
         if self._handler is not None:
-            await self._handler.close_async()
+            handler, self._handler = self._handler, None
+            await handler.close_async()

@@ -62,6 +62,11 @@ class SqlJobLeases:
                 )
             )
 
+    async def release_all(self, holder: str) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(job_leases.delete().where(job_leases.c.holder == holder))
+        return int(result.rowcount or 0)
+
     async def finished(self, job: str) -> bool:
         """Whether a run of `job` that must happen once has already completed somewhere."""
         async with self._engine.connect() as conn:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, true
+from sqlalchemy import and_, case, func, insert, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -193,6 +193,26 @@ class SqlRequestStore:
             raise ValueError("with_status needs at least one status")  # [] would read as "none"
         async with self._engine.connect() as conn:
             return await self._load(conn, requests.c.status.in_([s.value for s in statuses]))
+
+    async def open_counts(self, now: datetime) -> dict[str, int]:
+        """How many requests wait for approval (`pending`), hold access (`active`), are approved
+        but not granted yet (`grants_pending`) or are active past their end (`revokes_pending`):
+        one aggregate query, cheap enough for every metrics scrape."""
+
+        def count(condition: Any) -> Any:
+            return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+        status = requests.c.status
+        query = select(
+            count(status == Status.PENDING.value),
+            count(status == Status.ACTIVE.value),
+            count(and_(status == Status.APPROVED.value, requests.c.kind != "extension")),
+            count(and_(status == Status.ACTIVE.value, requests.c.expires_at <= now)),
+        ).where(status.in_([Status.PENDING.value, Status.ACTIVE.value, Status.APPROVED.value]))
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).one()
+        names = ("pending", "active", "grants_pending", "revokes_pending")
+        return {name: int(value) for name, value in zip(names, row, strict=True)}
 
     async def due_to_expire(self, now: datetime) -> list[AccessRequest]:
         async with self._engine.connect() as conn:

@@ -24,6 +24,7 @@ from botframework.connector.auth import (
 )
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
+from adapters.teams.adapter import CountingCloudAdapter
 from adapters.teams.auth import build_bot_framework_authentication
 from adapters.teams.dialogs import Dialogs
 from adapters.teams.handler import AccessTeamsBot
@@ -33,6 +34,7 @@ from adapters.teams.references import ConversationReferences, KeyValues
 from adapters.teams.route import AuthMode, messages_route
 from core.dispatcher import Dispatcher
 from core.errors import Unavailable
+from core.ports import NO_METRICS, Metrics
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,7 @@ def build_teams_surface(
     *,
     dispatcher: Dispatcher,
     kv: KeyValues,
+    metrics: Metrics = NO_METRICS,
 ) -> TeamsSurface:
     """Raises ValueError naming the setting when Teams would serve no tenant in particular."""
     mode = settings.mode
@@ -119,7 +122,7 @@ def build_teams_surface(
         log.warning(
             "ONCALL_ACCESS_TEAMS_ALLOW_ANY_TENANT is ignored: only the listed tenants are served"
         )
-    adapter = CloudAdapter(_authentication(settings))
+    adapter = CountingCloudAdapter(_authentication(settings), metrics=metrics)
     adapter.on_turn_error = _on_turn_error
     references = ConversationReferences(kv, tenants)
     handler = AccessTeamsBot(

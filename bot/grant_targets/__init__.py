@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from adapters.providerhttp.heldroles import KeyValues
 from bot.grant_connections import GrantTargets
 from bot.settings import Settings
-from core.ports import Clock, Granter, IdentityOverrides, RosterProvider
+from core.ports import NO_METRICS, Clock, Granter, IdentityOverrides, Metrics, RosterProvider
 
 
 @dataclass(frozen=True)
 class GranterContext:
     """What granters are built from: settings, the environment (AWS and webhook secrets are
     read from it), the shared key-value store for notes that must survive restarts, the live
-    list of connected providers, the connected grant targets (Entra ID, Okta, GitHub) and the
-    admins' identity mappings (a GitHub login for an email)."""
+    list of connected providers, the connected grant targets (Entra ID, Okta, GitHub), the
+    admins' identity mappings (a GitHub login for an email), and the bot's metrics, for
+    granters that report (the webhook's latency)."""
 
     settings: Settings
     env: Mapping[str, str]
@@ -32,6 +33,7 @@ class GranterContext:
     clock: Clock
     targets: GrantTargets | None = None
     identities: IdentityOverrides | None = None
+    metrics: Metrics = NO_METRICS
 
 
 def all_granters(context: GranterContext) -> dict[str, Granter]:

@@ -12,6 +12,6 @@ from core.ports import Granter
 def granters(context: GranterContext) -> dict[str, Granter]:
     return {
         "record": RecordGranter(),
-        "webhook": WebhookGranter(context.env),
+        "webhook": WebhookGranter(context.env, metrics=context.metrics),
         **role_granters(context.providers, context.kv),
     }

@@ -13,7 +13,6 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.http import make_app
 from bot.wiring import Bot
-from core.identity import Actor
 from tests.builders import make_bot
 from tests.conftest import FakeClock
 
@@ -91,25 +90,6 @@ async def test_readyz_recovers_after_a_sync(client: TestClient, bot: Bot, clock:
     assert (await client.get("/readyz")).status == 200
 
 
-async def test_metrics_are_prometheus_text_with_the_roster_age(
-    client: TestClient, bot: Bot, clock: FakeClock
-) -> None:
-    await bot.dispatcher.handle(Actor("alice@example.com"), "request grafana-admin 30m")
-    await bot.dispatcher.handle(Actor("alice@example.com"), 'request prod-db 1h "INC-1"')
-    clock.advance(timedelta(minutes=10))
-
-    response = await client.get("/metrics")
-
-    assert response.status == 200
-    assert response.content_type == "text/plain"
-    text = await response.text()
-    assert "# TYPE oncall_access_roster_age_seconds gauge" in text
-    assert 'oncall_access_roster_age_seconds{provider="file"} 600.0' in text.splitlines()
-    assert 'oncall_access_requests{status="active"} 1.0' in text.splitlines()
-    assert 'oncall_access_requests{status="pending"} 1.0' in text.splitlines()
-    assert 'oncall_access_sync_consecutive_failures{provider="file"} 0.0' in text.splitlines()
-
-
 async def test_metrics_need_the_bearer_token_when_one_is_set(bot: Bot) -> None:
     guarded = replace(bot, settings=bot.settings.model_copy(update={"metrics_token": "m3trics"}))
     async with TestClient(TestServer(make_app(guarded), port=0)) as http:
@@ -123,31 +103,5 @@ async def test_metrics_need_the_bearer_token_when_one_is_set(bot: Bot) -> None:
         assert (await http.get("/healthz")).status == 200  # probes stay open
 
 
-async def test_metrics_count_failed_syncs_in_a_row(
-    client: TestClient, bot: Bot, tmp_path: Path
-) -> None:
-    (tmp_path / "roster.yaml").write_text("groups: [\n")
-    for _ in range(2):
-        assert not (await bot.syncer.sync(bot.providers[0])).ok
-
-    text = await (await client.get("/metrics")).text()
-
-    assert 'oncall_access_sync_consecutive_failures{provider="file"} 2.0' in text.splitlines()
-    assert 'oncall_access_roster_age_seconds{provider="file"} 0.0' in text.splitlines()
-
-
 async def test_unknown_paths_are_404(client: TestClient) -> None:
     assert (await client.get("/nope")).status == 404
-
-
-async def test_metrics_forget_a_provider_whose_roster_was_removed(
-    client: TestClient, bot: Bot
-) -> None:
-    assert 'provider="file"' in await (await client.get("/metrics")).text()
-
-    await bot.rosters.remove(bot.providers[0].provider)
-
-    assert (
-        'oncall_access_roster_age_seconds{provider="file"}'
-        not in await (await client.get("/metrics")).text()
-    )
