@@ -15,10 +15,12 @@ from pydantic import ValidationError
 
 from bot import (
     commands_audit,
+    commands_backup,
     commands_connect,
     commands_manifest,
     commands_manifest_teams,
     commands_policy,
+    commands_retention,
     commands_run,
     logs,
     policy_migrate,
@@ -75,6 +77,20 @@ def _parser() -> argparse.ArgumentParser:
     export = audit_sub.add_parser("export", help="write every event, oldest first")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
+    export.add_argument(
+        "--since",
+        type=commands_audit.moment,
+        default=None,
+        metavar="WHEN",
+        help="only events at or after WHEN (2026-11-01 or 2026-11-01T09:00:00Z; UTC unless a zone is given)",
+    )
+    export.add_argument(
+        "--until",
+        type=commands_audit.moment,
+        default=None,
+        metavar="WHEN",
+        help="only events before WHEN",
+    )
     verify = audit_sub.add_parser(
         "verify",
         help="check the chain and compare the database with it",
@@ -108,7 +124,14 @@ def _parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    db_sub.add_parser("upgrade", help="migrate the database to this release's schema")
+    db_upgrade = db_sub.add_parser("upgrade", help="migrate the database to this release's schema")
+    db_upgrade.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="say which migrations would run, and what each does; change nothing",
+    )
+    commands_backup.add_parsers(sub)
+    commands_retention.add_parser(sub)
     return p
 
 
@@ -156,6 +179,12 @@ def _handler(
             return commands_audit.policy_check
         case "db":
             return commands_audit.db_upgrade
+        case "backup":
+            return commands_backup.backup
+        case "restore":
+            return commands_backup.restore
+        case "prune":
+            return commands_retention.prune
     raise AssertionError(args.command)
 
 

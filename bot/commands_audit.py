@@ -15,7 +15,7 @@ from adapters.storage.audit import SqlAuditLog
 from adapters.storage.engine import make_engine, sqlite_file_missing
 from adapters.storage.identities import SqlIdentityOverrides
 from adapters.storage.kv import SqlKeyValues
-from adapters.storage.migrate import upgrade
+from adapters.storage.migrate import head_revision, pending_migrations, plan_upgrade, upgrade
 from adapters.storage.requests import SqlRequestStore
 from adapters.storage.roster import SqlRosterStore
 from bot.progress import Meter
@@ -34,8 +34,20 @@ from core.audit_state import differences, replay
 from core.errors import PolicyError
 from core.groups import GroupRef
 from core.policy import parse_policy
+from core.retention import Base, carried_at, describe, unvouched
 from core.roster import Roster
 from core.yamlread import MAX_BYTES, YamlProblem, decode
+
+
+def moment(text: str) -> datetime:
+    """A date or a time for --since/--until: ISO 8601, UTC unless it names a zone."""
+    try:
+        at = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"`{text[:40]}` is not a date or time; use e.g. 2026-11-01 or 2026-11-01T09:00:00Z"
+        ) from None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 async def export(settings: Settings, args: argparse.Namespace) -> int:
@@ -59,10 +71,15 @@ async def export(settings: Settings, args: argparse.Namespace) -> int:
                 writer.writerow(EXPORT_COLUMNS)
             count = 0
             head = await log.head()
+            window = args.since is not None or args.until is not None
             meter = stack.enter_context(
-                Meter("Exporting the audit trail", "events", head[0] if head else 0)
+                Meter(
+                    "Exporting the audit trail",
+                    "events",
+                    None if window or not head else head[0],  # a period's size is not known
+                )
             )
-            async for record in log.stream():
+            async for record in log.stream(since=args.since, until=args.until):
                 row = record.export()
                 if writer:
                     writer.writerow(
@@ -108,12 +125,18 @@ async def verify(settings: Settings, args: argparse.Namespace) -> int:
         await upgrade(engine)
         log = SqlAuditLog(engine)
         head = await log.head()
+        start = await log.start()
+        base = Base(*start) if start else None
         records = []
-        with Meter("Reading the audit trail", "events", head[0] if head else 0) as meter:
+        with Meter(
+            "Reading the audit trail",
+            "events",
+            (head[0] - (start[0] if start else 0)) if head else 0,
+        ) as meter:
             async for record in log.stream():
                 records.append(record)
                 meter.advance()
-        check = check_trail(records, head, keys)
+        check = check_trail(records, head, keys, start)
         if check.problem and check.problem.unverifiable:
             print(
                 f"Audit trail cannot be verified: {check.problem}; ONCALL_ACCESS_AUDIT_KEY must "
@@ -122,6 +145,9 @@ async def verify(settings: Settings, args: argparse.Namespace) -> int:
             )
             return 2
         problems = [str(check.problem)] if check.problem else []
+        cut_problem = unvouched(records, base)
+        if cut_problem and not check.problem:
+            problems.append(cut_problem)
         if keys and check.events and not check.keyed and not check.problem:
             problems.append(
                 "no event is keyed although ONCALL_ACCESS_AUDIT_KEY is set: the trail was "
@@ -129,10 +155,10 @@ async def verify(settings: Settings, args: argparse.Namespace) -> int:
                 "again after the next event)"
             )
         if checkpoint is not None:
-            dropped = check_against(checkpoint, records)
+            dropped = check_against(checkpoint, records, start)
             if dropped:
                 problems.append(f"checkpoint {args.checkpoint}: {dropped}")
-        trail = replay(records)
+        trail = replay(records, carried_at(records, base))
         stored = await SqlRequestStore(engine).every()
         identities = await SqlIdentityOverrides(engine).all()
         audited = await SqlKeyValues(engine).audited()
@@ -143,8 +169,17 @@ async def verify(settings: Settings, args: argparse.Namespace) -> int:
             return 1
         last = records[-1].hash[:16] if records else "-"
         print(f"Audit trail intact: {len(records)} events, head {last}.")
+        cut = describe(base, records)
+        if cut:
+            print(cut)
         print(_keying(check))
-        if checkpoint is not None:
+        if checkpoint is not None and base is not None and checkpoint.seq <= base.seq:
+            print(
+                f"Checkpoint {args.checkpoint}: event {checkpoint.seq} of {checkpoint.at} was "
+                f"removed by retention (the trail now starts after event {base.seq}); nothing "
+                "left to compare it with."
+            )
+        elif checkpoint is not None:
             signed = f"signed with key id {checkpoint.key_id}" if checkpoint.key_id else "unsigned"
             print(
                 f"Checkpoint {args.checkpoint}: event {checkpoint.seq} of {checkpoint.at} is "
@@ -173,11 +208,13 @@ def _keying(check: TrailCheck) -> str:
             "cannot reach."
         )
     ids = ", ".join(check.key_ids)
-    line = f"Keyed (HMAC-SHA256): events {check.first_keyed}-{check.events}, key id {ids}."
+    last = check.head[0]
+    line = f"Keyed (HMAC-SHA256): events {check.first_keyed}-{last}, key id {ids}."
     if check.unkeyed:
+        first = last - check.events + 1
         line += (
-            f" Events 1-{check.unkeyed} were written before the key was set; the keyed events "
-            "after them vouch for them."
+            f" Events {first}-{first + check.unkeyed - 1} were written before the key was set; "
+            "the keyed events after them vouch for them."
         )
     return line
 
@@ -194,7 +231,7 @@ async def checkpoint(settings: Settings, args: argparse.Namespace) -> int:
     try:
         await upgrade(engine)
         log = SqlAuditLog(engine)
-        check = check_trail(await log.records(), await log.head(), keys)
+        check = check_trail(await log.records(), await log.head(), keys, await log.start())
     finally:
         await engine.dispose()
     if check.problem:
@@ -276,6 +313,8 @@ async def _groups_no_provider_has(settings: Settings, groups: set[GroupRef]) -> 
 
 
 async def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    if args.dry_run:
+        return await _upgrade_plan(settings)
     engine = make_engine(settings.database_url)
     try:
         before, after = await upgrade(engine)
@@ -286,3 +325,25 @@ async def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     finally:
         await engine.dispose()
+
+
+async def _upgrade_plan(settings: Settings) -> int:
+    """What `db upgrade` would do, read without changing anything (not even creating a file)."""
+    if sqlite_file_missing(settings.database_url):
+        current, head, steps = None, head_revision(), pending_migrations(None)
+    else:
+        engine = make_engine(settings.database_url)
+        try:
+            current, head, steps = await plan_upgrade(engine)
+        finally:
+            await engine.dispose()
+    if not steps:
+        print(f"Database already at revision {head}; `db upgrade` would change nothing.")
+        return 0
+    print(
+        f"`db upgrade` would migrate the database from {current or 'empty'} to revision {head} "
+        f"in {len(steps)} step(s); nothing was changed:"
+    )
+    for revision, summary in steps:
+        print(f"  {revision}: {summary}")
+    return 0

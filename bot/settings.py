@@ -19,6 +19,7 @@ from core.audit import AuditKeys
 from core.durations import parse_duration
 from core.errors import CommandError
 from core.identity import normalize_email, parse_aliases
+from core.retention import parse_retention
 
 
 def _env(name: str) -> AliasChoices:
@@ -54,6 +55,7 @@ class Settings(BaseSettings):
     sync_schedule: str = Field("5,35 * * * *", validation_alias=_env("ONCALL_ACCESS_SYNC_SCHEDULE"))
     roster_max_age_text: str = Field("45m", validation_alias=_env("ONCALL_ACCESS_ROSTER_MAX_AGE"))
     email_aliases_text: str = Field("", validation_alias=_env("ONCALL_ACCESS_EMAIL_ALIASES"))
+    retention_text: str = Field("", validation_alias=_env("ONCALL_ACCESS_RETENTION"))
     tick_seconds: float = Field(5.0, validation_alias=_env("ONCALL_ACCESS_TICK_SECONDS"))
     shutdown_seconds: float = Field(
         20.0, gt=0, validation_alias=_env("ONCALL_ACCESS_SHUTDOWN_SECONDS")
@@ -166,6 +168,21 @@ class Settings(BaseSettings):
         except CommandError as exc:
             raise ValueError(f"ONCALL_ACCESS_ROSTER_MAX_AGE: {exc.message}") from None
         return value
+
+    @field_validator("retention_text")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        if value.strip():
+            try:
+                parse_retention(value)
+            except ValueError as exc:
+                raise ValueError(f"ONCALL_ACCESS_RETENTION: {exc}") from None
+        return value
+
+    @property
+    def retention(self) -> timedelta | None:
+        """How long finished requests and their audit events are kept; None: for ever."""
+        return parse_retention(self.retention_text) if self.retention_text.strip() else None
 
     @field_validator("email_aliases_text")
     @classmethod

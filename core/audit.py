@@ -218,6 +218,7 @@ def check_trail(
     records: Iterable[AuditRecord],
     head: tuple[int, str] | None = None,
     keys: AuditKeys = UNKEYED,
+    start: tuple[int, str] | None = None,
 ) -> TrailCheck:
     """Replay the chain: the first place where the stored trail differs from an untouched one.
 
@@ -225,16 +226,19 @@ def check_trail(
     removing events from the end is detected too (unless the head is rewritten as well: only a
     checkpoint kept outside the database proves that). Once an event is keyed, every later one
     must be: an unkeyed event after a keyed one was written by someone without the key.
+    `start` is the (seq, hash) of the last event a retention cut removed (core/retention.py):
+    the trail then begins right after it.
     """
-    expected_seq = 1
-    prev_hash = GENESIS
+    expected_seq = start[0] + 1 if start else 1
+    prev_hash = start[1] if start else GENESIS
+    first_seq = expected_seq
     keyed = 0
     first_keyed: int | None = None
     key_ids: list[str] = []
 
     def result(problem: ChainBreak | None) -> TrailCheck:
         return TrailCheck(
-            expected_seq - 1, (expected_seq - 1, prev_hash), problem, keyed, first_keyed,
+            expected_seq - first_seq, (expected_seq - 1, prev_hash), problem, keyed, first_keyed,
             tuple(key_ids),
         )  # fmt: skip
 

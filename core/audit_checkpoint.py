@@ -77,9 +77,20 @@ def read_checkpoint(text: str, keys: AuditKeys) -> Checkpoint:
     return Checkpoint(seq, hash_, at, str(key_id))
 
 
-def check_against(checkpoint: Checkpoint, records: Sequence[AuditRecord]) -> str | None:
-    """Why the trail no longer holds the checkpointed head, or None when it does."""
+def check_against(
+    checkpoint: Checkpoint, records: Sequence[AuditRecord], start: tuple[int, str] | None = None
+) -> str | None:
+    """Why the trail no longer holds the checkpointed head, or None when it does. `start` is
+    where a retention cut left the trail: a checkpoint at the cut must match it, an older one has
+    nothing left to compare with."""
     if checkpoint.seq == 0:
+        return None
+    if start is not None and checkpoint.seq <= start[0]:
+        if checkpoint.seq == start[0] and not hmac.compare_digest(start[1], checkpoint.hash):
+            return (
+                f"event {checkpoint.seq} is not the one checkpointed at {checkpoint.at}: "
+                "the trail was replaced or rewritten"
+            )
         return None
     found = next((r for r in records if r.seq == checkpoint.seq), None)
     if found is None:

@@ -80,9 +80,28 @@ class TrailState:
     identities: dict[str, str] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "partial": sorted(self.partial),
+            "identities": self.identities,
+            "settings": self.settings,
+        }
 
-def replay(records: Iterable[AuditRecord]) -> TrailState:
-    trail = TrailState()
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrailState:
+        return cls(
+            requests={str(k): dict(v) for k, v in dict(data.get("requests") or {}).items()},
+            partial={str(p) for p in data.get("partial") or []},
+            identities={str(k): str(v) for k, v in dict(data.get("identities") or {}).items()},
+            settings=dict(data.get("settings") or {}),
+        )
+
+
+def replay(records: Iterable[AuditRecord], initial: TrailState | None = None) -> TrailState:
+    """The last recorded state of everything, replaying `records` on top of `initial` (what the
+    events removed by a retention cut had established)."""
+    trail = TrailState.from_json(initial.to_json()) if initial else TrailState()
     for record in records:
         state = record.detail.get(STATE) if isinstance(record.detail, dict) else None
         if isinstance(state, dict) and "identity" in state:
