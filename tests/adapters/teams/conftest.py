@@ -221,15 +221,21 @@ async def running_teams(
     clock: FakeClock,
     admin: ProviderAdmin | None = None,
     aliases: str = "",
+    policy: str | None = None,
+    roster: str | None = None,
     **settings: Any,
 ) -> AsyncIterator[TeamsUnderTest]:
     """The app as ``serve`` composes it (Slack too, when ``settings`` configure it).
 
     ``admin`` replaces the provider admin the dialogs use (to connect without a provider);
-    ``aliases`` is ONCALL_ACCESS_EMAIL_ALIASES (``corp.example.com=example.com``).
+    ``aliases`` is ONCALL_ACCESS_EMAIL_ALIASES (``corp.example.com=example.com``); ``policy``
+    and ``roster`` replace the builders' policy and roster (YAML text).
     """
     # No console surface: every reply a test reads comes through the fake connector.
-    bot = await make_bot(tmp_path, database_url, clock, console=False, aliases=aliases)
+    given: dict[str, Any] = {"policy": policy} if policy is not None else {}
+    if roster is not None:
+        given["roster"] = roster
+    bot = await make_bot(tmp_path, database_url, clock, console=False, aliases=aliases, **given)
     if admin is not None:  # the front door reaches this provider admin instead
         bot.dispatcher = Dispatcher(
             bot.service, bot.syncer, connections=admin, identities=bot.identities

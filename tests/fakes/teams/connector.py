@@ -20,6 +20,7 @@ Member JSON follows the reference connector responses: the Entra object id is ``
 from __future__ import annotations
 
 import itertools
+import json
 import secrets
 import threading
 import time
@@ -326,6 +327,8 @@ class FakeConnector(ThreadedFake):
         activity: dict[str, Any] = await request.json()
         if request.match_info["conversation_id"] in self._closed:
             return _error(404, "ConversationNotFound", "The conversation was not found.")
+        if utf16_size(activity) > MESSAGE_SIZE_LIMIT:
+            return _error(413, "MessageSizeTooBig", "Message size too large.")
         activity_id = self._next_id()
         self._activities.publish(
             SentActivity(
@@ -340,6 +343,8 @@ class FakeConnector(ThreadedFake):
 
     async def _update(self, request: web.Request) -> web.Response:
         activity: dict[str, Any] = await request.json()
+        if utf16_size(activity) > MESSAGE_SIZE_LIMIT:
+            return _error(413, "MessageSizeTooBig", "Message size too large.")
         activity_id = request.match_info["activity_id"]
         self._updates.publish(
             UpdatedActivity(
@@ -382,6 +387,16 @@ class FakeConnector(ThreadedFake):
         if start + size < len(members):
             body["continuationToken"] = str(start + size)
         return web.json_response(body)
+
+
+MESSAGE_SIZE_LIMIT = 100 * 1024
+"""Teams refuses a bot message whose payload, encoded as UTF-16, passes 100 KB (413
+MessageSizeTooBig; learn.microsoft.com, "Format your bot messages")."""
+
+
+def utf16_size(activity: Any) -> int:
+    """An activity's size as Teams measures it: its JSON's text encoded as UTF-16."""
+    return len(json.dumps(activity, ensure_ascii=False).encode("utf-16-le"))
 
 
 def _bearer(request: web.Request) -> str | None:
