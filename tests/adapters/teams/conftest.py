@@ -29,7 +29,7 @@ from tests.builders import make_bot
 from tests.conftest import FakeClock
 from tests.fakes.teams import activities
 from tests.fakes.teams.activities import DEFAULT_CHANNEL_ID, DEFAULT_TEAM_ID, DEFAULT_TENANT_ID
-from tests.fakes.teams.connector import FakeConnector, SentActivity, TeamsMember
+from tests.fakes.teams.connector import FakeConnector, SentActivity, TeamsMember, card_validator
 from tests.fakes.teams.identity import FakeIdentityProvider
 
 TENANT = DEFAULT_TENANT_ID
@@ -106,7 +106,9 @@ class TeamsUnderTest:
         headers = {"Authorization": authorization} if authorization else {}
         async with self.client.post("/api/messages", json=activity, headers=headers) as response:
             body = await response.json() if response.content_type == "application/json" else None
-            return response.status, body
+        for content in _cards_in(body):  # a dialog or a card answered in the invoke response
+            assert [e.message for e in card_validator().iter_errors(content)] == [], content
+        return response.status, body
 
     # -- what people do --------------------------------------------------------------------------
 
@@ -174,6 +176,20 @@ class TeamsUnderTest:
     async def audit_events(self, request_id: str) -> list[str]:
         records = await self.bot.audit.records()
         return [r.event for r in records if r.request_id == request_id]
+
+
+def _cards_in(body: Any) -> list[Any]:
+    """The Adaptive Cards an invoke response carries: a dialog's, or a card action's."""
+    if not isinstance(body, dict):
+        return []
+    if body.get("type") == "application/vnd.microsoft.card.adaptive":
+        return [body.get("value")]
+    task = body.get("task")
+    if isinstance(task, dict) and isinstance(task.get("value"), dict):
+        card = task["value"].get("card")
+        if isinstance(card, dict):
+            return [card.get("content")]
+    return []
 
 
 def card_of(activity: SentActivity | dict[str, Any]) -> dict[str, Any]:
