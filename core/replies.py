@@ -28,6 +28,13 @@ class Reply:
     fields: dict[str, str] = field(default_factory=dict)  # a refusal, form field by field
     connect: ConnectResult | None = None  # the outcome of a connect form, for the form to draw
     forms: tuple[ProviderForm, ...] = ()  # with open_form="connect": the providers offered
+    more: str = ""
+    """How to reach the lines a surface had to leave out (its message size limit): a tail
+    reads `and 312 more: {more}`, e.g. "narrow it with `oncall GROUP`"."""
+
+    def tail(self, left_out: int) -> str:
+        """The line that stands for `left_out` lines a surface could not show."""
+        return f"and {left_out} more: {self.more}" if self.more else f"and {left_out} more."
 
     @property
     def full_text(self) -> str:

@@ -149,7 +149,11 @@ class Views:
             lines.append(f"{mark} {res.name}{desc}: {verdict.sentence(actor.tz, now)}")
         if not lines:
             return Reply("The policy defines no resources.")
-        return Reply("Resources (✓ you may request now):", lines=tuple(lines))
+        return Reply(
+            "Resources (✓ you may request now):",
+            lines=tuple(lines),
+            more="`why RESOURCE` tells about one; the request form lists what you may request",
+        )
 
     async def mine(self, actor: Actor) -> Reply:
         now = self._service.clock.now()
@@ -163,7 +167,11 @@ class Views:
             else:
                 state = r.status.value.replace("_", " ")
             lines.append(f"{r.id}  {r.resource}  {format_duration(r.duration)}  {state}")
-        return Reply("Your requests, newest first:", lines=tuple(lines))
+        return Reply(
+            "Your requests, newest first:",
+            lines=tuple(lines),
+            more="the Home tab or `pending` shows what is still open",
+        )
 
     async def pending(self, actor: Actor) -> Reply:
         s = self._service
@@ -187,7 +195,11 @@ class Views:
                 )
         if not lines:
             return Reply("Nothing is waiting for your approval.")
-        return Reply("Waiting for you (`approve ID` or `deny ID REASON`):", lines=tuple(lines))
+        return Reply(
+            "Waiting for you (`approve ID` or `deny ID REASON`):",
+            lines=tuple(lines),
+            more="decide these, then `pending` lists the next ones",
+        )
 
     async def oncall(self, actor: Actor, wanted: str | None) -> Reply:
         s = self._service
@@ -226,7 +238,9 @@ class Views:
         if incidents:
             lines.append("Open incidents (live):")
             lines.extend(incidents)
-        return Reply(f"On call now ({age_text}):", lines=tuple(lines))
+        return Reply(
+            f"On call now ({age_text}):", lines=tuple(lines), more="narrow it with `oncall GROUP`"
+        )
 
     async def why(self, actor: Actor, name: str) -> Reply:
         """Everything that decides this person's access to one resource, right now."""

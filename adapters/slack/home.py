@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 LIST_LIMIT = 15
 """Items per list: the Home tab holds 100 blocks."""
+REASON_LIMIT = 300
+"""Characters of a reason on the Home tab; the approval message shows it whole."""
 
 
 def _header(text: str) -> dict[str, Any]:
@@ -38,6 +40,17 @@ def _with_buttons(text: str, *buttons: dict[str, Any]) -> list[dict[str, Any]]:
     if len(buttons) == 1:
         return [{**section(text), "accessory": buttons[0]}]
     return [section(text), {"type": "actions", "elements": list(buttons)}]
+
+
+def _more(count: int, how: str) -> list[dict[str, Any]]:
+    """Above a list longer than the tab shows: how many are left out, and where they are."""
+    if count <= LIST_LIMIT:
+        return []
+    return [context(f"The first {LIST_LIMIT} of {count}; {how}.")]
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 1] + "…"
 
 
 def home_view(data: HomeView, tz: str, now: datetime, notice: str | None = None) -> dict[str, Any]:
@@ -54,6 +67,7 @@ def home_view(data: HomeView, tz: str, now: datetime, notice: str | None = None)
     ]
     if not data.active:
         blocks.append(context("None right now."))
+    blocks += _more(len(data.active), "`/access mine` lists them all")
     for r in data.active[:LIST_LIMIT]:
         until = show_time(r.expires_at, tz, now) if r.expires_at else "further notice"
         give_back = button(
@@ -71,6 +85,7 @@ def home_view(data: HomeView, tz: str, now: datetime, notice: str | None = None)
     blocks.append(_header("Your pending requests"))
     if not data.pending:
         blocks.append(context("None."))
+    blocks += _more(len(data.pending), "`/access mine` lists them all")
     for r in data.pending[:LIST_LIMIT]:
         withdraw = button("Withdraw", k.WITHDRAW, r.id)
         blocks += _with_buttons(
@@ -81,8 +96,9 @@ def home_view(data: HomeView, tz: str, now: datetime, notice: str | None = None)
     blocks.append(_header("Waiting for your approval"))
     if not data.to_approve:
         blocks.append(context("Nothing is waiting for you."))
+    blocks += _more(len(data.to_approve), "decide these, and the next ones show here")
     for r in data.to_approve[:LIST_LIMIT]:
-        reason = f' "{literal(r.reason)}"' if r.reason else ""
+        reason = f' "{literal(_short(r.reason))}"' if r.reason else ""
         blocks += _with_buttons(
             f"*{literal(r.requester)}* asks for *{literal(r.resource)}* for "
             f"{format_duration(r.duration)}{reason} (`{r.id}`); "

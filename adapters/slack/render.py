@@ -7,7 +7,6 @@ Every message carries a plain `text` too: Slack shows it in notifications and sc
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +22,15 @@ Message = dict[str, Any]
 
 SECTION_LIMIT = 3000
 MAX_BLOCKS = 45  # Slack allows 50 in a message; leave room for a header and a footer
+MESSAGE_TEXT_BUDGET = 11_000
+"""Characters of text across one message's blocks. Slack refuses a message whose blocks hold
+more than about 12,000 (`msg_blocks_too_long`; undocumented, its maintainers speak of 12,000
+text characters with a margin for the blocks themselves)."""
+LINE_LIMIT = 700
+"""Characters of one listed line: a 2,000-character reason is cut short in a list (its
+approval message shows it whole), so a long list shows more of its lines."""
+FALLBACK_LIMIT = 3900
+"""Characters of a message's `text` (Slack advises at most 4,000 for notifications)."""
 
 
 def esc(text: str) -> str:
@@ -100,42 +108,66 @@ def confirm_dialog(title: str, text: str, yes: str, no: str = "Cancel") -> dict[
     }
 
 
+_PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
+
+
 def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def chunks(lines: Iterable[str], limit: int = SECTION_LIMIT) -> list[str]:
-    """Lines grouped into section-sized texts (a section holds at most 3,000 characters)."""
-    found: list[str] = []
-    current = ""
-    for line in lines:
-        line = _cut(line, limit)
-        if current and len(current) + 1 + len(line) > limit:
-            found.append(current)
-            current = line
-        else:
-            current = f"{current}\n{line}" if current else line
-    if current:
-        found.append(current)
-    return found
+    """At most `limit` characters (Slack counts characters), ending in "…" when cut, and never
+    in the middle of an escaped `&amp;`, `&lt;` or `&gt;`."""
+    if len(text) <= limit:
+        return text
+    return _PARTIAL_ENTITY.sub("", text[: limit - 1]) + "…"
 
 
 # --- replies --------------------------------------------------------------------------------
 
 
 def reply_message(reply: Reply) -> Message:
-    """A core Reply as an ephemeral message: its sentence, then its lines."""
+    """A core Reply as an ephemeral message: its sentence, then as many of its lines as Slack
+    takes in one message, then the reply's own tail for the rest ("and 312 more: narrow it
+    with `oncall GROUP`")."""
     head = esc(reply.text) if reply.ok else f":warning: {esc(reply.text)}"
     blocks = [section(head)]
     # Lines list other people's requests, reasons included: drawn as text, one line each.
-    blocks += [plain_section(text) for text in chunks(one_line(line) for line in reply.lines)]
-    if len(blocks) > MAX_BLOCKS:
-        blocks = [*blocks[: MAX_BLOCKS - 1], context("… more than fits here; try `/access mine`.")]
+    lines = [_cut(one_line(line), LINE_LIMIT) for line in reply.lines]
+    texts, shown = _fit(lines, MESSAGE_TEXT_BUDGET - len(blocks[0]["text"]["text"]))
+    blocks += [plain_section(text) for text in texts]
+    if shown < len(lines):
+        blocks.append(context(esc(reply.tail(len(lines) - shown))))
     url = reply.connect.authorize_url if reply.connect else None
     if url and len(url) <= 3000:  # a button's url holds 3,000 characters
         link = {**button("Sign in to PagerDuty", k.OPEN_LINK, "authorize"), "url": url}
         blocks.append({"type": "actions", "elements": [link]})
-    return {"text": _cut(esc(reply.full_text), 3900), "blocks": blocks}
+    return {"text": _cut(esc(reply.full_text), FALLBACK_LIMIT), "blocks": blocks}
+
+
+TAIL_RESERVE = 400
+"""Characters kept back for the tail that counts what was left out (and a link button)."""
+
+
+def _fit(lines: list[str], budget: int) -> tuple[list[str], int]:
+    """Lines grouped into section texts (3,000 characters each, counted escaped as Slack sees
+    them) while the message stays within its block count and text budget; returns the texts
+    and how many lines they hold."""
+    texts: list[str] = []
+    size, used = 0, 0  # escaped characters of the current text; of every text so far
+    for shown, line in enumerate(lines):
+        cost = len(esc(line))
+        joins = bool(texts) and size + 1 + cost <= SECTION_LIMIT
+        if joins:
+            cost += 1
+        elif len(texts) + 1 > MAX_BLOCKS - 2:  # the head and the tail take one block each
+            return texts, shown
+        if used + cost > budget - TAIL_RESERVE:
+            return texts, shown
+        if joins:
+            texts[-1] += "\n" + line
+            size += cost
+        else:
+            texts.append(line)
+            size = cost
+        used += cost
+    return texts, len(lines)
 
 
 def notice_message(text: str, request: AccessRequest | None = None) -> Message:
@@ -150,12 +182,12 @@ def notice_message(text: str, request: AccessRequest | None = None) -> Message:
                 f"{format_duration(request.duration)}"
             )
         )
-    return {"text": literal(text), "blocks": blocks}
+    return {"text": _cut(literal(text), FALLBACK_LIMIT), "blocks": blocks}
 
 
 def alert_message(text: str) -> Message:
     return {
-        "text": f"Admin alert: {literal(text)}",
+        "text": _cut(f"Admin alert: {literal(text)}", FALLBACK_LIMIT),
         "blocks": [plain_section(f"\N{POLICE CARS REVOLVING LIGHT} {one_line(text)}")],
     }
 
@@ -234,11 +266,13 @@ def approval_message(
             }
         )
         blocks.append(context(state_line(request, tz, now)))
-        text = f"Approval needed: {literal(describe_request(request, tz, now))}"
+        text = _cut(
+            f"Approval needed: {literal(describe_request(request, tz, now))}", FALLBACK_LIMIT
+        )
     else:
         blocks.append(section(state_line(request, tz, now)))
         status = request.status.value.replace("_", " ")
-        text = f"{literal(describe_request(request, tz, now))} Now {status}."
+        text = _cut(f"{literal(describe_request(request, tz, now))} Now {status}.", FALLBACK_LIMIT)
     return {"text": text, "blocks": blocks}
 
 

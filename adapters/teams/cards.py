@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from adapters.teams import fit
 from core.connection_form import SAFEKEEPING, FieldKind, ProviderForm
 from core.durations import format_duration
 from core.identity import SYSTEM
@@ -203,12 +204,16 @@ def needs_card(reply: Reply) -> bool:
 
 
 def reply_card(reply: Reply, *, tz: str = "UTC", now: datetime | None = None) -> Card:
+    """A reply as a card: its sentence, as many of its lines as fit Teams' size limit, then the
+    reply's own tail for the rest ("and 312 more: narrow it with `oncall GROUP`")."""
     # Replies quote reasons and comments (lists of requests, refusals), so they are TextRuns.
-    body: list[Card] = [words(reply.text, **({} if reply.ok else {"color": "attention"}))]
-    body.extend(words(line, spacing="small") for line in reply.lines)
+    head = words(
+        fit.cut(reply.text, fit.TEXT_UNITS), **({} if reply.ok else {"color": "attention"})
+    )
+    after: list[Card] = []
     if reply.request is not None:
         r = reply.request
-        body.append(
+        after.append(
             facts(
                 [
                     ("Request", r.id),
@@ -226,7 +231,29 @@ def reply_card(reply: Reply, *, tz: str = "UTC", now: datetime | None = None) ->
             open_dialog(f"Connect {form.label}", CONNECT_FORM, provider=form.provider)
             for form in reply.forms
         )
-    return card(body, actions)
+    lines = [words(fit.cut(line, fit.LINE_UNITS), spacing="small") for line in reply.lines]
+    shown = _fitting(lines, fit.utf16_size(card([head, *after], actions)) + TAIL_RESERVE)
+    tail = (
+        [words(reply.tail(len(lines) - len(shown)), isSubtle=True)]
+        if len(shown) < len(lines)
+        else []
+    )
+    return card([head, *shown, *tail, *after], actions)
+
+
+TAIL_RESERVE = 1024
+"""UTF-16 bytes kept back for the tail that counts what was left out."""
+
+
+def _fitting(elements: Sequence[Card], used: int, budget: int = fit.CARD_BUDGET) -> list[Card]:
+    """The leading elements that fit in `budget` UTF-16 bytes beside `used` ones."""
+    kept: list[Card] = []
+    for element in elements:
+        used += fit.utf16_size(element) + 2  # and the comma between elements
+        if used > budget:
+            break
+        kept.append(element)
+    return kept
 
 
 def confirm_disconnect_card(provider: str, label: str) -> Card:
@@ -262,6 +289,19 @@ class ResourceChoice:
     max_duration: str = ""
 
 
+CHOICE_UNITS = 80
+"""UTF-16 code units of a resource's title in the request dialog's list."""
+CHOICES_BUDGET = 52 * 1024
+"""UTF-16 bytes of the request dialog's resource choices; the rest of the card fits in the
+remainder of the message limit whatever was typed into it."""
+LIMITS_LISTED = 5
+"""Resources whose durations the dialog lists under the field; more would not be read."""
+
+
+def _choice_title(resource: ResourceChoice) -> str:
+    return f"{resource.name} — {resource.description}" if resource.description else resource.name
+
+
 def request_form(
     resources: Sequence[ResourceChoice],
     *,
@@ -276,26 +316,33 @@ def request_form(
     if message:
         body.append(notice(message))
     choices = [
-        {"title": f"{r.name} — {r.description}" if r.description else r.name, "value": r.name}
-        for r in resources
+        {"title": fit.cut(_choice_title(r), CHOICE_UNITS), "value": r.name} for r in resources
     ]
+    kept = _fitting(choices, fit.utf16_size(choices[:0]), CHOICES_BUDGET)
     resource: Card = {
         "type": "Input.ChoiceSet",
         "id": "resource",
         "label": "Resource",
-        "choices": choices,
+        "choices": kept,
         "isRequired": True,
         "errorMessage": "Choose a resource.",
     }
     if values.get("resource"):
         resource["value"] = values["resource"]
     body.append(resource)
+    if len(kept) < len(choices):
+        more = len(choices) - len(kept)
+        body.append(
+            text(f"and {more} more: type `request NAME` in the chat", isSubtle=True, size="small")
+        )
     body.extend(_error_below("resource", errors))
     limits = "; ".join(
         f"{r.name}: default {r.default_duration}, at most {r.max_duration}"
-        for r in resources
+        for r in resources[:LIMITS_LISTED]
         if r.default_duration
     )
+    if len(resources) > LIMITS_LISTED:
+        limits = "Empty for the resource's default; `why RESOURCE` tells its maximum."
     body.append(
         _text_input(
             "duration",

@@ -18,7 +18,7 @@ from botbuilder.core import CardFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes, ConversationReference, TextFormatTypes
 
-from adapters.teams import cards
+from adapters.teams import cards, fit
 from adapters.teams.references import (
     SURFACE,
     Contact,
@@ -40,7 +40,7 @@ def card_activity(content: cards.Card, summary: str = "") -> Activity:
         type=ActivityTypes.message, attachments=[CardFactory.adaptive_card(content)]
     )
     if summary:
-        activity.summary = summary
+        activity.summary = fit.cut(" ".join(summary.split()), fit.SUMMARY_UNITS)
     return activity
 
 
@@ -48,7 +48,7 @@ def text_activity(text: str, *, one_line: bool = False) -> Activity:
     """A sentence as plain text: it quotes reasons and comments, which Teams would otherwise
     render as markdown (bold, links, lists). ``one_line`` for a notice, whose quoted comment
     must not start a line that reads like the bot's own."""
-    shown = " ".join(text.split()) if one_line else text
+    shown = fit.cut(" ".join(text.split()) if one_line else text, fit.TEXT_UNITS)
     return Activity(type=ActivityTypes.message, text=shown, text_format=TextFormatTypes.plain)
 
 

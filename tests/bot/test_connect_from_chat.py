@@ -40,7 +40,7 @@ from tests.fakes.slack import FakeSlackApi, HttpReply, payloads, send_signed, se
 from tests.fakes.slack.constants import SIGNING_SECRET
 from tests.fakes.slack.fixtures import fake_slack  # noqa: F401
 from tests.fakes.teams import activities
-from tests.fakes.teams.connector import FakeConnector
+from tests.fakes.teams.connector import FakeConnector, card_validator
 from tests.fakes.teams.identity import FakeIdentityProvider
 
 no_outside_network = teams_fakes.no_outside_network
@@ -239,7 +239,10 @@ async def _teams_invoke(
     ):
         assert response.status == 200, await response.text()
         task: dict[str, Any] = (await response.json())["task"]
-        return task
+    if task["type"] == "continue":  # the dialog's card, as Teams would render it
+        content = task["value"]["card"]["content"]
+        assert [e.message for e in card_validator().iter_errors(content)] == []
+    return task
 
 
 def _inputs(task: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -133,11 +133,14 @@ async def start_rig(
     admin: Any = None,
     aliases: str = "",
     policy: str | None = None,
+    roster: str | None = None,
 ) -> AsyncIterator[SlackRig]:
     """`aliases` is ONCALL_ACCESS_EMAIL_ALIASES, e.g. `corp.example.com=example.com`; `policy`
-    replaces the builders' two-resource policy (YAML text)."""
+    and `roster` replace the builders' two-resource policy and two-group roster (YAML text)."""
     console: list[str] = []
-    extra = {"policy": policy} if policy is not None else {}
+    extra: dict[str, Any] = {"policy": policy} if policy is not None else {}
+    if roster is not None:
+        extra["roster"] = roster
     bot = await make_bot(tmp, database_url, clock, lines=console, aliases=aliases, **extra)
     config = configure(
         SlackConfig(

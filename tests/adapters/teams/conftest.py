@@ -29,7 +29,7 @@ from tests.builders import make_bot
 from tests.conftest import FakeClock
 from tests.fakes.teams import activities
 from tests.fakes.teams.activities import DEFAULT_CHANNEL_ID, DEFAULT_TEAM_ID, DEFAULT_TENANT_ID
-from tests.fakes.teams.connector import FakeConnector, SentActivity, TeamsMember
+from tests.fakes.teams.connector import FakeConnector, SentActivity, TeamsMember, card_validator
 from tests.fakes.teams.identity import FakeIdentityProvider
 
 TENANT = DEFAULT_TENANT_ID
@@ -106,7 +106,9 @@ class TeamsUnderTest:
         headers = {"Authorization": authorization} if authorization else {}
         async with self.client.post("/api/messages", json=activity, headers=headers) as response:
             body = await response.json() if response.content_type == "application/json" else None
-            return response.status, body
+        for content in _cards_in(body):  # a dialog or a card answered in the invoke response
+            assert [e.message for e in card_validator().iter_errors(content)] == [], content
+        return response.status, body
 
     # -- what people do --------------------------------------------------------------------------
 
@@ -176,6 +178,20 @@ class TeamsUnderTest:
         return [r.event for r in records if r.request_id == request_id]
 
 
+def _cards_in(body: Any) -> list[Any]:
+    """The Adaptive Cards an invoke response carries: a dialog's, or a card action's."""
+    if not isinstance(body, dict):
+        return []
+    if body.get("type") == "application/vnd.microsoft.card.adaptive":
+        return [body.get("value")]
+    task = body.get("task")
+    if isinstance(task, dict) and isinstance(task.get("value"), dict):
+        card = task["value"].get("card")
+        if isinstance(card, dict):
+            return [card.get("content")]
+    return []
+
+
 def card_of(activity: SentActivity | dict[str, Any]) -> dict[str, Any]:
     attachments = (
         activity.attachments
@@ -221,15 +237,21 @@ async def running_teams(
     clock: FakeClock,
     admin: ProviderAdmin | None = None,
     aliases: str = "",
+    policy: str | None = None,
+    roster: str | None = None,
     **settings: Any,
 ) -> AsyncIterator[TeamsUnderTest]:
     """The app as ``serve`` composes it (Slack too, when ``settings`` configure it).
 
     ``admin`` replaces the provider admin the dialogs use (to connect without a provider);
-    ``aliases`` is ONCALL_ACCESS_EMAIL_ALIASES (``corp.example.com=example.com``).
+    ``aliases`` is ONCALL_ACCESS_EMAIL_ALIASES (``corp.example.com=example.com``); ``policy``
+    and ``roster`` replace the builders' policy and roster (YAML text).
     """
     # No console surface: every reply a test reads comes through the fake connector.
-    bot = await make_bot(tmp_path, database_url, clock, console=False, aliases=aliases)
+    given: dict[str, Any] = {"policy": policy} if policy is not None else {}
+    if roster is not None:
+        given["roster"] = roster
+    bot = await make_bot(tmp_path, database_url, clock, console=False, aliases=aliases, **given)
     if admin is not None:  # the front door reaches this provider admin instead
         bot.dispatcher = Dispatcher(
             bot.service, bot.syncer, connections=admin, identities=bot.identities

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from tests.fakes.slack import constants
+from tests.fakes.slack import constants, limits
 from tests.fakes.slack.server import LOOPBACK
 
 RESPONSE_URL: Final = "response_url:"
@@ -530,6 +530,8 @@ class FakeSlackApi:
             status, text = failure.status, failure.error
         elif parse_error is not None:
             status, text = 400, parse_error
+        elif (problem := limits.message_problem(params)) is not None:
+            status, text = 400, problem
         else:
             self._apply_response(name, params)
             status, text = 200, "ok"
@@ -626,6 +628,9 @@ class FakeSlackApi:
     def _require_content(params: Mapping[str, Any]) -> None:
         if not (params.get("text") or params.get("blocks") or params.get("attachments")):
             raise _ApiError("no_text")
+        problem = limits.message_problem(params)
+        if problem is not None:
+            raise _ApiError(problem)
 
     def _materialize_view(
         self,
@@ -638,6 +643,9 @@ class FakeSlackApi:
         """The view as Slack returns it: the app's fields plus ids, hash and empty state."""
         if not isinstance(view, dict) or "type" not in view:
             raise _ApiError("invalid_arguments", response_metadata={"messages": ["invalid `view`"]})
+        problem = limits.view_problem(view)
+        if problem is not None:
+            raise _ApiError("invalid_arguments", response_metadata={"messages": [problem]})
         full: dict[str, Any] = {
             "id": view_id,
             "team_id": self.team_id,
@@ -728,6 +736,9 @@ class FakeSlackApi:
         msg = self.messages.get(key)
         if msg is None:
             raise _ApiError("message_not_found")
+        problem = limits.message_problem(params)
+        if problem is not None:
+            raise _ApiError(problem)
         self._edit(msg, params)
         return {
             "ok": True,

@@ -19,7 +19,9 @@ Member JSON follows the reference connector responses: the Entra object id is ``
 
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 import secrets
 import threading
 import time
@@ -28,12 +30,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from jsonschema import Draft6Validator
 
 from tests.fakes.teams import activities
 from tests.fakes.teams._server import BackgroundServer, Observations, ThreadedFake
 from tests.fakes.teams.identity import FakeIdentityProvider
+from tests.reference_files import REFERENCE
 
 _PAGE_SIZE_MIN, _PAGE_SIZE_MAX = 50, 500  # Teams clamps pageSize to this range
+CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 
 
 @dataclass(frozen=True)
@@ -326,6 +331,9 @@ class FakeConnector(ThreadedFake):
         activity: dict[str, Any] = await request.json()
         if request.match_info["conversation_id"] in self._closed:
             return _error(404, "ConversationNotFound", "The conversation was not found.")
+        refused = _refusal(activity)
+        if refused is not None:
+            return refused
         activity_id = self._next_id()
         self._activities.publish(
             SentActivity(
@@ -340,6 +348,9 @@ class FakeConnector(ThreadedFake):
 
     async def _update(self, request: web.Request) -> web.Response:
         activity: dict[str, Any] = await request.json()
+        refused = _refusal(activity)
+        if refused is not None:
+            return refused
         activity_id = request.match_info["activity_id"]
         self._updates.publish(
             UpdatedActivity(
@@ -382,6 +393,41 @@ class FakeConnector(ThreadedFake):
         if start + size < len(members):
             body["continuationToken"] = str(start + size)
         return web.json_response(body)
+
+
+MESSAGE_SIZE_LIMIT = 100 * 1024
+"""Teams refuses a bot message whose payload, encoded as UTF-16, passes 100 KB (413
+MessageSizeTooBig; learn.microsoft.com, "Format your bot messages")."""
+
+
+def utf16_size(activity: Any) -> int:
+    """An activity's size as Teams measures it: its JSON's text encoded as UTF-16."""
+    return len(json.dumps(activity, ensure_ascii=False).encode("utf-16-le"))
+
+
+@functools.cache
+def card_validator() -> Draft6Validator:
+    """The Adaptive Cards 1.5 schema (what Teams renders for bots), from tests/reference."""
+    schema = REFERENCE / "teams" / "adaptive-card.schema.1.5.0.json"
+    return Draft6Validator(json.loads(schema.read_text()))
+
+
+def card_problems(activity: Any) -> list[str]:
+    """Where the activity's Adaptive Cards break the 1.5 schema."""
+    found: list[str] = []
+    for attachment in (activity.get("attachments") or []) if isinstance(activity, dict) else []:
+        if isinstance(attachment, dict) and attachment.get("contentType") == CARD_TYPE:
+            found += [e.message for e in card_validator().iter_errors(attachment.get("content"))]
+    return found
+
+
+def _refusal(activity: Any) -> web.Response | None:
+    if utf16_size(activity) > MESSAGE_SIZE_LIMIT:
+        return _error(413, "MessageSizeTooBig", "Message size too large.")
+    problems = card_problems(activity)
+    if problems:  # Teams shows such a card as an error; a test should see it fail
+        return _error(400, "BadArgument", "; ".join(problems)[:500])
+    return None
 
 
 def _bearer(request: web.Request) -> str | None:
