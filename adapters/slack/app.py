@@ -30,7 +30,7 @@ from adapters.slack.answers import Responder
 from adapters.slack.client import CountingWebClient
 from adapters.slack.deliveries import Deliveries
 from adapters.slack.handlers import SlackHandlers
-from adapters.slack.http import GATE, events_route
+from adapters.slack.http import GATE, events_route, settle_checks
 from adapters.slack.identity import OTHER_WORKSPACE, SlackDirectory, SlackWorkspace
 from adapters.slack.notifier import KeyValues, SlackNotifier
 from adapters.slack.socket import SocketModeRunner
@@ -234,6 +234,7 @@ class SlackSurface:
         updates) for up to `grace` seconds, then cancel what is left."""
         if self.socket is not None:
             await self.socket.close()
+        await settle_checks()
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
             for task in pending:

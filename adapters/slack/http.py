@@ -54,6 +54,12 @@ def _keep(check: asyncio.Future[bool]) -> asyncio.Future[bool]:
     return check
 
 
+async def settle_checks(timeout: float = 2.0) -> None:
+    """Let replay checks still running finish (at shutdown, before the database goes)."""
+    if _checks:
+        await asyncio.wait(set(_checks), timeout=timeout)
+
+
 def _acked_empty(body: Any) -> bool:
     """Slash commands, button clicks and events are acknowledged with an empty 200 and their
     work runs after it; forms answer in the ack itself (errors, the next view)."""
