@@ -72,3 +72,44 @@ def test_an_empty_list_of_grants_is_refused() -> None:
 def test_the_same_grant_twice_is_refused() -> None:
     (found,) = problems(HEAD + "    grant: [{type: record}, {type: record}]\n")
     assert found == "policy.yaml:5: resources.prod-db: the same grant is listed twice"
+
+
+AWS = """\
+    grant:
+      type: aws-sso
+      instance_arn: arn:aws:sso:::instance/ssoins-1234567890abcdef
+      permission_set_arn: arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-abcdef1234567890
+      account_id: "012345678901"
+      region: eu-west-1
+"""
+
+
+def test_an_aws_sso_grant_is_read_with_its_target() -> None:
+    (grant,) = parse_policy(HEAD + AWS).resources["prod-db"].grants
+    assert grant.type == "aws-sso"
+    assert grant.options["account_id"] == "012345678901"
+
+
+def test_an_unquoted_aws_account_id_is_refused_on_its_line() -> None:
+    (found,) = problems(HEAD + AWS.replace('"012345678901"', "123456789012"))
+    assert found.startswith("policy.yaml:5: resources.prod-db: an aws-sso grant needs `account_id")
+    assert "quoted" in found
+
+
+def test_an_aws_sso_grant_names_each_wrong_or_missing_option() -> None:
+    text = HEAD + AWS.replace("arn:aws:sso:::instance/ssoins-1234567890abcdef\n", "prod\n")
+    text = text.replace("      region: eu-west-1\n", "")
+    found = problems(text)
+    assert len(found) == 2
+    assert "instance_arn: arn:aws:sso:::instance/ssoins-..." in found[0] and "'prod'" in found[0]
+    assert "region: us-east-1" in found[1]
+
+
+def test_a_permission_set_of_another_instance_is_refused() -> None:
+    (found,) = problems(
+        HEAD
+        + AWS.replace(
+            "permissionSet/ssoins-1234567890abcdef", "permissionSet/ssoins-ffffffffffffffff"
+        )
+    )
+    assert "permission_set_arn belongs to another instance than instance_arn" in found

@@ -1,0 +1,1 @@
+"""AWS IAM Identity Center: the `aws-sso` grant type."""
