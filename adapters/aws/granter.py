@@ -101,6 +101,7 @@ class AwsSsoGranter:
         self._centers: dict[str, IdentityCenter] = {}
         self._center_for = center_for or IdentityCenter
         self._stores: dict[tuple[str, str], str] = {}  # (region, instance) -> identity store id
+        self._finding_store = asyncio.Lock()  # one ListInstances however many grants start at once
         self._poll, self._sleep = poll, sleep
 
     def center(self, region: str) -> IdentityCenter:
@@ -200,6 +201,12 @@ class AwsSsoGranter:
         known = self._stores.get((target.region, target.instance_arn))
         if known:
             return known
+        async with self._finding_store:
+            return self._stores.get((target.region, target.instance_arn)) or (
+                await self._list_instances(aws, target)
+            )
+
+    async def _list_instances(self, aws: IdentityCenter, target: Target) -> str:
         token: str | None = None
         while True:
             page = await aws.call(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -37,16 +38,22 @@ class IdentityCenterProxy:
     throttle_next: int = 0  # answer this many requests with ThrottlingException first
     deny: set[str] = field(default_factory=set)  # operations refused with AccessDeniedException
     in_progress: bool = False  # answer Create/DeleteAccountAssignment with IN_PROGRESS
+    latency: float = 0.0  # seconds added to every answer, as a distant region would
+    rate: float | None = None  # requests per second allowed (burst of one second's worth)
     throttled: int = 0
     calls: Counter[str] = field(default_factory=Counter)  # every request, by operation
     _session: aiohttp.ClientSession | None = None
+    _tokens: float = 0.0
+    _refilled: float = 0.0
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         operation = request.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1]
         self.calls[operation] += 1
-        if self.throttle_next > 0:
-            self.throttle_next -= 1
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if self.throttle_next > 0 or not self._within_rate():
+            self.throttle_next = max(0, self.throttle_next - 1)
             self.throttled += 1
             return _error(400, "ThrottlingException", "Rate exceeded")
         if operation in self.deny:
@@ -82,6 +89,20 @@ class IdentityCenterProxy:
 
     def total(self) -> int:
         return sum(self.calls.values())
+
+    def _within_rate(self) -> bool:
+        """A token bucket of `rate` per second, as AWS's throttling behaves from outside."""
+        if self.rate is None:
+            return True
+        now = time.monotonic()
+        if not self._refilled:
+            self._tokens, self._refilled = self.rate, now
+        self._tokens = min(self.rate, self._tokens + (now - self._refilled) * self.rate)
+        self._refilled = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
 
 def _in_progress(payload: bytes) -> bytes:
