@@ -20,9 +20,11 @@ what still fails comes back here as `AwsUnavailable` and the bot's own retry tak
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import threading
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
@@ -87,7 +89,7 @@ class IdentityCenter:
             client = self._clients.get(service)
             if client is None:
                 config = Config(
-                    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+                    retries=_retries(os.environ),
                     connect_timeout=5,
                     read_timeout=20,
                     user_agent_extra="oncall-access",
@@ -125,6 +127,17 @@ class IdentityCenter:
             ) from None
         answer.pop("ResponseMetadata", None)
         return dict(answer)
+
+
+def _retries(env: Mapping[str, str]) -> Any:
+    """Standard retry mode with MAX_ATTEMPTS, unless the operator set AWS_RETRY_MODE or
+    AWS_MAX_ATTEMPTS, which the SDK then reads as it always does."""
+    retries: dict[str, Any] = {}
+    if not env.get("AWS_RETRY_MODE"):
+        retries["mode"] = "standard"
+    if not env.get("AWS_MAX_ATTEMPTS"):
+        retries["total_max_attempts"] = MAX_ATTEMPTS
+    return retries
 
 
 def _from_client_error(action: str, exc: ClientError) -> AwsError:

@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 from textwrap import dedent
 
+import pytest
+
 from bot.scheduler import Scheduler
 from core.identity import Actor
 from core.requests import Status
@@ -220,5 +222,68 @@ async def test_status_shows_the_target_and_names_a_missing_read_permission(
             "FAILING" in line and "lack the IAM permission sso:DescribePermissionSet" in line
             for line in failing.lines
         ), failing.lines
+    finally:
+        await bot.close()
+
+
+async def test_an_assignment_created_but_its_answer_lost_is_still_removed_at_the_end(
+    tmp_path: Path,
+    sqlite_url: str,
+    clock: FakeClock,
+    aws: Aws,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # the SDK gives up at once: the bot retries
+    admin = aws.world.permission_set("AdministratorAccess")
+    alice = aws.world.user(ALICE)
+    aws.proxy.lose_answers["CreateAccountAssignment"] = 1
+    bot = await make_bot(tmp_path, sqlite_url, clock, policy=policy(aws.world.instance_arn, admin))
+    try:
+        approved = await bot.service.request(Actor(ALICE), "prod-admin", timedelta(minutes=30), "")
+        assert approved.status == Status.APPROVED, aws.proxy.calls  # the bot never heard it worked
+        assert aws.world.assignments(admin) == [alice]  # but it did
+        clock.advance(timedelta(seconds=31))
+        await Scheduler(bot).run_lifecycle()
+        active = await bot.service.get(approved.id)
+        assert active.status == Status.ACTIVE
+        assert aws.proxy.calls["CreateAccountAssignment"] == 1  # not created twice
+        clock.advance(timedelta(minutes=30))
+        await Scheduler(bot).run_lifecycle()
+        assert (await bot.service.get(approved.id)).status == Status.EXPIRED
+        assert aws.world.assignments(admin) == []  # the bot's, so removed, not taken for hers
+    finally:
+        await bot.close()
+
+
+def two_resources(instance_arn: str, permission_set_arn: str) -> str:
+    """Two resources that give the same assignment (say, one with a longer maximum)."""
+    one = policy(instance_arn, permission_set_arn)
+    body = one.split("resources:\n", 1)[1]
+    return one + body.replace("prod-admin:", "prod-admin-long:", 1).replace(
+        "max_duration: 2h", "max_duration: 8h"
+    )
+
+
+async def test_an_assignment_two_accesses_share_is_removed_when_the_last_one_ends(
+    tmp_path: Path, sqlite_url: str, clock: FakeClock, aws: Aws
+) -> None:
+    admin = aws.world.permission_set("AdministratorAccess")
+    alice = aws.world.user(ALICE)
+    bot = await make_bot(
+        tmp_path, sqlite_url, clock, policy=two_resources(aws.world.instance_arn, admin)
+    )
+    try:
+        short = await bot.service.request(Actor(ALICE), "prod-admin", timedelta(minutes=30), "")
+        long = await bot.service.request(Actor(ALICE), "prod-admin-long", timedelta(hours=1), "")
+        assert (short.status, long.status) == (Status.ACTIVE, Status.ACTIVE)
+        assert aws.proxy.calls["CreateAccountAssignment"] == 1
+        clock.advance(timedelta(minutes=30))
+        await Scheduler(bot).run_lifecycle()
+        assert (await bot.service.get(short.id)).status == Status.EXPIRED
+        assert aws.world.assignments(admin) == [alice]  # still hers through the longer access
+        clock.advance(timedelta(minutes=30))
+        await Scheduler(bot).run_lifecycle()
+        assert (await bot.service.get(long.id)).status == Status.EXPIRED
+        assert aws.world.assignments(admin) == []
     finally:
         await bot.close()

@@ -38,6 +38,7 @@ class IdentityCenterProxy:
     throttle_next: int = 0  # answer this many requests with ThrottlingException first
     deny: set[str] = field(default_factory=set)  # operations refused with AccessDeniedException
     in_progress: bool = False  # answer Create/DeleteAccountAssignment with IN_PROGRESS
+    lose_answers: Counter[str] = field(default_factory=Counter)  # done in moto, answered 500
     latency: float = 0.0  # seconds added to every answer, as a distant region would
     rate: float | None = None  # requests per second allowed (burst of one second's worth)
     throttled: int = 0
@@ -72,6 +73,9 @@ class IdentityCenterProxy:
             status = answer.status
             content_type = answer.headers.get("Content-Type", "application/x-amz-json-1.1")
             error_type = answer.headers.get("x-amzn-ErrorType")
+        if self.lose_answers[operation] > 0:
+            self.lose_answers[operation] -= 1
+            return _error(500, "InternalServerException", "The answer was lost on the way back")
         if (
             self.in_progress
             and status == 200
