@@ -161,10 +161,16 @@ class IdentityCenterWorld:
 
     def assignments(self, permission_set_arn: str, account: str = ACCOUNT) -> list[str]:
         """The user ids holding `permission_set_arn` in `account` now."""
-        found = self.client("sso-admin").list_account_assignments(
-            InstanceArn=self.instance_arn, AccountId=account, PermissionSetArn=permission_set_arn
-        )["AccountAssignments"]
-        return sorted(a["PrincipalId"] for a in found)
+        pages = (
+            self.client("sso-admin")
+            .get_paginator("list_account_assignments")
+            .paginate(
+                InstanceArn=self.instance_arn,
+                AccountId=account,
+                PermissionSetArn=permission_set_arn,
+            )
+        )
+        return sorted(a["PrincipalId"] for page in pages for a in page["AccountAssignments"])
 
     def assign(self, permission_set_arn: str, user_id: str, account: str = ACCOUNT) -> None:
         self.client("sso-admin").create_account_assignment(
