@@ -5,14 +5,17 @@ access is never taken away; a missing permission is named; throttling only slows
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from textwrap import dedent
 
 import pytest
 
+from adapters.aws.granter import AwsSsoGranter
 from bot.scheduler import Scheduler
 from core.identity import Actor
+from core.ports import Grant
 from core.requests import Status
 from tests.adapters.aws.conftest import Aws
 from tests.builders import make_bot
@@ -287,3 +290,46 @@ async def test_an_assignment_two_accesses_share_is_removed_when_the_last_one_end
         assert aws.world.assignments(admin) == []
     finally:
         await bot.close()
+
+
+async def test_many_grants_at_once_stay_within_identity_centers_rate_limit(aws: Aws) -> None:
+    """Twenty people granted together: the granter paces its requests below the 20 a second
+    IAM Identity Center allows, so none is spent on being throttled."""
+    admin = aws.world.permission_set("AdministratorAccess")
+    emails = [f"person{i}@example.com" for i in range(20)]
+    users = [aws.world.user(e) for e in emails]
+    proxy = aws.proxy
+    proxy.rate = 20.0
+    notes = _Notes()
+    granter = AwsSsoGranter(notes)
+    start = datetime(2031, 1, 1, tzinfo=UTC)
+    spec = {
+        "type": "aws-sso",
+        "instance_arn": aws.world.instance_arn,
+        "permission_set_arn": admin,
+        "account_id": ACCOUNT,
+        "region": REGION,
+    }
+    grants = [
+        Grant(f"r{i}", "prod-admin", e, start, start + timedelta(hours=1), (), "", spec)
+        for i, e in enumerate(emails)
+    ]
+    await asyncio.gather(*(granter.grant(g) for g in grants))
+    assert aws.world.assignments(admin) == sorted(users)
+    assert proxy.throttled == 0
+
+
+class _Notes:
+    """The bot's key-value store in memory (the SQL one is exercised by the lifecycle tests)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, object] = {}
+
+    async def get(self, key: str, default: object = None) -> object:
+        return self.values.get(key, default)
+
+    async def put(self, key: str, value: object) -> None:
+        self.values[key] = value
+
+    async def delete(self, key: str) -> None:
+        self.values.pop(key, None)
