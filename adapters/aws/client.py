@@ -31,7 +31,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from adapters.providerhttp.limiter import RateLimit, TokenBucket
+from adapters.providerhttp.limiter import RateLimit, SlidingWindow
 from core.errors import DomainError
 
 IAM_PREFIX = {"sso-admin": "sso", "identitystore": "identitystore"}
@@ -43,9 +43,9 @@ UNAVAILABLE = {
     "RequestTimeout",
 }
 MAX_ATTEMPTS = 5  # per call, throttling included; then the grant is retried with backoff
-IDENTITY_CENTER_LIMIT = RateLimit(20, 1.0, burst_fraction=0.1)
-"""IAM Identity Center throttles its APIs at 20 requests a second together: pacing below it (a
-burst of 2, then 18 a second) keeps many grants at once from spending requests on throttling."""
+IDENTITY_CENTER_LIMIT = RateLimit(18, 1.0)
+"""IAM Identity Center throttles its APIs at 20 requests a second together: pacing below it (at
+most 18 in any second) keeps many grants at once from spending requests on throttling."""
 
 
 class AwsError(DomainError):
@@ -85,7 +85,7 @@ class IdentityCenter:
     def __init__(self, region: str) -> None:
         self.region = region
         self.requests: Counter[str] = Counter()  # HTTP requests by operation, retries included
-        self.pace = TokenBucket(IDENTITY_CENTER_LIMIT)
+        self.pace = SlidingWindow(IDENTITY_CENTER_LIMIT)
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 
