@@ -43,9 +43,11 @@ UNAVAILABLE = {
     "RequestTimeout",
 }
 MAX_ATTEMPTS = 5  # per call, throttling included; then the grant is retried with backoff
-IDENTITY_CENTER_LIMIT = RateLimit(18, 1.0)
-"""IAM Identity Center throttles its APIs at 20 requests a second together: pacing below it (at
-most 18 in any second) keeps many grants at once from spending requests on throttling."""
+IDENTITY_CENTER_LIMIT = RateLimit(2, 2 / 18)
+"""IAM Identity Center throttles its APIs at 20 requests a second together: pacing below it, at
+most 2 in any ninth of a second (18 a second, never in one burst of 18, which a slow thread
+pool could deliver on top of the next second's), keeps many grants at once from spending
+requests on throttling."""
 
 
 class AwsError(DomainError):
