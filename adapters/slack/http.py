@@ -54,10 +54,10 @@ def _keep(check: asyncio.Future[bool]) -> asyncio.Future[bool]:
     return check
 
 
-async def settle_checks(timeout: float = 2.0) -> None:
+async def settle_checks(within: float = 2.0) -> None:
     """Let replay checks still running finish (at shutdown, before the database goes)."""
     if _checks:
-        await asyncio.wait(set(_checks), timeout=timeout)
+        await asyncio.wait(set(_checks), timeout=within)
 
 
 def _acked_empty(body: Any) -> bool:
