@@ -408,7 +408,7 @@ class FakeSlackApi:
         """Every call so far (of ``method``, if given), oldest first; does not consume."""
         return list(self._calls if method is None else self._by_method[method])
 
-    async def next_call(self, method: str, timeout: float = 2.0) -> RecordedCall:  # noqa: ASYNC109
+    async def next_call(self, method: str, timeout: float = 10.0) -> RecordedCall:  # noqa: ASYNC109
         """The next not-yet-consumed call of ``method``, waiting up to ``timeout`` seconds."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
@@ -426,7 +426,7 @@ class FakeSlackApi:
     async def wait_until(
         self,
         predicate: Callable[[], bool],
-        timeout: float = 2.0,  # noqa: ASYNC109 - a per-observation deadline is the point
+        timeout: float = 10.0,  # noqa: ASYNC109 - a per-observation deadline is the point
         *,
         what: str = "condition",
     ) -> None:

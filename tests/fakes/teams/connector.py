@@ -248,7 +248,7 @@ class FakeConnector(ThreadedFake):
     async def next_activity(
         self,
         conversation_id: str | None = None,
-        timeout: float = 2.0,  # noqa: ASYNC109 - a per-call deadline is the point of this API
+        timeout: float = 10.0,  # noqa: ASYNC109 - a per-call deadline is the point of this API
     ) -> SentActivity:
         """The oldest activity not yet returned (in ``conversation_id`` if given)."""
         return await self._activities.next(
@@ -258,7 +258,7 @@ class FakeConnector(ThreadedFake):
     async def next_update(
         self,
         conversation_id: str | None = None,
-        timeout: float = 2.0,  # noqa: ASYNC109 - a per-call deadline is the point of this API
+        timeout: float = 10.0,  # noqa: ASYNC109 - a per-call deadline is the point of this API
     ) -> UpdatedActivity:
         return await self._updates.next(
             _in_conversation(conversation_id), timeout=timeout, detail=_detail(conversation_id)
@@ -266,7 +266,7 @@ class FakeConnector(ThreadedFake):
 
     async def next_conversation(
         self,
-        timeout: float = 2.0,  # noqa: ASYNC109 - a per-call deadline is the point of this API
+        timeout: float = 10.0,  # noqa: ASYNC109 - a per-call deadline is the point of this API
     ) -> CreatedConversation:
         return await self._conversations.next(lambda _: True, timeout=timeout)
 

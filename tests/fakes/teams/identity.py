@@ -250,7 +250,7 @@ class FakeIdentityProvider(ThreadedFake):
         self._metadata_hold = None
         self._metadata_released.set()
 
-    async def next_held_metadata(self, timeout: float = 2.0) -> str:  # noqa: ASYNC109
+    async def next_held_metadata(self, timeout: float = 10.0) -> str:  # noqa: ASYNC109
         return await self._held.next(lambda _: True, timeout=timeout)
 
     @property
@@ -266,7 +266,7 @@ class FakeIdentityProvider(ThreadedFake):
     def token_requests(self) -> list[TokenRequest]:
         return self._token_requests.all()
 
-    async def next_token_request(self, timeout: float = 2.0) -> TokenRequest:  # noqa: ASYNC109
+    async def next_token_request(self, timeout: float = 10.0) -> TokenRequest:  # noqa: ASYNC109
         return await self._token_requests.next(lambda _: True, timeout=timeout)
 
     @property
