@@ -2,7 +2,7 @@
 
 Teams refuses a bot message over about 100 KB (413 `MessageSizeTooBig`), measuring the whole
 payload encoded as UTF-16, and advises staying within 80 KB. So sizes here are UTF-16 bytes of
-the JSON as Teams reads it (characters, not `\\uXXXX` escapes): a CJK character costs 2, an emoji
+the JSON as Teams reads it (characters, not `\\u` escapes): a CJK character costs 2, an emoji
 4. A card gets `CARD_BUDGET` and leaves the rest of the 80 KB to the activity around it.
 """
 

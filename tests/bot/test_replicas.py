@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -33,6 +32,7 @@ from adapters.storage.engine import make_engine
 from adapters.storage.tables import audit_events, job_leases, job_runs, requests
 from core.errors import DATABASE_UNAVAILABLE
 from tests.adapters.pagerduty.conftest import seed_small
+from tests.bot.serving import eventually, free_port
 from tests.builders import POLICY, roster_yaml
 from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.slack import FakeSlackApi, payloads, send_signed
@@ -43,27 +43,6 @@ ALICE, BOB, LEAD = "UALICE0001", "UBOB000001", "ULEAD00001"
 ROOT = Path(__file__).resolve().parents[2]
 SLOT_SECONDS = 20  # sync slots far enough apart that a taken-over slot is not superseded
 TICK = "0.3"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def eventually(
-    check: Callable[[], Awaitable[Any]], *, within: float, what: str, every: float = 0.1
-) -> Any:
-    """Poll `check` until it returns something truthy, failing after `within` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        found = await check()
-        if found:
-            return found
-        if loop.time() > deadline:
-            raise AssertionError(f"{what}: not within {within} s")
-        await asyncio.sleep(every)
 
 
 @dataclass
@@ -122,7 +101,7 @@ class Fleet:
 
 
 async def _start(name: str, env: dict[str, str], folder: Path) -> Replica:
-    port = _free_port()
+    port = free_port()
     log = folder / f"{name}.log"
     with log.open("wb") as out:  # the child keeps its own copy of the descriptor
         process = await asyncio.create_subprocess_exec(

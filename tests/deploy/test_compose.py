@@ -21,6 +21,7 @@ import yaml
 from jsonschema import Draft7Validator
 
 from core.policy import parse_policy
+from tests.bot.serving import eventually
 from tests.conftest import POSTGRES_URL, SKIP_PG
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,20 +91,17 @@ def _tail(log: Path) -> str:
 
 
 async def _ready(url: str, process: asyncio.subprocess.Process, log: Path) -> dict[str, Any]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 60
-    while True:
+    async def answer() -> dict[str, Any] | None:
         if process.returncode is not None:
             raise AssertionError(f"replica exited: {_tail(log)}")
         try:
             async with aiohttp.ClientSession() as http, http.get(f"{url}/readyz") as resp:
-                if resp.status == 200:
-                    return dict(await resp.json())
+                return dict(await resp.json()) if resp.status == 200 else None
         except aiohttp.ClientError:
-            pass
-        if loop.time() > deadline:
-            raise AssertionError(f"{url} not ready within 60 s: {_tail(log)}")
-        await asyncio.sleep(0.2)
+            return None
+
+    found: dict[str, Any] = await eventually(answer, within=60, what=f"{url} ready")
+    return found
 
 
 async def test_compose_settings_migrate_once_and_start_two_ready_replicas(
