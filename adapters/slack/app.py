@@ -30,10 +30,11 @@ from adapters.slack.answers import Responder
 from adapters.slack.client import CountingWebClient
 from adapters.slack.deliveries import Deliveries
 from adapters.slack.handlers import SlackHandlers
-from adapters.slack.http import GATE, events_route, settle_checks
+from adapters.slack.http import ACKED, GATE, Acker, events_route, settle_checks
 from adapters.slack.identity import OTHER_WORKSPACE, SlackDirectory, SlackWorkspace
 from adapters.slack.notifier import KeyValues, SlackNotifier
 from adapters.slack.socket import SocketModeRunner
+from adapters.slack.turns import AckFirstTurns
 from core.dispatcher import Dispatcher
 from core.ports import NO_METRICS, Clock, Metrics
 
@@ -108,7 +109,7 @@ class SlackSurface:
             identity=dispatcher.identity_map,
         )
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._turns = asyncio.Semaphore(BACKGROUND_LIMIT)
+        self._turns = AckFirstTurns(BACKGROUND_LIMIT)
         self.handlers = SlackHandlers(
             dispatcher=dispatcher,
             client=self.client,
@@ -193,7 +194,11 @@ class SlackSurface:
         async def listener(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
             await ack()
             responder = Responder(body.get("response_url"), self.client.session, self.client.failed)
-            self.spawn(_once(context.get(GATE), lambda: work(body, responder)))
+            job = _once(context.get(GATE), lambda: work(body, responder))
+            if context.get(ACKED):  # the route acked already and runs this in a background turn
+                await job
+            else:
+                self.spawn(job)
 
         listener.__name__ = getattr(work, "__name__", "listener")
         return listener
@@ -211,14 +216,19 @@ class SlackSurface:
         return task
 
     async def _in_turn(self, work: Coroutine[Any, Any, T]) -> T:
-        async with self._turns:
-            return await work
+        return await self._turns.run(work)
+
+    def _after_ack(self, work: Coroutine[Any, Any, None]) -> None:
+        """Work for a delivery the route acknowledged itself; it yields to the acks of a burst."""
+        self._turns.acked()
+        self.spawn(work)
 
     def route(self) -> Callable[[web.Request], Awaitable[web.Response]]:
         """The `POST /slack/events` handler; only with a signing secret to verify requests."""
         if not self.config.signing_secret:
             raise ValueError("the Slack HTTP route needs SLACK_SIGNING_SECRET")
-        return events_route(self.app, self.config.signing_secret, self.deliveries)
+        acker = Acker(self.workspace.serves, OTHER_WORKSPACE, self._after_ack)
+        return events_route(self.app, self.config.signing_secret, self.deliveries, acker)
 
     async def start(self) -> None:
         """Learn the bot's identity and connect Socket Mode, in the background: a Slack outage

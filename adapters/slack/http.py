@@ -3,6 +3,12 @@
 body as UTF-8 whatever charset the request claims), one route for commands, interactivity and
 events.
 
+Slash commands, button clicks and events are acknowledged here, with an empty 200, before bolt
+sees them: bolt's dispatch and the work it starts run after the ack, in the surface's background
+turns (`Acker`), so a burst of commands is acked about as fast as a bare endpoint answers while
+their answers follow on `response_url`. Forms and option menus answer in the ack, so bolt runs
+first for them.
+
 The signature is checked before the body is parsed (bolt checks it again): an unsigned caller
 learns nothing about parsing (401), a signed body that is not a Slack payload gets 400, and no
 odd header or body can turn into a 500: the timestamp is read only when it is a plausible number,
@@ -12,14 +18,17 @@ bytes that are not UTF-8 are not Slack's, and JSON nested deeper than any Slack 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.request.internals import extract_team_id
 from slack_sdk.signature import SignatureVerifier
 
 from adapters.slack.deliveries import Deliveries, delivery_key
@@ -32,11 +41,15 @@ REPLAY_CHECK_BUDGET = 0.5  # seconds of Slack's three the check may take before 
 
 
 async def _first(deliveries: Deliveries, request: web.Request, body: Any) -> bool:
+    return await _first_key(deliveries, delivery_key(request.headers, body))
+
+
+async def _first_key(deliveries: Deliveries, key: str) -> bool:
     """Whether this signed delivery is new. With the database out or slow it is served (the
     work that follows answers the outage) rather than refused or acked late."""
     try:
         async with asyncio.timeout(REPLAY_CHECK_BUDGET):
-            return await deliveries.first(delivery_key(request.headers, body))
+            return await deliveries.first(key)
     except Exception as exc:
         log.warning("served a Slack request unchecked against replays: %s", type(exc).__name__)
         return True
@@ -44,6 +57,8 @@ async def _first(deliveries: Deliveries, request: web.Request, body: Any) -> boo
 
 GATE = "first_delivery"
 """Bolt context key: a future telling whether this delivery is new, for work done after the ack."""
+ACKED = "acked_by_route"
+"""Bolt context key: the route has acknowledged already, so listeners do their work inline."""
 _checks: set[asyncio.Future[bool]] = set()
 
 
@@ -102,8 +117,37 @@ def _recognised(body: Any) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Acker:
+    """What acknowledging before bolt needs: whether a team is the one this app serves (from
+    memory once warm), the sentence for a command from another workspace, and where the work
+    after the ack runs."""
+
+    serves: Callable[[str | None], Awaitable[bool]]
+    other_workspace: str
+    later: Callable[[Coroutine[Any, Any, None]], object]
+
+    async def refusal(self, body: Mapping[str, Any]) -> web.Response | None:
+        """The answer to a delivery from another workspace, or None when it is ours."""
+        try:
+            if await self.serves(extract_team_id(dict(body))):
+                return None
+        except Exception:
+            log.exception("cannot tell which workspace this app serves")
+        log.warning("refused a Slack request from another workspace")
+        if body.get("command"):
+            return web.Response(
+                text=json.dumps({"response_type": "ephemeral", "text": self.other_workspace}),
+                content_type="application/json",
+            )
+        return web.Response(status=200)
+
+
 def events_route(
-    app: AsyncApp, signing_secret: str, deliveries: Deliveries | None = None
+    app: AsyncApp,
+    signing_secret: str,
+    deliveries: Deliveries | None = None,
+    acker: Acker | None = None,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     verifier = SignatureVerifier(signing_secret)
 
@@ -137,6 +181,14 @@ def events_route(
         ):
             log.warning("refused a signed Slack request whose body is not a Slack payload")
             return web.json_response({"error": "malformed request"}, status=400)
+        if acker is not None and _acked_empty(bolt_request.body):
+            refused = await acker.refusal(bolt_request.body)
+            if refused is not None:
+                return refused
+            key = delivery_key(request.headers, bolt_request.body) if deliveries else None
+            bolt_request.context[ACKED] = True
+            acker.later(_after_ack(app, bolt_request, deliveries, key))
+            return web.Response(status=200)
         if deliveries is not None:
             check = _first(deliveries, request, bolt_request.body)
             if _acked_empty(bolt_request.body):
@@ -149,3 +201,17 @@ def events_route(
         return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
     return slack_events
+
+
+async def _after_ack(
+    app: AsyncApp, request: AsyncBoltRequest, deliveries: Deliveries | None, key: str | None
+) -> None:
+    """The work of a delivery already acknowledged, unless it was handled before (a replay, or
+    Slack retrying): bolt's middleware and listener, whose response (the listener's empty ack)
+    has nowhere to go."""
+    if deliveries is not None and key is not None and not await _first_key(deliveries, key):
+        log.info("ignored a Slack request already handled (a replay, or Slack retrying)")
+        return
+    response = await app.async_dispatch(request)
+    if response.status >= 500:
+        log.error("Slack work after the ack failed with status %s", response.status)
