@@ -216,7 +216,8 @@ class Views:
                 raise DomainError(f"No group matches `{wanted}`; `oncall` lists them all.")
         if not groups and not incidents:
             return Reply("No roster yet: an admin can connect a provider and run `sync`.", ok=False)
-        lines = []
+        # Incidents first: with hundreds of groups the size cut would otherwise hide them.
+        lines = ["Open incidents (live):", *incidents, "On call:"] if incidents else []
         for g in groups:
             snap = roster.snapshot_for(g)
             group = snap.groups.get(g) if snap else None
@@ -235,9 +236,6 @@ class Views:
             for snap in roster.snapshots.values()
         }
         age_text = ", ".join(f"{p} synced {a}" for p, a in ages.items())
-        if incidents:
-            lines.append("Open incidents (live):")
-            lines.extend(incidents)
         return Reply(
             f"On call now ({age_text}):", lines=tuple(lines), more="narrow it with `oncall GROUP`"
         )

@@ -292,6 +292,9 @@ async def test_why_and_oncall_name_the_incident(world: World) -> None:
     assert f"Access would end when {label} resolves or moves to someone else" in why
     assert f"Checkout API (PagerDuty): {label} (triggered), assigned to alice@example.com" in oncall
     assert "Payments (PagerDuty): no open incident" in oncall
+    # listed before the rotas, so a long list of groups cannot push them out of the message
+    assert oncall.index("Open incidents (live):") < oncall.index("Payments (PagerDuty)")
+    assert oncall.index("Payments (PagerDuty)") < oncall.index("On call:")
 
 
 async def test_a_policy_naming_a_service_pagerduty_lacks_is_reported(world: World) -> None:
