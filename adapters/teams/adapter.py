@@ -1,6 +1,7 @@
 """botbuilder's ``CloudAdapter``, counting the connector calls that fail (sends, replies, card
-updates and deletions) for the operators' dashboards. Every message the bot sends, in a turn or
-proactively, goes through these three methods."""
+updates and deletions, new 1:1 conversations) for the operators' dashboards. Every message the bot
+sends, in a turn or proactively, goes through these methods; member lookups are counted where
+they are made (``TeamsIdentity``)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,13 @@ class CountingCloudAdapter(CloudAdapter):
     async def delete_activity(self, context: Any, reference: Any) -> Any:
         try:
             return await super().delete_activity(context, reference)
+        except Exception:
+            self._metrics.chat_api_failed(SURFACE)
+            raise
+
+    async def create_conversation(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().create_conversation(*args, **kwargs)
         except Exception:
             self._metrics.chat_api_failed(SURFACE)
             raise

@@ -127,7 +127,9 @@ def build_teams_surface(
     references = ConversationReferences(kv, tenants)
     handler = AccessTeamsBot(
         dispatcher=dispatcher,
-        identity=TeamsIdentity(tenants, trust_sender_name=mode is AuthMode.NO_AUTH),
+        identity=TeamsIdentity(
+            tenants, trust_sender_name=mode is AuthMode.NO_AUTH, metrics=metrics
+        ),
         references=references,
         dialogs=Dialogs(dispatcher),
     )

@@ -22,8 +22,10 @@ from botbuilder.schema import Activity
 from botbuilder.schema.teams import TeamsChannelData
 from msrest.exceptions import HttpOperationError
 
+from adapters.teams.references import SURFACE
 from core.errors import DomainError
 from core.identity import is_email, normalize_email
+from core.ports import NO_METRICS, Metrics
 from core.timefmt import zone
 
 CACHE_SECONDS = 3600.0
@@ -79,6 +81,7 @@ class TeamsIdentity:
         cache_seconds: float = CACHE_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
         trust_sender_name: bool = False,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         """``trust_sender_name``: development without authentication only (the Emulator has no
         member directory): a sender whose name or id is an email is taken at their word."""
@@ -87,6 +90,7 @@ class TeamsIdentity:
         self._cache_seconds = cache_seconds
         self._monotonic = monotonic
         self._cache: dict[tuple[str, str], tuple[float, str]] = {}
+        self._metrics = metrics  # a member lookup the connector fails counts as a Teams API error
 
     def check_tenant(self, activity: Activity) -> None:
         tenant = (tenant_of(activity) or "").lower()
@@ -115,9 +119,13 @@ class TeamsIdentity:
             try:
                 member = await TeamsInfo.get_member(turn_context, sender.id)
             except HttpOperationError as exc:
-                if getattr(exc.response, "status_code", None) != 404:
-                    raise
-                raise IdentityRefused(NOT_A_MEMBER) from None
+                if getattr(exc.response, "status_code", None) == 404:
+                    raise IdentityRefused(NOT_A_MEMBER) from None
+                self._metrics.chat_api_failed(SURFACE)
+                raise
+            except Exception:
+                self._metrics.chat_api_failed(SURFACE)
+                raise
             found = member.email or member.user_principal_name or ""
             if not is_email(found):
                 raise IdentityRefused(

@@ -8,32 +8,30 @@ import re
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.metrics import MetricWrapperBase
+
+from bot.metrics import PrometheusMetrics
+
 ROOT = Path(__file__).resolve().parents[2]
 
-COUNTERS = {
-    "oncall_access_requests_total",
-    "oncall_access_sync_failures_total",
-    "oncall_access_grant_failures_total",
-    "oncall_access_chat_api_errors_total",
-}
-HISTOGRAMS = {
-    "oncall_access_decision_seconds",
-    "oncall_access_sync_seconds",
-    "oncall_access_webhook_seconds",
-}
-GAUGES = {
-    "oncall_access_roster_age_seconds",
-    "oncall_access_grants_pending",
-    "oncall_access_revokes_pending",
-}
-LABELS = {
-    "oncall_access_requests_total": {"outcome"},
-    "oncall_access_roster_age_seconds": {"provider"},
-    "oncall_access_sync_seconds": {"provider"},
-    "oncall_access_sync_failures_total": {"provider"},
-    "oncall_access_grant_failures_total": {"kind"},
-    "oncall_access_chat_api_errors_total": {"surface"},
-}
+
+def _exposed() -> dict[str, tuple[str, set[str]]]:
+    """Every metric the bot exposes, as the dashboard names it: its type and its labels, read
+    from the bot's own collectors rather than copied here."""
+    found: dict[str, tuple[str, set[str]]] = {}
+    for collector in vars(PrometheusMetrics()).values():
+        if isinstance(collector, MetricWrapperBase):
+            kind = collector._type  # prometheus_client keeps type, name and labels here
+            name = collector._name + ("_total" if kind == "counter" else "")
+            found[name] = (kind, set(collector._labelnames))
+    return found
+
+
+EXPOSED = _exposed()
+COUNTERS = {name for name, (kind, _) in EXPOSED.items() if kind == "counter"}
+HISTOGRAMS = {name for name, (kind, _) in EXPOSED.items() if kind == "histogram"}
+GAUGES = {name for name, (kind, _) in EXPOSED.items() if kind == "gauge"}
+LABELS = {name: labels for name, (_, labels) in EXPOSED.items()}
 
 
 def _dashboard() -> dict[str, Any]:

@@ -34,3 +34,18 @@ async def test_a_reply_the_connector_cannot_take_is_counted_as_a_teams_api_error
     after = await scrape(root)
     assert after.value("oncall_access_chat_api_errors_total", surface="teams") >= 1
     assert after.value("oncall_access_chat_api_errors_total", surface="slack") == 0
+
+
+async def test_a_member_lookup_the_connector_cannot_answer_is_counted_too(
+    teams: TeamsUnderTest,
+) -> None:
+    root = str(teams.client.make_url(""))
+    envelope = {**ALICE.envelope(teams.service_url), "service_url": _closed_port_url()}
+
+    # Alice's first message: who she is must be asked of the connector, which is unreachable;
+    # then the one-sentence apology cannot be delivered either.
+    status, _ = await teams.post(activities.personal_message("help", **envelope))
+
+    assert status < 500
+    errors = (await scrape(root)).value("oncall_access_chat_api_errors_total", surface="teams")
+    assert errors == 2  # the member lookup and the apology
