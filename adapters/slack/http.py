@@ -28,7 +28,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_bolt.request.internals import extract_team_id
+from slack_bolt.request.internals import extract_team_id, parse_body
 from slack_sdk.signature import SignatureVerifier
 
 from adapters.slack.deliveries import Deliveries, delivery_key
@@ -105,6 +105,18 @@ def _to_bolt_request(request: web.Request, text: str) -> AsyncBoltRequest:
     return AsyncBoltRequest(body=text, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
 
 
+def _parsed(request: web.Request, text: str) -> Any:
+    """The body as bolt will read it (its own `parse_body`, on the content type it will take:
+    the last header's, up to `;`), without building the rest of a bolt request on the ack path."""
+    types = request.headers.getall("Content-Type", [])
+    return parse_body(text, types[-1].split(";")[0] if types and types[-1] else None)
+
+
+def _shallow_enough(body: Mapping[str, Any]) -> bool:
+    """A form (a slash command) is flat; JSON is measured."""
+    return all(isinstance(v, str) for v in body.values()) or depth_at_most(body, MAX_DEPTH)
+
+
 def _recognised(body: Any) -> bool:
     """A slash command, an interaction payload, an Events API callback or Slack's SSL check."""
     if not isinstance(body, Mapping):
@@ -171,24 +183,20 @@ def events_route(
             log.info("refused a Slack request with a missing, wrong or stale signature")
             return web.json_response({"error": "invalid request"}, status=401)
         try:
-            bolt_request: AsyncBoltRequest | None = _to_bolt_request(request, text)
+            body = _parsed(request, text)
         except (ValueError, AttributeError, TypeError, RecursionError):  # bad JSON, a list…
-            bolt_request = None
-        if (
-            bolt_request is None
-            or not _recognised(bolt_request.body)
-            or not depth_at_most(bolt_request.body, MAX_DEPTH)
-        ):
+            body = None
+        if not _recognised(body) or not _shallow_enough(body):
             log.warning("refused a signed Slack request whose body is not a Slack payload")
             return web.json_response({"error": "malformed request"}, status=400)
-        if acker is not None and _acked_empty(bolt_request.body):
-            refused = await acker.refusal(bolt_request.body)
+        if acker is not None and _acked_empty(body):
+            refused = await acker.refusal(body)
             if refused is not None:
                 return refused
-            key = delivery_key(request.headers, bolt_request.body) if deliveries else None
-            bolt_request.context[ACKED] = True
-            acker.later(_after_ack(app, bolt_request, deliveries, key))
+            key = delivery_key(request.headers, body) if deliveries else None
+            acker.later(_after_ack(app, request, text, deliveries, key))
             return web.Response(status=200)
+        bolt_request = _to_bolt_request(request, text)
         if deliveries is not None:
             check = _first(deliveries, request, bolt_request.body)
             if _acked_empty(bolt_request.body):
@@ -204,7 +212,11 @@ def events_route(
 
 
 async def _after_ack(
-    app: AsyncApp, request: AsyncBoltRequest, deliveries: Deliveries | None, key: str | None
+    app: AsyncApp,
+    request: web.Request,
+    text: str,
+    deliveries: Deliveries | None,
+    key: str | None,
 ) -> None:
     """The work of a delivery already acknowledged, unless it was handled before (a replay, or
     Slack retrying): bolt's middleware and listener, whose response (the listener's empty ack)
@@ -212,6 +224,8 @@ async def _after_ack(
     if deliveries is not None and key is not None and not await _first_key(deliveries, key):
         log.info("ignored a Slack request already handled (a replay, or Slack retrying)")
         return
-    response = await app.async_dispatch(request)
+    bolt_request = _to_bolt_request(request, text)
+    bolt_request.context[ACKED] = True
+    response = await app.async_dispatch(bolt_request)
     if response.status >= 500:
         log.error("Slack work after the ack failed with status %s", response.status)
