@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from adapters.storage.connections import Connection, SqlConnectionStore
@@ -87,6 +87,7 @@ class BotProviderAdmin:
         self._providers = providers  # the live list the syncer and the service read
         self._retired: list[tuple[RosterProvider, float]] = []
         self._closing: set[asyncio.Task[None]] = set()
+        self._first_syncs: set[asyncio.Task[None]] = set()  # after chat connects
         self._revisions: dict[
             str, int
         ] = {}  # the stored revision each live provider was built from
@@ -158,7 +159,13 @@ class BotProviderAdmin:
         if revision is not None and self._revisions.get(provider) == revision - 1:
             self._revisions[provider] = revision
 
-    async def connect(self, form: ConnectForm, actor: str) -> ConnectResult:
+    async def connect(
+        self,
+        form: ConnectForm,
+        actor: str,
+        *,
+        when_synced: Callable[[str], Awaitable[None]] | None = None,
+    ) -> ConnectResult:
         if form.provider in GRANT_TARGETS:
             if self.targets is None:
                 return ConnectResult(False, "Grant targets are connected on the server.")
@@ -188,7 +195,7 @@ class BotProviderAdmin:
             )
         except (ValueError, KeyError) as exc:
             return ConnectResult(False, f"Cannot connect {form.provider}: {exc}.")
-        return await self._verify_and_keep(form, provider, config, secrets, actor)
+        return await self._verify_and_keep(form, provider, config, secrets, actor, when_synced)
 
     async def complete_user_flow(
         self, config: dict[str, Any], secrets: dict[str, Any], actor: str
@@ -209,6 +216,7 @@ class BotProviderAdmin:
         config: dict[str, Any],
         secrets: dict[str, Any],
         actor: str,
+        when_synced: Callable[[str], Awaitable[None]] | None = None,
     ) -> ConnectResult:
         try:
             verification = await provider.verify()
@@ -241,14 +249,39 @@ class BotProviderAdmin:
         )
         self._put(provider)
         self._revisions[form.provider] = revision
+        display = Provider(form.provider).display
+        message = f"Connected {display}. {verification.summary}"
+        if scope_gap:
+            message = f"{message} {scope_gap}"
+        if when_synced is not None:
+            task = asyncio.create_task(self._first_sync(provider, display, when_synced))
+            self._first_syncs.add(task)
+            task.add_done_callback(self._first_syncs.discard)
+            return ConnectResult(
+                True,
+                f"{message} The first sync is running; I will tell you when it is done.",
+                capabilities=verification.capabilities,
+            )
         outcome = await self._syncer.sync(provider)
-        message = f"Connected {Provider(form.provider).display}. {verification.summary}"
         return ConnectResult(
-            True,
-            f"{message} {scope_gap}" if scope_gap else message,
-            sync_summary=outcome.summary(),
-            capabilities=verification.capabilities,
+            True, message, sync_summary=outcome.summary(), capabilities=verification.capabilities
         )
+
+    async def _first_sync(
+        self,
+        provider: ConnectedProvider,
+        display: str,
+        when_synced: Callable[[str], Awaitable[None]],
+    ) -> None:
+        """The first sync after a chat connect, told to the admin who connected when it ends."""
+        try:
+            outcome = await self._syncer.sync(provider)
+            await when_synced(f"First sync of {display} done. {outcome.summary()}")
+        except Exception:
+            log.exception("the first sync of %s failed", display)
+            await when_synced(
+                f"The first sync of {display} failed; `status` shows the error and the next try."
+            )
 
     async def disconnect(self, provider: str, actor: str) -> str:
         if provider.lower() in GRANT_TARGETS and self.targets is not None:
@@ -352,6 +385,9 @@ class BotProviderAdmin:
             task.add_done_callback(self._closing.discard)
 
     async def aclose(self) -> None:
+        for task in self._first_syncs:
+            task.cancel()
+        await asyncio.gather(*self._first_syncs, return_exceptions=True)
         if self.targets is not None:
             await self.targets.aclose()
         for provider, _ in self._retired:

@@ -110,7 +110,11 @@ class Dispatcher:
 
         async def connect(who: Actor) -> Reply:
             admin = self._require_connections(who)
-            result = await admin.connect(form, who.email)
+
+            async def synced(summary: str) -> None:
+                await self._service.notifier.tell(who.email, summary)
+
+            result = await admin.connect(form, who.email, when_synced=synced)
             return Reply(result.message, ok=result.ok, connect=result)
 
         reply = await self._answer(actor, "connect", connect)

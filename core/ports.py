@@ -5,7 +5,7 @@ Driven ports only; driving adapters (console, Slack, Teams) call `core.dispatche
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -305,8 +305,16 @@ class ProviderAdmin(Protocol):
         """The connect form of each provider that can be connected, in the order offered."""
         ...
 
-    async def connect(self, form: ConnectForm, actor: str) -> ConnectResult:
-        """Verify live, store encrypted, run the first sync; never raise for bad credentials."""
+    async def connect(
+        self,
+        form: ConnectForm,
+        actor: str,
+        *,
+        when_synced: Callable[[str], Awaitable[None]] | None = None,
+    ) -> ConnectResult:
+        """Verify live, store encrypted, run the first sync; never raise for bad credentials.
+        With `when_synced` the answer comes once the connection is kept, and the first sync's
+        summary is handed to it when the sync is done (a big roster takes minutes)."""
         ...
 
     async def disconnect(self, provider: str, actor: str) -> str: ...

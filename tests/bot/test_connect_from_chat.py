@@ -220,7 +220,10 @@ async def test_slack_connect_form_connects_an_oauth_app_for_the_account(
         assert (done.status, done.text) == (200, "")
         answer = await served.slack.next_call("chat.postMessage")
         assert answer.params["text"].startswith("Connected PagerDuty"), answer.params["text"]
+        assert "I will tell you when it is done" in answer.params["text"]
         assert await served.bot.admin.store.providers() == ["pagerduty"]  # type: ignore[union-attr]
+        synced = await served.slack.next_call("chat.postMessage")
+        assert synced.params["text"].startswith("First sync of PagerDuty done."), synced.params
         assert Provider.PAGERDUTY in (await served.bot.service.roster.current()).snapshots
 
 

@@ -3,8 +3,10 @@ what the Slack surface asked and answers as told."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from bot.provider_forms import FORMS
 from core.connection_form import ProviderForm
@@ -27,9 +29,21 @@ class FakeProviderAdmin:
     def forms(self) -> Sequence[ProviderForm]:
         return FORMS
 
-    async def connect(self, form: ConnectForm, actor: str) -> ConnectResult:
+    first_syncs: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    async def connect(
+        self,
+        form: ConnectForm,
+        actor: str,
+        *,
+        when_synced: Callable[[str], Awaitable[None]] | None = None,
+    ) -> ConnectResult:
+        """As the bot's own: with `when_synced`, the sync summary follows the answer."""
         self.connected.append((form, actor))
-        return self.result
+        if when_synced is None or not self.result.ok or not self.result.sync_summary:
+            return self.result
+        self.first_syncs.add(asyncio.ensure_future(when_synced(self.result.sync_summary)))
+        return replace(self.result, sync_summary="")
 
     async def disconnect(self, provider: str, actor: str) -> str:
         self.disconnected.append((provider, actor))

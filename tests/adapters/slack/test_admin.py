@@ -97,9 +97,11 @@ async def test_connect_success_closes_and_posts_the_sync_summary(
         SECRET,
         "lead@example.com",
     )
-    await admin_rig.fake.wait_until(lambda: bool(admin_rig.dm(LEAD)), what="DM to the admin")
-    shown = text_of(admin_rig.dm(LEAD)[0])
-    assert "PagerDuty: synced 3 schedules, 12 people." in shown
+    await admin_rig.fake.wait_until(lambda: len(admin_rig.dm(LEAD)) >= 2, what="two DMs")
+    shown = [text_of(m) for m in admin_rig.dm(LEAD)]
+    connected = next(t for t in shown if "Connected PagerDuty (EU)" in t)
+    assert "PagerDuty: synced 3 schedules, 12 people." not in connected
+    assert any("PagerDuty: synced 3 schedules, 12 people." in t for t in shown)  # when synced
     _assert_never_echoed(admin_rig)
     assert SECRET not in caplog.text
 

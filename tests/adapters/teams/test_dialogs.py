@@ -3,8 +3,9 @@ live verification through the provider admin, and secrets never sent back."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -164,15 +165,26 @@ class FakeProviderAdmin:
 
     def __init__(self) -> None:
         self.submitted: list[tuple[ConnectForm, str]] = []
+        self.first_syncs: set[asyncio.Task[None]] = set()
 
     def forms(self) -> Sequence[ProviderForm]:
         return FORMS
 
-    async def connect(self, form: ConnectForm, actor: str) -> ConnectResult:
+    async def connect(
+        self,
+        form: ConnectForm,
+        actor: str,
+        *,
+        when_synced: Callable[[str], Awaitable[None]] | None = None,
+    ) -> ConnectResult:
+        """As the bot's own: with `when_synced`, the sync summary follows the answer."""
         self.submitted.append((form, actor))
         if form.api_key == "wrong":
             return ConnectResult(False, "Opsgenie refused the API key (401).", field="api_key")
-        return ConnectResult(True, "Connected Opsgenie. 3 schedules.", sync_summary="Synced.")
+        if when_synced is None:
+            return ConnectResult(True, "Connected Opsgenie. 3 schedules.", sync_summary="Synced.")
+        self.first_syncs.add(asyncio.ensure_future(when_synced("First sync done. Synced.")))
+        return ConnectResult(True, "Connected Opsgenie. 3 schedules.")
 
     async def disconnect(self, provider: str, actor: str) -> str:
         return f"Disconnected {provider}."
@@ -202,11 +214,12 @@ async def test_connect_success_closes_the_dialog_and_says_so_in_the_chat(
             LEAD,
             {"form": "connect", "provider": "opsgenie", "region": "eu", "api_key": "right"},
         )
-        posted = await teams.next_in(LEAD)
+        posted = [(await teams.next_in(LEAD)).text, (await teams.next_in(LEAD)).text]
 
     assert _error_after(_form(wrong), "api_key") == "Opsgenie refused the API key (401)."
-    assert task == {"type": "message", "value": "Connected Opsgenie. 3 schedules. Synced."}
-    assert posted.text == "Connected Opsgenie. 3 schedules. Synced."
+    assert task == {"type": "message", "value": "Connected Opsgenie. 3 schedules."}
+    # the dialog closes once the connection is kept; the first sync's end is told after it
+    assert sorted(posted) == ["Connected Opsgenie. 3 schedules.", "First sync done. Synced."]
     form, actor = admin.submitted[-1]
     assert (form.provider, form.region, form.api_key, actor) == (
         "opsgenie",
