@@ -26,6 +26,7 @@ LOOKUP_CACHE = timedelta(seconds=5)
 
 
 class IncidentStatus(StrEnum):
+    OPEN = "open"  # Opsgenie: one state from creation until resolved
     TRIGGERED = "triggered"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
@@ -59,7 +60,7 @@ class Incident:
 
 
 class IncidentSource(Protocol):
-    """A provider's incidents, asked live (PagerDuty incidents, Opsgenie/JSM alerts)."""
+    """A provider's incidents, asked live (PagerDuty and Opsgenie incidents)."""
 
     provider: Provider
 

@@ -314,12 +314,12 @@ def _incident_problems(
                     f"request.incident names services (PROVIDER:service/NAME), not {g}",
                 )
             )
-        if g.provider in (Provider.OPSGENIE, Provider.JSM):
+        if g.provider is Provider.JSM:
             problems.append(
                 (
                     [*at, "request"],
                     where,
-                    f"incidents are read from PagerDuty only for now; {g} cannot be checked",
+                    f"JSM incidents are not read (see docs/incidents.md); {g} cannot be checked",
                 )
             )
         if g.provider is Provider.FILE:
