@@ -45,6 +45,17 @@ class OpsgenieIncidents:
         self._directory = directory  # users, teams and services from the latest sync
         self._emails: dict[str, str | None] = {}  # user id -> email, for ids the sync missed
         self._teams: dict[str, frozenset[str]] = {}  # team id -> emails, for teams it missed
+        self._synced: Directory | None = None  # the sync the two above complement
+
+    def _sync(self) -> Directory:
+        """The latest sync's directory; what was looked up beside an older one is forgotten,
+        so a team's members read live last until the next sync at most."""
+        directory = self._directory()
+        if directory is not self._synced:
+            self._emails.clear()
+            self._teams.clear()
+            self._synced = directory
+        return directory
 
     async def assigned(self, email: str, services: Sequence[GroupRef]) -> list[Incident]:
         email = normalize_email(email)
@@ -73,7 +84,7 @@ class OpsgenieIncidents:
             return None
         if not isinstance(raw, dict):
             raise BadResponse("Opsgenie answered an incident without its fields.")
-        names = {sid: name for name, sid in self._directory().service_ids.items()}
+        names = {sid: name for name, sid in self._sync().service_ids.items()}
         impacted = [str(s) for s in raw.get("impactedServices") or ()]
         name = next((names[s] for s in impacted if s in names), impacted[0] if impacted else "?")
         return await self._incident(raw, name)
@@ -94,7 +105,7 @@ class OpsgenieIncidents:
     async def _service_ids(self, services: Sequence[GroupRef]) -> dict[str, str]:
         """Service id -> name for the Opsgenie services named; one created since the last
         sync is found by listing the services."""
-        known = self._directory().service_ids
+        known = self._sync().service_ids
         names = [
             g.name
             for g in services
@@ -143,7 +154,7 @@ class OpsgenieIncidents:
         return people
 
     async def _email_of(self, user_id: str) -> str | None:
-        for email, uid in self._directory().user_ids.items():
+        for email, uid in self._sync().user_ids.items():
             if uid == user_id:
                 return email
         if user_id not in self._emails:
@@ -157,7 +168,7 @@ class OpsgenieIncidents:
         return self._emails[user_id]
 
     async def _members_of(self, team_id: str) -> frozenset[str]:
-        synced = self._directory().team_members.get(team_id)
+        synced = self._sync().team_members.get(team_id)
         if synced is not None:
             return synced
         if team_id not in self._teams:
