@@ -117,8 +117,8 @@ class OpsgenieRosterProvider:
         return FetchResult(snapshot=builder.build(), api_calls=self.client.calls - before)
 
     async def _services(self, builder: RosterBuilder) -> list[Any]:
-        """Service names for `policy check`. The Service API needs a Standard or Enterprise
-        plan (402/403 otherwise): the roster does not, so the sync goes on without them."""
+        """Service names for `policy check`. Opsgenie offers the Service API on Standard and
+        Enterprise plans only; the roster needs no such plan, so a refusal is a warning."""
         try:
             return await self.client.list_followed("/v1/services")
         except (Forbidden, RequestRejected) as error:

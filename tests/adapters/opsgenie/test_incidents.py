@@ -76,3 +76,17 @@ async def test_a_resolved_or_deleted_incident_reads_as_such(og: FakeOpsgenie, ma
     assert got.service == CHECKOUT[0]
     del og.incidents[incident.id]
     assert await provider.incidents.get(incident.id) is None
+
+
+async def test_a_plan_without_the_service_api_still_syncs_the_roster(
+    og: FakeOpsgenie, make: Make
+) -> None:
+    og.add_user("alice@example.com")
+    og.add_service("Checkout", og.add_team("SRE"))
+    og.fail("/v1/services", 402)
+
+    fetched = await make().fetch()
+
+    assert [p.email for p in fetched.snapshot.people.values()] == ["alice@example.com"]
+    assert GroupRef.parse("opsgenie:service/Checkout") not in fetched.snapshot.groups
+    assert any("Opsgenie services were not synced" in w for w in fetched.snapshot.warnings)
