@@ -6,6 +6,7 @@ fails is one sentence, never a grant."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ import pytest
 
 from adapters.console.notifier import ConsoleNotifier
 from adapters.storage.crypto import new_key
+from bot.cli import main
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.wiring import Bot, build
@@ -290,6 +292,26 @@ async def test_a_policy_naming_a_service_opsgenie_lacks_is_reported(world: World
     assert "The policy names groups this provider does not have: opsgenie:service/Nope" in (
         world.sync_summary
     )
+
+
+async def test_policy_check_knows_opsgenie_services_and_names_the_missing_one(
+    world: World,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "new.yaml"
+    path.write_text(POLICY, encoding="utf-8")
+    monkeypatch.setenv("ONCALL_ACCESS_DATABASE_URL", world.bot.settings.database_url)
+    capsys.readouterr()
+
+    code = await asyncio.to_thread(main, ["policy", "check", str(path)])  # the CLI's own loop
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"{path}: OK, 3 resources" in out
+    assert "warning: opsgenie:service/Nope is not in the latest Opsgenie roster" in out
+    assert "Checkout API" not in out and "Payments" not in out
 
 
 async def test_polling_asks_a_bounded_number_of_incidents_per_tick(world: World) -> None:
