@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.jsm.provider import JsmRosterProvider
 from adapters.opsgenie.provider import OpsgenieRosterProvider
 from adapters.pagerduty.incidents import PagerDutyIncidents
 from adapters.pagerduty.provider import PagerDutyRosterProvider
@@ -35,6 +36,7 @@ from bot.metrics import PrometheusMetrics
 from bot.notify import FanOutNotifier, SurfaceNotifier
 from bot.oauth_pagerduty import PagerDutyUserFlow
 from bot.policy_source import PolicySource, load_policy
+from bot.providers import AccountMappedProvider
 from bot.settings import Settings
 from bot.sync_schedule import SyncSchedule
 from core.dispatcher import Dispatcher
@@ -208,6 +210,8 @@ def incident_sources(providers: Sequence[RosterProvider]) -> list[IncidentSource
     """The connected providers whose incidents the workflow can ask about."""
     found: list[IncidentSource] = list(pagerduty_incidents(providers))
     found += [p.incidents for p in providers if isinstance(p, OpsgenieRosterProvider)]
+    jsm = (JsmRosterProvider, AccountMappedProvider)  # mapped: JSM with admins' account mappings
+    found += [p.incidents for p in providers if isinstance(p, jsm)]
     return found
 
 

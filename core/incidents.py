@@ -54,13 +54,15 @@ class Incident:
 
     @property
     def label(self) -> str:
-        """`PagerDuty incident #1234 "The server is on fire"`: how every message names it."""
+        """`PagerDuty incident #1234 "The server is on fire"`: how every message names it (JSM:
+        `JSM alert #12 "..."`, since what it reads there are operations alerts)."""
         number = f" #{self.number}" if self.number is not None else f" {self.id}"
-        return f'{self.provider.display} incident{number} "{self.title}"'
+        noun = "alert" if self.provider is Provider.JSM else "incident"
+        return f'{self.provider.display} {noun}{number} "{self.title}"'
 
 
 class IncidentSource(Protocol):
-    """A provider's incidents, asked live (PagerDuty and Opsgenie incidents)."""
+    """A provider's incidents, asked live (PagerDuty and Opsgenie incidents, JSM alerts)."""
 
     provider: Provider
 
