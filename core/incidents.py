@@ -25,6 +25,11 @@ LOOKUP_CACHE = timedelta(seconds=5)
 """How long one live answer is reused: a burst of `why`, `list` and a request asks once."""
 
 
+def noun(provider: Provider) -> str:
+    """What a provider's incidents are called in messages: JSM's are operations alerts."""
+    return "alert" if provider is Provider.JSM else "incident"
+
+
 class IncidentStatus(StrEnum):
     OPEN = "open"  # Opsgenie: one state from creation until resolved
     TRIGGERED = "triggered"
@@ -57,8 +62,7 @@ class Incident:
         """`PagerDuty incident #1234 "The server is on fire"`: how every message names it (JSM:
         `JSM alert #12 "..."`, since what it reads there are operations alerts)."""
         number = f" #{self.number}" if self.number is not None else f" {self.id}"
-        noun = "alert" if self.provider is Provider.JSM else "incident"
-        return f'{self.provider.display} {noun}{number} "{self.title}"'
+        return f'{self.provider.display} {noun(self.provider)}{number} "{self.title}"'
 
 
 class IncidentSource(Protocol):

@@ -45,10 +45,10 @@ resources:
     approve: {people: ["lead@example.com"]}
 """
 NOT_CHECKED = (
-    "Your incidents on Checkout (JSM) could not be checked just now (the provider did "
+    "Your alerts on Checkout (JSM) could not be checked just now (the provider did "
     "not answer in time, or is not connected); try again in a moment."
 )
-NOT_RESPONDING = "You are not assigned to an open incident on Checkout (JSM)."
+NOT_RESPONDING = "You are not assigned to an open alert on Checkout (JSM)."
 
 
 @dataclass
@@ -282,7 +282,7 @@ async def test_why_and_oncall_name_the_alert(world: World) -> None:
 
     assert f"✓ You are assigned to {label} on Checkout (JSM)." in why
     assert f"Checkout (JSM): {label} (open), assigned to alice@example.com" in oncall
-    assert "Payments (JSM): no open incident" in oncall
+    assert "Payments (JSM): no open alert" in oncall
 
 
 async def test_a_policy_naming_a_team_jsm_lacks_is_reported(world: World) -> None:
