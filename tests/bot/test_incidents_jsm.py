@@ -85,7 +85,8 @@ class World:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+async def world(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[World]:
+    policy = getattr(request, "param", POLICY)
     clock = FakeClock(NOW)
     async with FakeJsm(now=clock.now) as jsm:
         alice = jsm.add_user("alice@example.com", "Alice")
@@ -105,7 +106,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         lines: list[str] = []
         bot = await build(
             settings,
-            policy=parse_policy(POLICY, "policy.yaml"),
+            policy=parse_policy(policy, "policy.yaml"),
             clock=clock,
             notifiers=[ConsoleNotifier(lines.append)],
         )
@@ -283,6 +284,26 @@ async def test_why_and_oncall_name_the_alert(world: World) -> None:
     assert f"✓ You are assigned to {label} on Checkout (JSM)." in why
     assert f"Checkout (JSM): {label} (open), assigned to alice@example.com" in oncall
     assert "Payments (JSM): no open alert" in oncall
+
+
+SAME_NAMES = (
+    POLICY
+    + """
+  og-checkout-db:
+    request: {incident: ["opsgenie:service/Checkout"]}
+    approve: {people: ["lead@example.com"]}
+"""
+)
+
+
+@pytest.mark.parametrize("world", [SAME_NAMES], indirect=True)
+async def test_oncall_keeps_a_jsm_teams_alerts_off_a_same_named_service(world: World) -> None:
+    alert = world.jsm.open_alert("Checkout is down", [world.checkout, world.alice], NOW)
+
+    oncall = await world.say("bob@example.com", "oncall")
+
+    assert f"Checkout (JSM): {world.label(alert)} (open)" in oncall
+    assert "Checkout (Opsgenie): no open incident" in oncall
 
 
 async def test_a_policy_naming_a_team_jsm_lacks_is_reported(world: World) -> None:
