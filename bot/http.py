@@ -18,7 +18,7 @@ from adapters.pagerduty.incidents import PagerDutyIncidents
 from adapters.storage.deliveries import SqlDeliveries
 from bot import logs
 from bot.shutdown import Draining
-from bot.wiring import Bot, incident_sources
+from bot.wiring import Bot, pagerduty_incidents
 from core.errors import Unavailable
 from core.incidents import Incident
 
@@ -113,7 +113,7 @@ def _pagerduty_webhook(bot: Bot) -> Callable[[web.Request], Awaitable[web.Stream
     deliveries = SqlDeliveries(bot.engine, bot.clock.now, pagerduty_webhook.REPLAY_WINDOW)
 
     async def incident_of(data: dict[str, Any]) -> Incident | None:
-        sources = incident_sources(bot.providers)
+        sources = pagerduty_incidents(bot.providers)
         if not sources:  # disconnected since: read it without emails (so nobody stays assigned)
             return await PagerDutyIncidents.unmapped(data)
         return await sources[0].from_webhook(data)

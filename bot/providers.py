@@ -52,6 +52,7 @@ class AccountMappedProvider:
         self.inner = inner
         self.provider = inner.provider
         self._identities = identities
+        self.incidents = inner.incidents  # its alerts, read live (`request.incident`)
 
     async def fetch(self) -> FetchResult:
         overrides = await self._identities.all()

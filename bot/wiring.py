@@ -13,6 +13,8 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.jsm.provider import JsmRosterProvider
+from adapters.opsgenie.provider import OpsgenieRosterProvider
 from adapters.pagerduty.incidents import PagerDutyIncidents
 from adapters.pagerduty.provider import PagerDutyRosterProvider
 from adapters.rosterfile.provider import FileRosterProvider
@@ -34,10 +36,12 @@ from bot.metrics import PrometheusMetrics
 from bot.notify import FanOutNotifier, SurfaceNotifier
 from bot.oauth_pagerduty import PagerDutyUserFlow
 from bot.policy_source import PolicySource, load_policy
+from bot.providers import AccountMappedProvider
 from bot.settings import Settings
 from bot.sync_schedule import SyncSchedule
 from core.dispatcher import Dispatcher
 from core.errors import PolicyError
+from core.incidents import IncidentSource
 from core.policy import Policy
 from core.ports import Clock, Granter, RosterProvider
 from core.service import AccessService, AccessSettings, RosterCache
@@ -202,8 +206,17 @@ async def build(
     return bot
 
 
-def incident_sources(providers: Sequence[RosterProvider]) -> list[PagerDutyIncidents]:
+def incident_sources(providers: Sequence[RosterProvider]) -> list[IncidentSource]:
     """The connected providers whose incidents the workflow can ask about."""
+    found: list[IncidentSource] = list(pagerduty_incidents(providers))
+    found += [p.incidents for p in providers if isinstance(p, OpsgenieRosterProvider)]
+    jsm = (JsmRosterProvider, AccountMappedProvider)  # mapped: JSM with admins' account mappings
+    found += [p.incidents for p in providers if isinstance(p, jsm)]
+    return found
+
+
+def pagerduty_incidents(providers: Sequence[RosterProvider]) -> list[PagerDutyIncidents]:
+    """PagerDuty's incident source, for reading its webhooks' incidents."""
     return [p.incidents for p in providers if isinstance(p, PagerDutyRosterProvider)]
 
 

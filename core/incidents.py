@@ -25,7 +25,13 @@ LOOKUP_CACHE = timedelta(seconds=5)
 """How long one live answer is reused: a burst of `why`, `list` and a request asks once."""
 
 
+def noun(provider: Provider) -> str:
+    """What a provider's incidents are called in messages: JSM's are operations alerts."""
+    return "alert" if provider is Provider.JSM else "incident"
+
+
 class IncidentStatus(StrEnum):
+    OPEN = "open"  # Opsgenie: one state from creation until resolved
     TRIGGERED = "triggered"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
@@ -53,13 +59,14 @@ class Incident:
 
     @property
     def label(self) -> str:
-        """`PagerDuty incident #1234 "The server is on fire"`: how every message names it."""
+        """`PagerDuty incident #1234 "The server is on fire"`: how every message names it (JSM:
+        `JSM alert #12 "..."`, since what it reads there are operations alerts)."""
         number = f" #{self.number}" if self.number is not None else f" {self.id}"
-        return f'{self.provider.display} incident{number} "{self.title}"'
+        return f'{self.provider.display} {noun(self.provider)}{number} "{self.title}"'
 
 
 class IncidentSource(Protocol):
-    """A provider's incidents, asked live (PagerDuty incidents, Opsgenie/JSM alerts)."""
+    """A provider's incidents, asked live (PagerDuty and Opsgenie incidents, JSM alerts)."""
 
     provider: Provider
 

@@ -306,20 +306,21 @@ def _incident_problems(
                     )
                 )
     for g in res.request.incident:
-        if g.kind is not GroupKind.SERVICE:
+        if g.provider is Provider.JSM:
+            if g.kind is not GroupKind.TEAM:  # JSM alerts have responder teams, no service
+                problems.append(
+                    (
+                        [*at, "request"],
+                        where,
+                        f"JSM alerts are matched by responder team: write jsm:team/NAME, not {g}",
+                    )
+                )
+        elif g.kind is not GroupKind.SERVICE:
             problems.append(
                 (
                     [*at, "request"],
                     where,
                     f"request.incident names services (PROVIDER:service/NAME), not {g}",
-                )
-            )
-        if g.provider in (Provider.OPSGENIE, Provider.JSM):
-            problems.append(
-                (
-                    [*at, "request"],
-                    where,
-                    f"incidents are read from PagerDuty only for now; {g} cannot be checked",
                 )
             )
         if g.provider is Provider.FILE:

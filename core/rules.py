@@ -13,6 +13,7 @@ from enum import StrEnum
 from core.evidence import NO_EVIDENCE, Evidence, Rule
 from core.groups import GroupRef
 from core.identity import normalize_email
+from core.incidents import noun
 from core.policy import Resource
 from core.roster import Roster, Shift
 from core.timefmt import show_age, show_time
@@ -48,6 +49,7 @@ class Verdict:
     def sentence(self, tz: str = "UTC", now: datetime | None = None) -> str:
         """One sentence for the person concerned, times in their zone."""
         g = self.group.display if self.group else "the required groups"
+        what = noun(self.group.provider) if self.group else "incident"
         when = show_time(self.at, tz, now) if self.at else ""
         return {
             Reason.NAMED: "You are named in the policy.",
@@ -68,9 +70,9 @@ class Verdict:
             Reason.NOT_APPROVER: f"You may not approve this: you are not on call for {g} and not a named approver.",
             Reason.AUTO_DISABLED: "This resource is never approved automatically.",
             Reason.INCIDENT: f"You are assigned to {self._incident_label()}.",
-            Reason.NOT_ASSIGNED: f"You are not assigned to an open incident on {g}.",
+            Reason.NOT_ASSIGNED: f"You are not assigned to an open {what} on {g}.",
             Reason.INCIDENT_UNCHECKED: (
-                f"Your incidents on {g} could not be checked just now (the provider did not "
+                f"Your {what}s on {g} could not be checked just now (the provider did not "
                 "answer in time, or is not connected); try again in a moment."
             ),
         }[self.reason]

@@ -17,6 +17,7 @@ from core.explain import explain
 from core.grant_health import health_lines
 from core.groups import GroupKind, GroupRef
 from core.identity import Actor
+from core.incidents import noun
 from core.ports import ProviderAdmin
 from core.replies import Reply, describe_request
 from core.requests import AccessRequest, Kind, ReviewState, Status
@@ -276,9 +277,14 @@ class Views:
             return ["Open incidents could not be read just now."]
         lines = []
         for service in services:
-            mine = [i for i in found if i.service.name.casefold() == service.name.casefold()]
+            mine = [
+                i
+                for i in found
+                if i.provider is service.provider
+                and i.service.name.casefold() == service.name.casefold()
+            ]
             if not mine:
-                lines.append(f"{service.display}: no open incident")
+                lines.append(f"{service.display}: no open {noun(service.provider)}")
             for i in mine[:10]:
                 who = ", ".join(sorted(i.assignees)) or "nobody"
                 lines.append(
@@ -286,7 +292,9 @@ class Views:
                     + (f", {i.url}" if i.url else "")
                 )
             if len(mine) > 10:
-                lines.append(f"{service.display}: … and {len(mine) - 10} more open incidents")
+                lines.append(
+                    f"{service.display}: … and {len(mine) - 10} more open {noun(service.provider)}s"
+                )
         return lines
 
     async def status(self, actor: Actor) -> Reply:

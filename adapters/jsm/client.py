@@ -147,6 +147,12 @@ class JsmClient(HTTPClientBase):
             items.extend(_items(body, path))
         raise BadResponse(f"{API_NAME} kept paging {path} past {MAX_PAGES} pages.")
 
+    async def follow(self, link: str, asked: Params) -> Any:
+        """GET a `links.next` page, as `values` follows it (the parameters asked for first and
+        missing from the link carried over)."""
+        target, query = await self._follow(link, asked)
+        return await self.api.get(target, query)
+
     async def _follow(self, link: str, asked: Params) -> tuple[str, Params]:
         parts = urlsplit(link)
         query: Params = list(parse_qsl(parts.query, keep_blank_values=True))

@@ -1,5 +1,8 @@
 """JSM operations as a RosterProvider: full roster syncs, live on-call checks, credential checks.
 
+Its alerts (`incidents`, see `alerts`) are read live, never synced: `jsm:team/NAME` in
+`request.incident` admits whoever responds to an open alert of that team.
+
 A sync reads every schedule (with rotations), each schedule's current on-calls and a two-week
 timeline around now (for exact shift ends), the teams and their members, then resolves every
 account id it met to an e-mail (see `people`). Anything odd in the data (a schedule deleted
@@ -15,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from adapters.jsm.alerts import JsmAlerts
 from adapters.jsm.checks import verify
 from adapters.jsm.client import JsmClient
 from adapters.jsm.mapping import (
@@ -66,6 +70,9 @@ class JsmRosterProvider:
         self._now = now or (lambda: datetime.now(UTC))
         self._confirm_deadline = confirm_deadline
         self.accounts = AccountResolver(client, overrides=account_emails, now=lambda: self._now())
+        self.incidents = JsmAlerts(
+            client, lambda: self.directory, self.accounts, lambda: self.org_id
+        )
 
     @classmethod
     def from_settings(

@@ -4,6 +4,8 @@
   contributes its members); shifts are the current on-call recipients (`flat=true`), whose
   windows come from the schedule timeline's `finalTimeline`, since who-is-on-call gives none.
 - `team/NAME`: members are the team's members; their team roles are kept in the Directory.
+- `service/NAME`: no members and no shifts (incidents happen on a service, read live); listed
+  so that a policy naming a service the account lacks is reported like any missing group.
 Usernames are e-mail addresses in Opsgenie, so they are the join key.
 """
 
@@ -30,12 +32,15 @@ class RawOrg:
     schedules: list[Obj] = field(default_factory=list)
     oncalls: dict[str, list[str]] = field(default_factory=dict)
     timelines: dict[str, Obj] = field(default_factory=dict)
+    services: list[Obj] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Directory:
     user_ids: Mapping[str, str] = field(default_factory=dict)
     schedule_ids: Mapping[str, str] = field(default_factory=dict)
+    service_ids: Mapping[str, str] = field(default_factory=dict)  # service name -> id
+    team_members: Mapping[str, frozenset[str]] = field(default_factory=dict)  # team id -> emails
     roles: Mapping[str, str] = field(default_factory=dict)
     team_roles: Mapping[tuple[str, str], str] = field(default_factory=dict)
     custom_roles: tuple[str, ...] = ()
@@ -58,9 +63,20 @@ def build(org: RawOrg, b: RosterBuilder, now: datetime) -> Directory:
         roles[email] = str(role.get("name")) if isinstance(role, dict) else str(role or "")
     team_members, team_roles = _teams(org, b, emails)
     schedule_ids = _schedules(org, b, emails, team_members, now)
+    service_ids: dict[str, str] = {}
+    for service in org.services:
+        sid, name = str(service.get("id") or ""), service.get("name")
+        if sid and isinstance(name, str) and name.strip():
+            service_ids[b.group(GroupKind.SERVICE, name, sid).name] = sid
     return Directory(
         user_ids={email: uid for uid, email in emails.items()},
         schedule_ids=schedule_ids,
+        service_ids=service_ids,
+        team_members={
+            str(t.get("id")): frozenset(team_members.get(str(t.get("id")), ()))
+            for t in org.teams
+            if t.get("id")
+        },
         roles=roles,
         team_roles=team_roles,
         custom_roles=tuple(str(r.get("name")) for r in org.custom_roles if r.get("name")),

@@ -1,4 +1,8 @@
-"""Opsgenie as a RosterProvider: full roster syncs, live on-call checks, credential checks."""
+"""Opsgenie as a RosterProvider: full roster syncs, live on-call checks, credential checks.
+
+Its incidents (`incidents`) are read live, never synced; the sync only lists the services'
+names (`GET /v1/services`) so that a policy naming a missing service is reported.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,15 @@ from typing import Any
 from urllib.parse import quote
 
 from adapters.opsgenie.client import OpsgenieClient, Params, Region
+from adapters.opsgenie.incidents import OpsgenieIncidents
 from adapters.opsgenie.mapping import Directory, RawOrg, build, shift_for, timeline_periods
-from adapters.providerhttp import Forbidden, NotFound, ProviderError, Unauthorized
+from adapters.providerhttp import (
+    Forbidden,
+    NotFound,
+    ProviderError,
+    RequestRejected,
+    Unauthorized,
+)
 from adapters.providerhttp.builder import RosterBuilder
 from adapters.providerhttp.tasks import gather_or_cancel
 from core.groups import GroupKind, GroupRef, Provider
@@ -51,6 +62,7 @@ class OpsgenieRosterProvider:
         self.directory = Directory()
         self._now = now or (lambda: datetime.now(UTC))
         self._confirm_deadline = confirm_deadline
+        self.incidents = OpsgenieIncidents(client, lambda: self.directory)
 
     @classmethod
     def from_settings(
@@ -75,14 +87,16 @@ class OpsgenieRosterProvider:
         now = self._now()
         before = self.client.calls
         builder = RosterBuilder(Provider.OPSGENIE, now)
-        users, roles, teams, schedules, oncalls = await gather_or_cancel(
+        users, roles, teams, schedules, oncalls, services = await gather_or_cancel(
             self.client.list_followed("/v2/users"),
             self.client.data("/v2/roles"),
             self.client.data("/v2/teams"),
             self.client.data("/v2/schedules", [("expand", "rotation")]),
             self.client.data("/v2/schedules/on-calls", [("flat", "true"), ("date", og_time(now))]),
+            self._services(builder),
         )
         org = RawOrg(users=users, custom_roles=_dicts(roles), schedules=_dicts(schedules))
+        org.services = _dicts(services)
         for entry in _dicts(oncalls):
             parent = _obj(entry.get("_parent"))
             recipients = entry.get("onCallRecipients")
@@ -101,6 +115,15 @@ class OpsgenieRosterProvider:
                 org.timelines[sid] = timeline
         self.directory = build(org, builder, now)
         return FetchResult(snapshot=builder.build(), api_calls=self.client.calls - before)
+
+    async def _services(self, builder: RosterBuilder) -> list[Any]:
+        """Service names for `policy check`. Opsgenie offers the Service API on Standard and
+        Enterprise plans only; the roster needs no such plan, so a refusal is a warning."""
+        try:
+            return await self.client.list_followed("/v1/services")
+        except (Forbidden, RequestRejected) as error:
+            builder.warn(f"Opsgenie services were not synced: {error}")
+            return []
 
     async def _team(self, team: dict[str, Any], builder: RosterBuilder) -> dict[str, Any] | None:
         if isinstance(team.get("members"), list):

@@ -51,9 +51,9 @@ def test_the_example_parses_and_ends_with_the_incident_by_default() -> None:
             "the roster file has no incidents",
         ),
         (
-            'request: {incident: ["opsgenie:service/Checkout"]}\n'
+            'request: {incident: ["jsm:service/Checkout"]}\n'
             '    approve: {people: ["lead@example.com"]}',
-            "incidents are read from PagerDuty only for now",
+            "JSM alerts are matched by responder team: write jsm:team/NAME, not jsm:service/Checkout",
         ),
         (
             'request: {people: ["a@example.com"]}\n'
@@ -72,7 +72,7 @@ def test_the_example_parses_and_ends_with_the_incident_by_default() -> None:
         "schedule-as-incident",
         "auto-without",
         "file",
-        "opsgenie",
+        "jsm-service",
         "end-without",
         "typo",
     ],
@@ -98,3 +98,32 @@ resources:
 """
     with pytest.raises(PolicyError, match="one of the bot's own settings"):
         parse_policy(text, "p.yaml")
+
+
+def test_opsgenie_services_are_accepted_with_every_incident_key() -> None:
+    text = """\
+version: 1
+resources:
+  db:
+    request: {incident: ["opsgenie:service/Checkout"]}
+    approve: {auto_if_incident: true, people: [lead@example.com]}
+    end_with_incident: true
+"""
+    res = parse_policy(text, "p.yaml").resources["db"]
+    assert [str(g) for g in res.request.incident] == ["opsgenie:service/Checkout"]
+    assert res.approve.auto_if_incident and res.ends_with_incident
+
+
+def test_jsm_teams_are_accepted_with_every_incident_key() -> None:
+    """JSM alerts name responder teams, not services: `jsm:team/NAME` is what they are on."""
+    text = """\
+version: 1
+resources:
+  db:
+    request: {incident: ["jsm:team/Platform"], members: ["jsm:team/Platform"]}
+    approve: {auto_if_incident: true, people: [lead@example.com]}
+    end_with_incident: true
+"""
+    res = parse_policy(text, "p.yaml").resources["db"]
+    assert res.request.incident == (GroupRef.parse("jsm:team/Platform"),)
+    assert res.ends_with_incident

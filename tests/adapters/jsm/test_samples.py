@@ -1,6 +1,6 @@
 """The published JSM operations samples: the mapping reads them, and the fake answers in them.
 
-There is no machine-readable spec saved for JSM operations, so the two response samples from
+There is no machine-readable spec saved for JSM operations, so the response samples from
 Atlassian's reference (`tests/reference/samples/jsm-ops/`) are the yardstick: every field the
 fake sends must exist at the same place in the sample (the fake invents nothing), and the
 mapping must read the samples themselves correctly.

@@ -219,6 +219,12 @@ def opsgenie_spec() -> Spec:
     )
 
 
+@cache
+def opsgenie_incident_spec() -> Spec:
+    path = REFERENCE / "opsgenie" / "opsgenie-incident-subset.swagger.json"
+    return Spec(json.loads(path.read_text()))
+
+
 def all_errors(
     records: Iterable[RecordedRequest], check: Callable[[RecordedRequest], list[str]]
 ) -> list[str]:

@@ -2,6 +2,7 @@
 
 from tests.fakes.jsm.model import (
     ALL_RIGHTS,
+    Alert,
     Credential,
     JsmState,
     OnCall,
@@ -15,6 +16,7 @@ from tests.fakes.pagerduty.harness import RecordedRequest
 
 __all__ = [
     "ALL_RIGHTS",
+    "Alert",
     "Credential",
     "FakeJsm",
     "JsmState",

@@ -61,6 +61,23 @@ class OnCall:
 
 
 @dataclass
+class Alert:
+    """An operations alert as `GET /v1/alerts/{id}` describes it: responders are `(type, id)`
+    with account ids for users; `owner` as the API writes it (an account id here)."""
+
+    id: str
+    tiny_id: int
+    message: str
+    responders: list[tuple[str, str]]
+    created_at: datetime
+    updated_at: datetime
+    owner: str = ""
+    status: str = "open"  # open | closed
+    acknowledged: bool = False
+    priority: str = "P3"
+
+
+@dataclass
 class Credential:
     token: str
     rights: set[str]  # ops (JSM operations), browse_users (Jira user API), teams (Teams API)
@@ -77,6 +94,7 @@ class JsmState:
         self.teams: dict[str, Team] = {}
         self.schedules: dict[str, Schedule] = {}
         self.oncalls: list[OnCall] = []
+        self.alerts: dict[str, Alert] = {}
         self._ids = count(1)
 
     def new_id(self) -> str:
@@ -129,6 +147,49 @@ class JsmState:
         self.oncalls.append(entry)
         return entry
 
+    def open_alert(
+        self,
+        message: str,
+        responders: list[User | Team | Participant],
+        at: datetime,
+        *,
+        owner: User | None = None,
+    ) -> Alert:
+        """An open alert paging `responders`, as the alert API's create leaves it once processed
+        (ids end in the creation time in milliseconds, as Atlassian's samples do)."""
+        stamp = int(at.timestamp() * 1000)
+        alert = Alert(
+            f"{self.new_id()}-{stamp}",
+            len(self.alerts) + 1,
+            message,
+            [_responder(r) for r in responders],
+            at,
+            at,
+            owner.account_id if owner else "",
+        )
+        self.alerts[alert.id] = alert
+        return alert
+
+    def set_alert_responders(
+        self, alert: Alert, responders: list[User | Team | Participant], at: datetime
+    ) -> None:
+        """What adding and removing responders amounts to."""
+        alert.responders = [_responder(r) for r in responders]
+        alert.updated_at = at
+
+    def acknowledge_alert(self, alert: Alert, at: datetime) -> None:
+        alert.acknowledged = True
+        alert.updated_at = at
+
+    def assign_alert(self, alert: Alert, user: User, at: datetime) -> None:
+        """`POST /v1/alerts/{id}/assign` with the user's `accountId`: the alert's owner."""
+        alert.owner = user.account_id
+        alert.updated_at = at
+
+    def close_alert(self, alert: Alert, at: datetime) -> None:
+        alert.status = "closed"
+        alert.updated_at = at
+
     def remove_schedule(self, schedule_id: str) -> None:
         self.schedules.pop(schedule_id, None)
         self.oncalls = [o for o in self.oncalls if o.schedule_id != schedule_id]
@@ -140,3 +201,8 @@ def _participant(p: User | Team | Participant) -> Participant:
     if isinstance(p, User):
         return Participant("user", p.account_id)
     return Participant("team", p.id)
+
+
+def _responder(r: User | Team | Participant) -> tuple[str, str]:
+    p = _participant(r)
+    return (p.type, p.id)

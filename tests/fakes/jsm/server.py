@@ -10,7 +10,11 @@ and a `links.next` written from the API root without `expand` (as in the publish
 non-flat on-calls with bare `{id, type}` participants (a team without its members, an
 escalation with users nested), timelines clipped to their window, a bare array from
 `/v1/teams`, hidden e-mail addresses (the field is simply absent), unknown account ids left out
-of a bulk answer, Relay-style paging of team members, a wrong cloud id answering 404, and 429
+of a bulk answer, Relay-style paging of team members, a wrong cloud id answering 404, alerts
+listed with a `query` (`status:open` or `status:closed`; any other query is refused, so a
+client cannot lean on a syntax the fake does not check), newest first, paged with
+`offset`/`size` (at most 100) and a `links.next` without the query, one alert by id (404 once
+gone), and 429
 with `Retry-After`, `X-RateLimit-*` and `RateLimit-Reason`. A `+` in a query value reads as a
 space, so a client that does not escape a time offset fails as it would for real.
 """
@@ -28,7 +32,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.jsm.model import ALL_RIGHTS, Credential, JsmState, OnCall, Schedule, User
+from tests.fakes.jsm.model import ALL_RIGHTS, Alert, Credential, JsmState, OnCall, Schedule, User
 from tests.fakes.pagerduty.harness import FakeServer
 
 UNITS = {"days": 1, "weeks": 7, "months": 30}
@@ -115,6 +119,8 @@ class FakeJsm(FakeServer, JsmState):
         add(OPS + "/schedules/{schedule_id}/on-calls", self.oncalls_of)
         add(OPS + "/schedules/{schedule_id}/timeline", self.timeline)
         add(OPS + "/teams", self.list_teams)
+        add(OPS + "/alerts", self.list_alerts)
+        add(OPS + "/alerts/{alert_id}", self.get_alert)
         app.router.add_post(TEAMS, self.team_members)
         add("/rest/api/3/myself", self.myself)
         add("/rest/api/3/user", self.get_user)
@@ -168,6 +174,27 @@ class FakeJsm(FakeServer, JsmState):
         body: dict[str, Any] = {"id": o.id, "type": o.type}
         if o.type == "escalation":
             body["onCallParticipants"] = [{"id": a, "type": "user"} for a in o.nested]
+        return body
+
+    def alert(self, a: Alert) -> dict[str, Any]:
+        """The fields of the published Get alert sample that an alert here has."""
+        body: dict[str, Any] = {
+            "id": a.id,
+            "tinyId": str(a.tiny_id),
+            "createdAt": ts(a.created_at),
+            "updatedAt": ts(a.updated_at),
+            "message": a.message,
+            "status": a.status,
+            "acknowledged": a.acknowledged,
+            "count": 1,
+            "snoozed": False,
+            "lastOccurredAt": ts(a.created_at),
+            "priority": a.priority,
+            "responders": [{"id": i, "type": t} for t, i in a.responders],
+            "seen": a.acknowledged,
+        }
+        if a.owner:
+            body["owner"] = a.owner
         return body
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -328,3 +355,27 @@ class FakeJsm(FakeServer, JsmState):
         return web.json_response(
             [{"teamId": t.id, "teamName": t.name} for t in self.teams.values()]
         )
+
+    async def list_alerts(self, request: web.Request) -> web.Response:
+        self._cloud(request)
+        offset = max(0, self._int(request, "offset", 0))
+        size = min(100, max(1, self._int(request, "size", 20)))
+        query = request.query.get("query", "").strip()
+        if query and query not in ("status:open", "status:closed"):
+            return self.error(422, f"Query is not supported here: {query}")
+        wanted = query.partition(":")[2]
+        found = [a for a in self.alerts.values() if not wanted or a.status == wanted]
+        newest = request.query.get("order", "desc") != "asc"
+        found.sort(key=lambda a: (a.created_at, a.tiny_id), reverse=newest)
+        page = found[offset : offset + size]
+        body: dict[str, Any] = {"values": [self.alert(a) for a in page], "links": {}}
+        if offset + size < len(found):
+            body["links"]["next"] = f"/v1/alerts?offset={offset + size}&size={size}"
+        return web.json_response(body)
+
+    async def get_alert(self, request: web.Request) -> web.Response:
+        self._cloud(request)
+        found = self.alerts.get(request.match_info["alert_id"])
+        if found is None:
+            return self.error(404, "Alert not found")
+        return web.json_response(self.alert(found))

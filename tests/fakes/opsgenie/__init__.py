@@ -2,9 +2,11 @@
 
 from tests.fakes.opsgenie.model import (
     CustomRole,
+    IncidentRecord,
     OpsgenieState,
     Participant,
     Schedule,
+    Service,
     Team,
     User,
     generate_org,
@@ -15,10 +17,12 @@ from tests.fakes.pagerduty.harness import RecordedRequest
 __all__ = [
     "CustomRole",
     "FakeOpsgenie",
+    "IncidentRecord",
     "OpsgenieState",
     "Participant",
     "RecordedRequest",
     "Schedule",
+    "Service",
     "Team",
     "User",
     "generate_org",

@@ -66,8 +66,29 @@ class CustomRole:
     disallowed: list[str]
 
 
+@dataclass
+class Service:
+    id: str
+    name: str
+    team_id: str
+
+
+@dataclass
+class IncidentRecord:
+    id: str
+    tiny_id: int
+    message: str
+    impacted: list[str]  # service ids
+    responders: list[tuple[str, str]]  # (user | team, id)
+    created_at: datetime
+    updated_at: datetime
+    status: str = "open"  # open | resolved | closed
+
+
 class OpsgenieState:
     def __init__(self) -> None:
+        self.services: dict[str, Service] = {}
+        self.incidents: dict[str, IncidentRecord] = {}
         self.users: dict[str, User] = {}
         self.teams: dict[str, Team] = {}
         self.schedules: dict[str, Schedule] = {}
@@ -120,9 +141,48 @@ class OpsgenieState:
         self.custom_roles.append(role)
         return role
 
+    def add_service(self, name: str, team: Team) -> Service:
+        service = Service(self.new_id(), name, team.id)
+        self.services[service.id] = service
+        return service
+
+    def open_incident(
+        self, services: list[Service], message: str, responders: list[User | Team], at: datetime
+    ) -> IncidentRecord:
+        """An open incident on `services`, its responders users or teams, as the Incident API's
+        create would leave it once processed."""
+        incident = IncidentRecord(
+            self.new_id(),
+            len(self.incidents) + 1,
+            message,
+            [s.id for s in services],
+            [_responder(r) for r in responders],
+            at,
+            at,
+        )
+        self.incidents[incident.id] = incident
+        return incident
+
+    def set_responders(
+        self, incident: IncidentRecord, responders: list[User | Team], at: datetime
+    ) -> None:
+        """What adding and removing responders in Opsgenie amounts to."""
+        incident.responders = [_responder(r) for r in responders]
+        incident.updated_at = at
+
+    def resolve_incident(
+        self, incident: IncidentRecord, at: datetime, *, close: bool = False
+    ) -> None:
+        incident.status = "closed" if close else "resolved"
+        incident.updated_at = at
+
     def remove_schedule(self, schedule_id: str) -> None:
         self.schedules.pop(schedule_id, None)
         self.shifts = [s for s in self.shifts if s.schedule_id != schedule_id]
+
+
+def _responder(r: User | Team) -> tuple[str, str]:
+    return ("user" if isinstance(r, User) else "team", r.id)
 
 
 def _participant(p: User | Team | Participant) -> Participant:

@@ -8,6 +8,12 @@ with `paging` links (full URLs), who-is-on-call with and without `flat`, schedul
 clipped to their window, 429 with `X-RateLimit-State` / `-Reason` / `-Period-In-Sec`, and a `+`
 in a query value read as a space, so a client that does not escape the `date` offset fails as it
 would for real.
+
+Services (`GET /v1/services`) and incidents (`GET /v1/incidents`, `GET /v1/incidents/{id}`) in
+the shapes of the Incident API's spec and documentation and the Go SDK's `Service` (see
+`tests/reference/opsgenie/README.md`), paged with `limit`/`offset` and full-URL `paging` links.
+The list's `query` is required; this fake understands `status:open|resolved|closed` only and
+answers any other query 422, so a client cannot come to rely on more.
 """
 
 from __future__ import annotations
@@ -20,7 +26,13 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.opsgenie.model import CustomRole, OpsgenieState, Schedule, User
+from tests.fakes.opsgenie.model import (
+    CustomRole,
+    IncidentRecord,
+    OpsgenieState,
+    Schedule,
+    User,
+)
 from tests.fakes.pagerduty.harness import FakeServer
 
 NEEDED_RIGHTS = {"read", "configuration"}
@@ -103,6 +115,9 @@ class FakeOpsgenie(FakeServer, OpsgenieState):
         add("/v2/schedules/{identifier}", self.get_schedule)
         add("/v2/schedules/{identifier}/timeline", self.timeline)
         add("/v2/schedules/{identifier}/on-calls", self.get_oncalls)
+        add("/v1/services", self.list_services)
+        add("/v1/incidents", self.list_incidents)
+        add("/v1/incidents/{identifier}", self.get_incident)
 
     # -- renderers --------------------------------------------------------------------------
     def user(self, u: User) -> dict[str, Any]:
@@ -371,3 +386,75 @@ class FakeOpsgenie(FakeServer, OpsgenieState):
             "baseTimeline": final,
         }
         return self.ok(data, expandable=["base", "forwarding", "override"])
+
+    # -- services and incidents --------------------------------------------------------------
+    def _paged(self, request: web.Request, items: list[Any], default: int) -> web.Response:
+        try:
+            limit = int(request.query.get("limit", default))
+            offset = int(request.query.get("offset", 0))
+        except ValueError:
+            return self.error(422, "limit and offset must be numbers")
+        if not 1 <= limit <= 100 or offset < 0:
+            return self.error(422, "limit must be 1 to 100, offset 0 or more")
+
+        def link(at: int) -> str:
+            return str(request.url.update_query({"limit": str(limit), "offset": str(at)}))
+
+        last = max(0, (len(items) - 1) // limit * limit)
+        paging = {"first": link(0), "last": link(last)}
+        if offset + limit < len(items):
+            paging["next"] = link(offset + limit)
+        if offset > 0:
+            paging["prev"] = link(max(0, offset - limit))
+        return self.ok(items[offset : offset + limit], paging=paging)
+
+    def service_body(self, service_id: str) -> dict[str, Any]:
+        s = self.services[service_id]
+        return {"id": s.id, "name": s.name, "description": f"The {s.name} service",
+                "visibility": "TEAM_MEMBERS", "teamId": s.team_id, "tags": []}  # fmt: skip
+
+    def incident_body(self, i: IncidentRecord) -> dict[str, Any]:
+        return {
+            "id": i.id,
+            "tinyId": str(i.tiny_id),
+            "message": i.message,
+            "description": "",
+            "status": i.status,
+            "isSeen": True,
+            "tags": [],
+            "createdAt": ts(i.created_at),
+            "updatedAt": ts(i.updated_at),
+            "impactStartDate": ts(i.created_at),
+            "priority": "P3",
+            "ownerTeam": "",
+            "responders": [{"type": kind, "id": ident} for kind, ident in i.responders],
+            "impactedServices": list(i.impacted),
+            "extraProperties": {},
+            "links": {
+                "web": f"https://example.app.opsgenie.com/incident/detail/{i.id}",
+                "api": f"https://api.opsgenie.com/v1/incidents/{i.id}",
+            },
+        }
+
+    async def list_services(self, request: web.Request) -> web.Response:
+        return self._paged(request, [self.service_body(s) for s in self.services], 20)
+
+    async def list_incidents(self, request: web.Request) -> web.Response:
+        query = request.query.get("query")
+        if query is None:
+            return self.error(422, "Query field cannot be empty")
+        field, _, value = query.partition(":")
+        if field.strip() != "status" or value.strip() not in ("open", "resolved", "closed"):
+            return self.error(422, "This fake understands status:open|resolved|closed only")
+        found = [i for i in self.incidents.values() if i.status == value.strip()]
+        newest_first = request.query.get("order", "desc") == "desc"
+        found.sort(key=lambda i: i.created_at, reverse=newest_first)
+        return self._paged(request, [self.incident_body(i) for i in found], 20)
+
+    async def get_incident(self, request: web.Request) -> web.Response:
+        ident = request.match_info["identifier"]
+        tiny = request.query.get("identifierType", "id") == "tiny"
+        for i in self.incidents.values():
+            if (str(i.tiny_id) if tiny else i.id) == ident:
+                return self.ok(self.incident_body(i))
+        return self.error(404, "No incident exists with id")
