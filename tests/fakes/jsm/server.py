@@ -11,7 +11,8 @@ non-flat on-calls with bare `{id, type}` participants (a team without its member
 escalation with users nested), timelines clipped to their window, a bare array from
 `/v1/teams`, hidden e-mail addresses (the field is simply absent), unknown account ids left out
 of a bulk answer, Relay-style paging of team members, a wrong cloud id answering 404, and 429
-with `Retry-After`, `X-RateLimit-*` and `RateLimit-Reason`. A `+` in a query value reads as a
+with `Retry-After`, `X-RateLimit-*` and `RateLimit-Reason`, counted apart for the operations
+API and the site. A `+` in a query value reads as a
 space, so a client that does not escape a time offset fails as it would for real.
 """
 
@@ -53,8 +54,11 @@ class FakeJsm(FakeServer, JsmState):
         schedules_page_max: int = 100,
         users_page_max: int = 50,
         members_page_size: int = 50,
+        record_bodies: bool = True,
     ) -> None:
-        FakeServer.__init__(self, latency=latency, rate_limit=rate_limit, clock=clock)
+        FakeServer.__init__(
+            self, latency=latency, rate_limit=rate_limit, clock=clock, record_bodies=record_bodies
+        )
         JsmState.__init__(self)
         default = {"agent@example.com": Credential("token-1", set(ALL_RIGHTS))}
         self.credentials = credentials if credentials is not None else default
@@ -82,6 +86,10 @@ class FakeJsm(FakeServer, JsmState):
             "X-RateLimit-Reset": at,
             "RateLimit-Reason": "jira-burst-based",
         }
+
+    def domain(self, request: web.Request) -> str:
+        """Atlassian counts the operations API and the site (Jira, Teams) apart."""
+        return "ops" if request.path.startswith("/jsm/ops/") else "site"
 
     def authenticate(self, request: web.Request) -> web.Response | None:
         path = request.path
