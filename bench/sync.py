@@ -270,8 +270,13 @@ async def sync(url: str, options: dict[str, Any]) -> dict[str, Any]:
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu
     peak = _peak_rss()
+    again: dict[str, int] = {}
+    if isinstance(provider, PagerDutyRosterProvider):  # a sync after it, nothing changed
+        second = await provider.fetch()
+        again = {"calls": second.api_calls, "saved": second.calls_saved}
     await provider.aclose()
     return {
+        "again": again,
         "wall": wall,
         "calls": result.api_calls,
         "retries": sum(c.stats.retries for c in client.connections()),
@@ -364,6 +369,9 @@ def main() -> None:
     print(f"peak memory: {run['peak']:.0f} MiB peak RSS of the syncing process, of which "
           f"{run['growth']:.0f} MiB added by the sync ({run['growth'] * 2**20 / shape['users']:.0f}"
           f" B per user); client CPU {run['cpu']:.2f} s")  # fmt: skip
+    if run["again"]:
+        print(f"next sync, nothing changed: {run['again']['calls']} API calls, "
+              f"{run['again']['saved']} saved (the audit trail and the on-calls only)")  # fmt: skip
     counts = run["counts"]
     complete = counts["people"] == shape["users"] and counts["shifts"] >= shape["oncall_entries"]
     oncalls = counts["shifts"] >= shape["oncall_entries"]
