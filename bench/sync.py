@@ -371,7 +371,7 @@ def main() -> None:
           f" B per user); client CPU {run['cpu']:.2f} s")  # fmt: skip
     if run["again"]:
         print(f"next sync, nothing changed: {run['again']['calls']} API calls, "
-              f"{run['again']['saved']} saved (the audit trail and the on-calls only)")  # fmt: skip
+              f"{run['again']['saved']} saved (the audit trail, on-calls, schedule pages)")  # fmt: skip
     counts = run["counts"]
     complete = counts["people"] == shape["users"] and counts["shifts"] >= shape["oncall_entries"]
     oncalls = counts["shifts"] >= shape["oncall_entries"]

@@ -20,6 +20,7 @@ from tests.fakes.pagerduty import FakePagerDuty, generate_org
 
 SHIFT_BASED = GroupRef.parse("pagerduty:schedule/Shift Based")
 PLATFORM = GroupRef.parse("pagerduty:team/Platform")
+UNUSED = GroupRef.parse("pagerduty:schedule/Unused Rota")
 
 
 class Clock:
@@ -73,15 +74,19 @@ async def test_with_nothing_changed_only_the_oncalls_are_read_again(
     full = await fetch_counting(provider, fake)
     assert full.calls_saved == 0
     clock.now = NOW + 3 * HOUR  # the shift-based schedule's shift (to NOW + 1h) is over
+    unused = next(x for x in fake.schedules.values() if x.name == "Unused Rota")
+    dave = next(u for u in fake.users.values() if u.email == "dave@example.com")
+    fake.add_oncall(unused, dave, NOW + 2 * HOUR, NOW + 4 * HOUR)  # an override, not audited
     seen = len(fake.requests)
     again = await fetch_counting(provider, fake)
     paths = [r.path for r in fake.requests[seen:]]
-    assert set(paths) == {"/audit/records", "/oncalls"}
+    assert set(paths) == {"/audit/records", "/oncalls", "/schedules"}
     assert paths.count("/audit/records") == 1
     assert again.calls_saved == full.api_calls - again.api_calls > 0
 
     roster = Roster.of([again.snapshot])
     assert roster.on_call("dave@example.com", SHIFT_BASED, clock.now) is None
+    assert roster.on_call("dave@example.com", UNUSED, clock.now) is not None
     other = fresh(fake, vt, clock)  # a full sync at the same moment agrees
     try:
         expected = (await other.fetch()).snapshot
