@@ -1,18 +1,23 @@
-"""Benchmark: one full roster sync of a large fake organisation (PagerDuty, Opsgenie).
+"""Benchmark: one full roster sync of a large fake organisation (PagerDuty, Opsgenie, JSM).
 
-    python bench/sync.py [--provider pagerduty|opsgenie] [--scale 1.0] [--latency 0.05]
+    python bench/sync.py [--provider pagerduty|opsgenie|jsm] [--scale 1.0] [--latency 0.05]
                          [--limit N] [--concurrency 8]
 
-The fake (10,000 users, 1,000 schedules, 300 escalation policies or 100 Opsgenie teams at scale
-1) runs in a child process, answering every call after `--latency` seconds and enforcing `--limit`
-requests per rolling minute (PagerDuty: 960 per key; Opsgenie: the client's 300 in each request
-domain, which Opsgenie counts apart), so the numbers below are the client's own: real sockets,
-real waits.
+The fake (10,000 users, 1,000 schedules, 300 escalation policies or 100 Opsgenie / JSM teams at
+scale 1) runs in a child process, answering every call after `--latency` seconds and enforcing
+`--limit` requests per rolling minute (PagerDuty: 960 per key; Opsgenie: the client's 300 in each
+request domain, which Opsgenie counts apart; JSM: the client's 300 on each host, the operations
+API and the site), so the numbers below are the client's own: real sockets, real waits. For
+PagerDuty a second sync follows, with nothing changed, and its calls and those saved are shown.
 
 Reported, as ratios:
 - API calls made ÷ the fewest that pagination allows. Opsgenie: 100 users a page, one call each
   for roles, teams, schedules and every schedule's on-calls, one per team for its members and
   one timeline per schedule with someone on call (the on-call answer carries no shift end).
+  JSM: schedule pages of 100, the teams list, and per schedule with someone on call its on-calls
+  (only they name whom an escalation or a forwarding rule reaches) and its timeline (only it has
+  shift ends); on the site, the cloud id, each team's member pages and the people named, 50 a
+  call. JSM lists no user directory, so its "users" are the people rotations and teams name.
   PagerDuty: 100 per page for each list, the user list
   up to PagerDuty's 10,000-offset cap, one look-up per person on call past that cap, one page per
   team's members, one page of shift-based schedules; a schedule no escalation policy uses costs
