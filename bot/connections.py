@@ -57,6 +57,7 @@ def _missing_field(form: ConnectForm) -> ConnectResult | None:
 
 
 # Why a provider's directory can be incomplete, for `status`.
+COST_KEYS = ("api_calls", "calls_saved")  # what a sync cost, kept beside its counts
 UNLISTED_WHY = {Provider.PAGERDUTY: "PagerDuty lists at most 10,000 users per query"}
 
 
@@ -321,7 +322,15 @@ class BotProviderAdmin:
             h = health.get(which)
             line = f"{which.display}: connected"
             if h and h.last_success:
-                line += f", last good sync {show_age(h.last_success, now)} ({h.counts})"
+                counts = {k: v for k, v in h.counts.items() if k not in COST_KEYS}
+                line += f", last good sync {show_age(h.last_success, now)} ({counts})"
+                if "api_calls" in h.counts:
+                    line += f" in {h.counts['api_calls']:,} API calls"
+                if h.counts.get("calls_saved"):
+                    line += (
+                        f", {h.counts['calls_saved']:,} saved by reading only what can have "
+                        "changed since the last full sync"
+                    )
                 if h.counts.get("unlisted"):
                     line += (
                         f"; {h.counts['unlisted']:,} directory entries were not listed "

@@ -30,6 +30,7 @@ class FetchResult:
 
     snapshot: RosterSnapshot
     api_calls: int = 0
+    calls_saved: int = 0  # calls an incremental sync did not make, against the full sync
 
 
 @dataclass(frozen=True, slots=True)

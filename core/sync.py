@@ -33,6 +33,7 @@ class SyncOutcome:
     error: str = ""
     warnings: tuple[str, ...] = ()
     missing_groups: tuple[GroupRef, ...] = ()
+    calls_saved: int = 0  # by an incremental sync, against the last full one
 
     def summary(self) -> str:
         name = self.provider.display
@@ -41,8 +42,14 @@ class SyncOutcome:
         c = self.counts
         text = (
             f"{name}: synced {c.get('groups', 0)} groups, {c.get('people', 0)} people, "
-            f"{c.get('shifts', 0)} shifts in {self.seconds:.1f}s ({self.api_calls} API calls)."
+            f"{c.get('shifts', 0)} shifts in {self.seconds:.1f}s ({self.api_calls} API calls"
         )
+        if self.calls_saved:
+            text += (
+                f", {self.calls_saved:,} saved: only what can have changed since the last full "
+                "sync was read"
+            )
+        text += ")."
         if c.get("unlisted"):
             text += f" {c['unlisted']:,} directory entries were not listed."
         if self.warnings:
@@ -112,6 +119,7 @@ class RosterSyncer:
             "counts": snapshot.counts,
             "seconds": round(seconds, 3),
             "api_calls": result.api_calls,
+            "calls_saved": result.calls_saved,
             "warnings": list(snapshot.warnings[:50]),
             "missing_groups": [str(g) for g in missing],
             "level_gaps": level_gaps,
@@ -132,6 +140,7 @@ class RosterSyncer:
             "",
             snapshot.warnings,
             missing,
+            result.calls_saved,
         )
 
 

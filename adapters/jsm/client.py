@@ -33,7 +33,7 @@ from adapters.providerhttp.limiter import MonotonicClock, Sleep
 
 API_NAME = "JSM operations"
 JSM_LIMIT = RateLimit(300, 60.0)
-PAGE_SIZE = 50
+PAGE_SIZE = 100  # a smaller cap on the site's side only means more `links.next` to follow
 MAX_PAGES = 1000  # a paging loop that never ends is a provider bug, not a reason to hang
 _CLOUD_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 

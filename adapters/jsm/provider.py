@@ -118,11 +118,18 @@ class JsmRosterProvider:
             list_teams(self.client, builder),
         )
         org = RawOrg(schedules=schedules, teams=teams)
-        members, current = await gather_or_cancel(
-            read_members(self.client, self.org_id, teams, builder),
+
+        async def members_and_people() -> None:
+            # The site's budget is counted apart from the operations API's: the people that
+            # rotations and teams name are looked up while on-calls and timelines are read,
+            # leaving only those named by nothing else (cached answers are not asked again).
+            org.team_members = await read_members(self.client, self.org_id, teams, builder)
+            await self.accounts.resolve(sorted(org.account_ids()))
+
+        _, current = await gather_or_cancel(
+            members_and_people(),
             gather_or_cancel(*(self._schedule_now(s, now, builder) for s in schedules)),
         )
-        org.team_members = members
         for schedule, answer in zip(schedules, current, strict=True):
             if answer is not None:
                 sid = str(schedule["id"])

@@ -1,8 +1,12 @@
 """Opsgenie REST API v2 client: hosts, GenieKey auth, the `data` envelope and paging links.
 
-Opsgenie's limits are token buckets per API domain whose per-plan numbers are not published in
-a form we could verify, so the default client-side budget is a conservative 300 requests a
-minute (configurable); 429 answers and their `X-RateLimit-Period-In-Sec` are honoured anyway.
+Opsgenie limits each request domain apart, per minute and per second over rolling windows
+(docs.opsgenie.com/docs/api-rate-limiting): listing users counts against Search, current and next
+on-calls against Schedule-oncalls, the other reads here against Configuration. The client keeps
+one budget per domain, so a sync's many timeline reads never wait behind the user pages or the
+on-call reads. The per-plan numbers are not published in a form we could verify, so each domain
+gets a conservative 300 requests a minute by default (configurable); 429 answers and their
+`X-RateLimit-Period-In-Sec` are honoured anyway, for that domain only.
 """
 
 from __future__ import annotations
@@ -41,6 +45,16 @@ class Region(StrEnum):
 API_HOSTS = {Region.US: "https://api.opsgenie.com", Region.EU: "https://api.eu.opsgenie.com"}
 
 
+def rate_domain(path: str) -> str:
+    """The Opsgenie rate-limit domain a request to `path` counts against."""
+    path = path.rstrip("/")
+    if path == "/v2/users":
+        return "search"
+    if path.endswith("/on-calls") or path.endswith("/next-on-calls"):
+        return "schedule-oncalls"
+    return "configuration"
+
+
 def api_url(region: Region | str = Region.US, base_url: str | None = None) -> str:
     return (base_url or API_HOSTS[Region(str(region).lower())]).rstrip("/")
 
@@ -76,6 +90,7 @@ class OpsgenieClient(HTTPClientBase):
             clock=clock,
             sleep=sleep,
             transport=transport,
+            domain_of=rate_domain,
         )
 
     def connections(self) -> tuple[ProviderHTTP]:

@@ -1,9 +1,21 @@
-"""PagerDuty as a RosterProvider: full roster syncs, live on-call checks, credential checks."""
+"""PagerDuty as a RosterProvider: full and incremental roster syncs, live on-call checks,
+credential checks.
+
+PagerDuty's lists take no changed-since filter, but its audit trail does (`GET /audit/records`
+with `since` and `root_resource_types[]`, on plans with the Audit Trail feature). A sync after
+a full one asks it first: when no user, team, schedule, escalation policy or service changed
+since the full sync began, only the on-calls (who is on call for the window now) and the
+schedules' pages with their final schedules (overrides change those without changing a
+schedule's settings) are read again, the rest is kept from the full sync, and the saved calls
+are reported. Any change, an audit trail the account or key
+cannot read, or a full sync older than `REUSE_FOR` means a full sync.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,6 +51,24 @@ V3_PAGE = 1000  # `/v3/schedules` pages hold up to 1,000 references
 # uses costs no call of its own unless its current shift reaches past the window's edge.
 FINAL_WINDOW = timedelta(days=14)
 POLICY_BATCH = 20  # escalation_policy_ids[] per /oncalls query when one query exceeds 10,000
+# How long what a full sync read may be kept while the audit trail shows no change: a full sync
+# at least this often, whatever the audit trail says.
+REUSE_FOR = timedelta(hours=6)
+# Audit records are searched from this long before the full sync began (clocks differ a little).
+AUDIT_MARGIN = timedelta(minutes=5)
+AUDITED = ("users", "teams", "schedules", "escalation_policies", "services")
+
+
+@dataclass(frozen=True)
+class FullSync:
+    """What the last full sync read, kept for the incremental syncs after it."""
+
+    at: datetime
+    org: RawOrg
+    calls: int
+    unlisted: int
+    warnings: tuple[str, ...]  # what reading the lists warned about (a cap, a missing right)
+
 
 # (path, list key, scope it needs, what it lets us say)
 PROBES = (
@@ -67,6 +97,8 @@ class PagerDutyRosterProvider:
         self.directory = Directory()
         self._now = now or (lambda: datetime.now(UTC))
         self._confirm_deadline = confirm_deadline
+        self._full: FullSync | None = None
+        self._audit_readable = True  # False once the account or key cannot read the audit trail
         self.incidents = PagerDutyIncidents(
             client, lambda: self.directory.user_ids, lambda: self.directory.service_ids
         )
@@ -118,24 +150,59 @@ class PagerDutyRosterProvider:
     async def fetch(self) -> FetchResult:
         now = self._now()
         before = self.client.calls
+        full = self._full
+        fresh = full is not None and timedelta(0) <= now - full.at < REUSE_FOR
+        if full is not None and fresh and await self._unchanged_since(full.at):
+            return await self._incremental(now, full, before)
+        return await self._full_sync(now, before)
+
+    async def _unchanged_since(self, at: datetime) -> bool:
+        """Whether the audit trail shows no roster resource changed since `at` (one call)."""
+        if not self._audit_readable:
+            return False
+        params: Params = [("since", iso(at - AUDIT_MARGIN)), ("until", iso(self._now())),
+                          ("limit", 1), *(("root_resource_types[]", t) for t in AUDITED)]  # fmt: skip
+        try:
+            body = await self.client.get("/audit/records", params)
+        except (Forbidden, NotFound, RequestRejected):  # no Audit Trail feature, or no right
+            self._audit_readable = False
+            return False
+        except ProviderError:
+            return False
+        return body.get("records") == [] and not body.get("next_cursor")
+
+    async def _incremental(self, now: datetime, full: FullSync, before: int) -> FetchResult:
+        """Who is on call now and the final schedules, on top of the rest of the last full
+        sync's reads."""
+        builder = RosterBuilder(Provider.PAGERDUTY, now)
+        builder.unlisted = full.unlisted
+        for warning in full.warnings:
+            builder.warn(warning)
+        org = replace(full.org, users=list(full.org.users))
+
+        async def oncalls() -> list[dict[str, Any]]:
+            try:
+                return await self._oncalls(None)
+            except OffsetCapReached:
+                return await self._oncalls_by_policy(org.escalation_policies)
+
+        # Overrides change who is on call without changing a schedule's settings, so the
+        # final schedules are read again (their pages, not one call per schedule).
+        org.oncalls, org.schedule_details = await gather_or_cancel(
+            oncalls(), self._final_schedules(org, now, builder, with_policies=False)
+        )
+        if builder.unlisted:
+            await self._on_call_past_the_cap(org, builder)
+        self.directory = build(org, builder)
+        calls = self.client.calls - before
+        return FetchResult(builder.build(), calls, calls_saved=max(0, full.calls - calls))
+
+    async def _full_sync(self, now: datetime, before: int) -> FetchResult:
         builder = RosterBuilder(Provider.PAGERDUTY, now)
         org = RawOrg()
 
         async def schedules_then_details() -> dict[str, dict[str, Any]]:
-            since, until = now - FINAL_WINDOW, now + FINAL_WINDOW
-            finals: Params = [("include[]", "final_schedule"), ("since", iso(since)),
-                              ("until", iso(until)), ("time_zone", "UTC")]  # fmt: skip
-            org.schedules, org.escalation_policies, org.v3_schedules = await gather_or_cancel(
-                self._list("/schedules", "schedules", builder, "schedules", finals),
-                self._list("/escalation_policies", "escalation_policies", builder, "policies"),
-                self._v3_schedules(builder),
-            )
-            listed, cut = listed_final_schedules(org, unused_schedule_ids(org), now, since, until)
-            details, v3 = await gather_or_cancel(
-                self._schedule_details(cut, org, now, builder),
-                self._v3_details(unused_v3_schedule_ids(org), org, now, builder),
-            )
-            return {**listed, **details, **v3}
+            return await self._final_schedules(org, now, builder, with_policies=True)
 
         async def teams_then_members() -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
             return await self._team_members(await self._teams(builder), builder)
@@ -166,11 +233,39 @@ class PagerDutyRosterProvider:
         finally:
             if not details.done():
                 details.cancel()
+        listed = tuple(builder.warnings)
         if builder.unlisted:
             await self._on_call_past_the_cap(org, builder)
         self.directory = build(org, builder)
         snapshot = builder.build()
-        return FetchResult(snapshot=snapshot, api_calls=self.client.calls - before)
+        calls = self.client.calls - before
+        self._full = FullSync(now, org, calls, builder.unlisted, listed)
+        return FetchResult(snapshot=snapshot, api_calls=calls)
+
+    async def _final_schedules(
+        self, org: RawOrg, now: datetime, builder: RosterBuilder, *, with_policies: bool
+    ) -> dict[str, dict[str, Any]]:
+        """The schedules with their final schedules around now (and, `with_policies`, the
+        escalation policies and shift-based schedules), then the details of those no policy
+        uses whose shift reaches past that window or that are shift-based."""
+        since, until = now - FINAL_WINDOW, now + FINAL_WINDOW
+        finals: Params = [("include[]", "final_schedule"), ("since", iso(since)),
+                          ("until", iso(until)), ("time_zone", "UTC")]  # fmt: skip
+        schedules = self._list("/schedules", "schedules", builder, "schedules", finals)
+        if with_policies:
+            org.schedules, org.escalation_policies, org.v3_schedules = await gather_or_cancel(
+                schedules,
+                self._list("/escalation_policies", "escalation_policies", builder, "policies"),
+                self._v3_schedules(builder),
+            )
+        else:
+            org.schedules = await schedules
+        listed, cut = listed_final_schedules(org, unused_schedule_ids(org), now, since, until)
+        details, v3 = await gather_or_cancel(
+            self._schedule_details(cut, org, now, builder),
+            self._v3_details(unused_v3_schedule_ids(org), org, now, builder),
+        )
+        return {**listed, **details, **v3}
 
     async def _list(
         self, path: str, key: str, builder: RosterBuilder, what: str, params: Params | None = None

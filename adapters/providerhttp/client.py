@@ -93,6 +93,7 @@ class ProviderHTTP:
         transport: httpx.AsyncBaseTransport | None = None,
         throttle_hint: ThrottleHint | None = None,
         error_facts: ErrorFacts | None = None,
+        domain_of: Callable[[str], str] | None = None,
     ) -> None:
         self.provider = provider
         self._throttle_hint = throttle_hint
@@ -106,8 +107,13 @@ class ProviderHTTP:
         self._clock = clock
         self._sleep = sleep
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        self._semaphore = asyncio.Semaphore(max_concurrency)
-        self.bucket = SlidingWindow(rate_limit, clock=clock, sleep=sleep) if rate_limit else None
+        self._max_concurrency = max_concurrency
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        # One budget per rate-limit domain of the provider (Opsgenie counts its search,
+        # configuration and on-call reads apart); one for everything without `domain_of`.
+        self._rate_limit = rate_limit
+        self._domain_of = domain_of
+        self._buckets: dict[str, SlidingWindow] = {}
         self._origin = _origin(self.base_url)
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
@@ -115,8 +121,31 @@ class ProviderHTTP:
             timeout=self._timeout,
             transport=transport,
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=max_concurrency),
+            # each rate-limit domain has its own concurrency, so one waiting for its budget
+            # never holds up another's requests
+            limits=httpx.Limits(max_connections=max_concurrency * (4 if domain_of else 1)),
         )
+
+    def _domain(self, path: str) -> str:
+        return self._domain_of(urlsplit(path).path) if self._domain_of else ""
+
+    def _semaphore(self, path: str) -> asyncio.Semaphore:
+        domain = self._domain(path)
+        found = self._semaphores.get(domain)
+        if found is None:
+            found = self._semaphores[domain] = asyncio.Semaphore(self._max_concurrency)
+        return found
+
+    def bucket(self, path: str = "") -> SlidingWindow | None:
+        """The budget that a request to `path` spends (None without a rate limit)."""
+        if self._rate_limit is None:
+            return None
+        domain = self._domain(path)
+        found = self._buckets.get(domain)
+        if found is None:
+            found = SlidingWindow(self._rate_limit, clock=self._clock, sleep=self._sleep)
+            self._buckets[domain] = found
+        return found
 
     @property
     def calls(self) -> int:
@@ -196,6 +225,7 @@ class ProviderHTTP:
         """`request`, answering with the successful response itself (for its headers)."""
         self._check_origin(path)
         policy = retry or self.retry
+        bucket = self.bucket(path)
         end = None if deadline is None else self._clock() + deadline
         attempt = 0
         renewed = False
@@ -204,12 +234,12 @@ class ProviderHTTP:
             if remaining is not None and remaining <= 0:
                 raise self._late()
             response, error = await self._send(
-                method, path, params, data, end, authorize, json=json, extra=headers
+                method, path, params, data, end, authorize, json=json, extra=headers, bucket=bucket
             )
             hint: float | None = None
             if response is not None:
-                if self.bucket is not None and response.status_code != 429:
-                    self.bucket.observe(*budget_left(response.headers))
+                if bucket is not None and response.status_code != 429:
+                    bucket.observe(*budget_left(response.headers))
                 if response.is_success:
                     return response
                 status = response.status_code
@@ -222,8 +252,8 @@ class ProviderHTTP:
                 if status == 429:
                     self.stats.throttled += 1
                     hint = own_hint if own_hint is not None else retry_after(response.headers)
-                    if hint is not None and self.bucket is not None:
-                        self.bucket.pause(hint)
+                    if hint is not None and bucket is not None:
+                        bucket.pause(hint)
                 error = error_for_status(
                     status,
                     self.provider,
@@ -244,7 +274,7 @@ class ProviderHTTP:
                 self.stats.failures += 1
                 raise error
             self.stats.retries += 1
-            if hint is None or self.bucket is None:  # a paused bucket already holds us
+            if hint is None or bucket is None:  # a paused bucket already holds us
                 await self._sleep(delay)
 
     async def _send(
@@ -258,11 +288,12 @@ class ProviderHTTP:
         *,
         json: Any = None,
         extra: Mapping[str, str] | None = None,
+        bucket: SlidingWindow | None = None,
     ) -> tuple[httpx.Response | None, ProviderError | None]:
-        async with self._semaphore:
-            if self.bucket is not None:
+        async with self._semaphore(path):
+            if bucket is not None:
                 max_wait = None if end is None else end - self._clock()
-                if not await self.bucket.acquire(max_wait=max_wait):
+                if not await bucket.acquire(max_wait=max_wait):
                     raise self._late()
             headers = {"Authorization": await self._auth.authorization()} if authorize else {}
             headers.update(extra or {})

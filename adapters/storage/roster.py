@@ -52,7 +52,7 @@ class SqlRosterStore:
                     "last_attempt": snapshot.taken_at,
                     "last_error": None,
                     "consecutive_failures": 0,
-                    "counts": snapshot.counts,
+                    "counts": {**snapshot.counts, **_cost(event)},
                 },
             )
             await append_event(conn, event, self._key)
@@ -99,3 +99,9 @@ class SqlRosterStore:
             )
             for r in rows
         ]
+
+
+def _cost(event: AuditEvent) -> dict[str, int]:
+    """What the sync cost and saved (`status` shows it), from its roster.synced event."""
+    detail = event.detail or {}
+    return {k: v for k in ("api_calls", "calls_saved") if isinstance(v := detail.get(k), int)}

@@ -46,6 +46,24 @@ async def make(
         await provider.aclose()
 
 
+@pytest.fixture
+async def make_with(vt: VirtualTime) -> AsyncIterator[Callable[..., OpsgenieRosterProvider]]:
+    """Providers against a fake the test starts itself (its own limits or size)."""
+    made: list[OpsgenieRosterProvider] = []
+
+    def factory(fake: FakeOpsgenie, **kw: Any) -> OpsgenieRosterProvider:
+        kw.setdefault("retry", RetryPolicy(random=lambda: 0.5))
+        client = OpsgenieClient(
+            api_key="testkey", base_url=fake.url, clock=vt.monotonic, sleep=vt.sleep, **kw
+        )
+        made.append(OpsgenieRosterProvider(client, now=lambda: NOW))
+        return made[-1]
+
+    yield factory
+    for provider in made:
+        await provider.aclose()
+
+
 @dataclass
 class SmallOrg:
     alice: User

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 import httpx
 import pytest
 
 from adapters.opsgenie import OpsgenieClient, OpsgenieRosterProvider
+from adapters.opsgenie.client import rate_domain
+from adapters.providerhttp import RateLimit
 from adapters.providerhttp.virtualtime import VirtualTime
 from core.groups import GroupRef, Provider
 from core.roster import Roster
 from tests.adapters.opsgenie.conftest import HOUR, NOW, seed_small
-from tests.fakes.opsgenie import FakeOpsgenie, Participant
+from tests.fakes.opsgenie import FakeOpsgenie, Participant, generate_org
 
 Make = Callable[..., OpsgenieRosterProvider]
 PRIMARY = GroupRef.parse("opsgenie:schedule/Primary")
@@ -133,3 +136,21 @@ async def test_region_selects_the_host(region: str, host: str) -> None:
     override = OpsgenieClient(api_key="k", region="eu", base_url="https://og.proxy/")
     assert override.base_url == "https://og.proxy"
     await override.aclose()
+
+
+async def test_each_request_domain_spends_its_own_budget(
+    vt: VirtualTime, make_with: Callable[..., OpsgenieRosterProvider]
+) -> None:
+    """Opsgenie limits Search (the user list), Schedule-oncalls and Configuration apart: at 20
+    a minute each, 7 user pages and 34 configuration reads finish within the second minute
+    without a 429, where one shared budget of 20 would need a third minute."""
+    async with FakeOpsgenie(now=lambda: NOW, clock=vt.monotonic, rate_limit=(20, 60.0)) as fake:
+        generate_org(fake, users=700, schedules=30, teams=1, seed=4, now=NOW)
+        provider = make_with(fake, rate_limit=RateLimit(20, 60.0))
+        result = await provider.fetch()
+    assert result.snapshot.counts["people"] == 700
+    assert result.snapshot.counts["shifts"] == 30
+    assert fake.throttled == 0
+    domains = Counter(rate_domain(r.path) for r in fake.requests)
+    assert domains == {"search": 7, "schedule-oncalls": 1, "configuration": 34}
+    assert vt.elapsed < 120

@@ -28,6 +28,9 @@ async def exercise(pd: FakePagerDuty, make: Make) -> None:
     pd.add_oncall(lone, pd.users[lone.user_ids[0]], NOW - HOUR, NOW + HOUR)
     provider = make()
     await provider.fetch()
+    assert (await provider.fetch()).calls_saved  # nothing changed: on-calls, final schedules
+    pd.changed("users", next(iter(pd.users)))
+    assert not (await provider.fetch()).calls_saved  # the trail shows a change: a full sync
     await provider.verify()
     await provider.confirm_on_call(
         "alice@example.com", GroupRef.parse("pagerduty:schedule/Primary SRE"), NOW

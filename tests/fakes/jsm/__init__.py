@@ -10,6 +10,7 @@ from tests.fakes.jsm.model import (
     Schedule,
     Team,
     User,
+    generate_org,
 )
 from tests.fakes.jsm.server import FakeJsm
 from tests.fakes.pagerduty.harness import RecordedRequest
@@ -26,4 +27,5 @@ __all__ = [
     "Schedule",
     "Team",
     "User",
+    "generate_org",
 ]

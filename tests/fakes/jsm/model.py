@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import count
 
 
@@ -206,3 +207,20 @@ def _participant(p: User | Team | Participant) -> Participant:
 def _responder(r: User | Team | Participant) -> tuple[str, str]:
     p = _participant(r)
     return (p.type, p.id)
+
+
+def generate_org(
+    state: JsmState, *, users: int, schedules: int, teams: int, seed: int, now: datetime
+) -> None:
+    """A large site, deterministic by seed: every schedule has one on-call covering now."""
+    rng = random.Random(seed)
+    people = [state.add_user(f"user{i:05d}@example.com", f"User {i:05d}") for i in range(users)]
+    for i in range(teams):
+        state.add_team(f"Team {i:03d}", rng.sample(people, min(len(people), rng.randint(3, 20))))
+    for i in range(schedules):
+        first = rng.randrange(max(1, users - 8))
+        crew = people[first : first + rng.randint(2, 8)]
+        schedule = state.add_schedule(f"Schedule {i:04d}", list(crew))
+        start = now - timedelta(minutes=rng.randint(1, 3 * 24 * 60))
+        end = now + timedelta(minutes=rng.randint(1, 3 * 24 * 60))
+        state.add_oncall(schedule, rng.choice(crew), start, end)

@@ -14,8 +14,8 @@ of a bulk answer, Relay-style paging of team members, a wrong cloud id answering
 listed with a `query` (`status:open` or `status:closed`; any other query is refused, so a
 client cannot lean on a syntax the fake does not check), newest first, paged with
 `offset`/`size` (at most 100) and a `links.next` without the query, one alert by id (404 once
-gone), and 429
-with `Retry-After`, `X-RateLimit-*` and `RateLimit-Reason`. A `+` in a query value reads as a
+gone), and 429 with `Retry-After`, `X-RateLimit-*` and `RateLimit-Reason`, counted apart for the
+operations API and the site. A `+` in a query value reads as a
 space, so a client that does not escape a time offset fails as it would for real.
 """
 
@@ -57,8 +57,11 @@ class FakeJsm(FakeServer, JsmState):
         schedules_page_max: int = 100,
         users_page_max: int = 50,
         members_page_size: int = 50,
+        record_bodies: bool = True,
     ) -> None:
-        FakeServer.__init__(self, latency=latency, rate_limit=rate_limit, clock=clock)
+        FakeServer.__init__(
+            self, latency=latency, rate_limit=rate_limit, clock=clock, record_bodies=record_bodies
+        )
         JsmState.__init__(self)
         default = {"agent@example.com": Credential("token-1", set(ALL_RIGHTS))}
         self.credentials = credentials if credentials is not None else default
@@ -86,6 +89,10 @@ class FakeJsm(FakeServer, JsmState):
             "X-RateLimit-Reset": at,
             "RateLimit-Reason": "jira-burst-based",
         }
+
+    def domain(self, request: web.Request) -> str:
+        """Atlassian counts the operations API and the site (Jira, Teams) apart."""
+        return "ops" if request.path.startswith("/jsm/ops/") else "site"
 
     def authenticate(self, request: web.Request) -> web.Response | None:
         path = request.path

@@ -5,7 +5,9 @@ Configuration Access, and on writes without Create and Update), the `data`/`took
 envelope, user roles as `{id, name}` changed with `PATCH /v2/users/{id}` (every change recorded
 in `role_changes`), custom user roles read, created and updated under `/v2/roles`, users paged
 with `paging` links (full URLs), who-is-on-call with and without `flat`, schedule timelines
-clipped to their window, 429 with `X-RateLimit-State` / `-Reason` / `-Period-In-Sec`, and a `+`
+clipped to their window, rate limits counted per request domain (Search, Schedule-oncalls,
+Configuration) over a rolling minute and optionally a second, 429 with `X-RateLimit-State` /
+`-Reason` / `-Period-In-Sec`, and a `+`
 in a query value read as a space, so a client that does not escape the `date` offset fails as it
 would for real.
 
@@ -57,9 +59,15 @@ class FakeOpsgenie(FakeServer, OpsgenieState):
         clock: Callable[[], float] = time.monotonic,
         record_bodies: bool = True,
         users_page_max: int = 100,
+        per_second: int | None = None,
     ) -> None:
         FakeServer.__init__(
-            self, latency=latency, rate_limit=rate_limit, clock=clock, record_bodies=record_bodies
+            self,
+            latency=latency,
+            rate_limit=rate_limit,
+            clock=clock,
+            record_bodies=record_bodies,
+            per_second=per_second,
         )
         OpsgenieState.__init__(self)
         self.api_keys = api_keys if api_keys is not None else {"testkey": set(NEEDED_RIGHTS)}
@@ -80,8 +88,19 @@ class FakeOpsgenie(FakeServer, OpsgenieState):
         body = self._envelope(message=message or "Error", code=status * 100 + 1)
         return web.json_response(body, status=status)
 
+    def domain(self, request: web.Request) -> str:
+        """Opsgenie limits each request domain apart (docs.opsgenie.com/docs/api-rate-limiting):
+        listing users is Search, current and next on-calls are Schedule-oncalls, the rest of the
+        REST API read here is Configuration."""
+        path = request.path.rstrip("/")
+        if request.method == "GET" and path == "/v2/users":
+            return "search"
+        if path.endswith("/on-calls") or path.endswith("/next-on-calls"):
+            return "schedule-oncalls"
+        return "configuration"
+
     def throttle_headers(self, reset: float) -> dict[str, str]:
-        period = self.rate_limit[1] if self.rate_limit else 60
+        period = self.throttled_period
         return {
             "X-RateLimit-State": "THROTTLED",
             "X-RateLimit-Reason": "ACCOUNT",

@@ -1,5 +1,6 @@
 """What every fake provider server shares: an aiohttp app on an ephemeral 127.0.0.1 port that
-records each request, adds latency, enforces a rolling-window rate limit and injects one-shot
+records each request, adds latency, enforces a rolling-window rate limit (per rate-limit domain
+where the provider counts some endpoints apart, optionally also per second) and injects one-shot
 faults ("the 3rd request to /oncalls answers 429"). Provider fakes add routes and the
 provider-specific error bodies and headers.
 """
@@ -61,9 +62,11 @@ class FakeServer(ABC):
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         record_bodies: bool = True,
+        per_second: int | None = None,
     ) -> None:
         self.latency = latency
         self.rate_limit = rate_limit
+        self.per_second = per_second
         self.clock = clock
         self.sleep = sleep
         self.record_bodies = record_bodies
@@ -71,7 +74,11 @@ class FakeServer(ABC):
         self.counts: Counter[str] = Counter()
         self.throttled = 0
         self.max_in_window = 0
-        self._window: deque[float] = deque()
+        self.max_in_second = 0
+        self.throttled_by: Counter[str] = Counter()
+        self.throttled_period = 60.0
+        self._windows: dict[str, deque[float]] = {}
+        self._seconds: dict[str, deque[float]] = {}
         self._faults: list[Fault] = []
         self._lost: list[tuple[str, str]] = []
         self._runner: web.AppRunner | None = None
@@ -90,7 +97,12 @@ class FakeServer(ABC):
         return web.json_response({"message": message}, status=status)
 
     def throttle_headers(self, reset: float) -> dict[str, str]:
+        """Headers of a 429 (`throttled_period`: the window that was full, minute or second)."""
         return {"Retry-After": str(max(1, round(reset)))}
+
+    def domain(self, request: web.Request) -> str:
+        """The rate-limit domain a request counts against (one for every request by default)."""
+        return ""
 
     def budget_headers(self, remaining: int, reset: float) -> dict[str, str]:
         """Headers telling the client its budget on an answer that was not throttled."""
@@ -157,7 +169,8 @@ class FakeServer(ABC):
         self.counts[request.path] += 1
         if self.latency:
             await asyncio.sleep(self.latency)
-        response = self._throttle() or await self._fault(request)
+        domain = self.domain(request)
+        response = self._throttle(domain) or await self._fault(request)
         if response is None:
             response = self.authenticate(request)
         if response is None:
@@ -172,7 +185,7 @@ class FakeServer(ABC):
                         response = self.error(502, "Bad Gateway")
                     break
         if self.rate_limit is not None and response.status != 429:
-            response.headers.update(self.budget_headers(*self._window_budget_after()))
+            response.headers.update(self.budget_headers(*self._window_budget_after(domain)))
         record.status = response.status
         if self.record_bodies and isinstance(response, web.Response) and response.body:
             try:
@@ -181,29 +194,43 @@ class FakeServer(ABC):
                 record.body = None
         return response
 
-    def _window_budget_after(self) -> tuple[int, float]:
+    def _window_budget_after(self, domain: str = "") -> tuple[int, float]:
         """What is left of the rolling window after this request, and when its oldest ages out."""
         assert self.rate_limit is not None
         limit, period = self.rate_limit
         now = self.clock()
-        reset = self._window[0] + period - now if self._window else period
-        return max(0, limit - len(self._window)), max(0.0, reset)
+        window = self._windows.get(domain) or deque()
+        reset = window[0] + period - now if window else period
+        return max(0, limit - len(window)), max(0.0, reset)
 
-    def _throttle(self) -> web.Response | None:
+    def _throttle(self, domain: str = "") -> web.Response | None:
         if self.rate_limit is None:
             return None
         limit, period = self.rate_limit
         now = self.clock()
-        while self._window and self._window[0] <= now - period:
-            self._window.popleft()
-        if len(self._window) >= limit:
+        window = self._windows.setdefault(domain, deque())
+        second = self._seconds.setdefault(domain, deque())
+        while window and window[0] <= now - period:
+            window.popleft()
+        while second and second[0] <= now - 1.0:
+            second.popleft()
+        full: tuple[float, float] | None = None
+        if len(window) >= limit:
+            full = (window[0] + period - now, period)
+        elif self.per_second is not None and len(second) >= self.per_second:
+            full = (second[0] + 1.0 - now, 1.0)
+        if full is not None:
             self.throttled += 1
-            reset = self._window[0] + period - now
+            self.throttled_by[domain] += 1
             response = self.error(429, "Rate Limit Exceeded")
-            response.headers.update(self.throttle_headers(reset))
+            self.throttled_period = full[1]
+            response.headers.update(self.throttle_headers(full[0]))
             return response
-        self._window.append(now)
-        self.max_in_window = max(self.max_in_window, len(self._window))
+        window.append(now)
+        self.max_in_window = max(self.max_in_window, len(window))
+        if self.per_second is not None:
+            second.append(now)
+            self.max_in_second = max(self.max_in_second, len(second))
         return None
 
     async def _fault(self, request: web.Request) -> web.Response | None:

@@ -22,7 +22,7 @@ import math
 import secrets
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -56,6 +56,16 @@ SCOPES = {
 }
 
 
+AUDIT_TYPES = {  # `root_resource_types[]` value → the reference type of the root resource
+    "users": "user_reference",
+    "teams": "team_reference",
+    "schedules": "schedule_reference",
+    "escalation_policies": "escalation_policy_reference",
+    "services": "service_reference",
+    "ip_allow_lists": "ip_allow_list_reference",
+}
+
+
 class FakePagerDuty(FakeServer, PagerDutyState, IncidentState):
     def __init__(
         self,
@@ -86,6 +96,10 @@ class FakePagerDuty(FakeServer, PagerDutyState, IncidentState):
         self.token_lifetime = 86400
         self.offset_cap = 10_000  # PagerDuty refuses offset + limit beyond this
         self._oncalls_memo: tuple[tuple[Any, ...], list[render.OnCall]] | None = None
+        # The account's audit trail (`GET /audit/records`): what `changed` recorded, and whether
+        # the plan has the Audit Trail feature (without it the endpoint answers 402).
+        self.audit_records: list[dict[str, Any]] = []
+        self.audit_trail = True
 
     # -- errors, auth -----------------------------------------------------------------------
     def error(self, status: int, message: str) -> web.Response:
@@ -220,6 +234,7 @@ class FakePagerDuty(FakeServer, PagerDutyState, IncidentState):
         app.router.add_get("/teams", self.list_teams)
         app.router.add_get("/teams/{id}/members", self.team_members)
         app.router.add_get("/oncalls", self.list_oncalls)
+        app.router.add_get("/audit/records", self.list_audit_records)
         app.router.add_get("/services", self.list_services)
         app.router.add_get("/incidents", self.list_incidents)
         app.router.add_get("/incidents/{id}", self.get_incident)
@@ -365,6 +380,56 @@ class FakePagerDuty(FakeServer, PagerDutyState, IncidentState):
         policies = list(self.policies.values())
         return self._page(
             request, "escalation_policies", policies, lambda p: render.policy(self, p)
+        )
+
+    def changed(self, root_type: str, resource_id: str, action: str = "update") -> None:
+        """Record in the audit trail that a resource changed now (a test changes the state and
+        says so, as PagerDuty records every change made in the web app or through the API)."""
+        n = len(self.audit_records) + 1
+        self.audit_records.append(
+            {
+                "id": f"AUDIT{n:06d}",
+                "self": f"{self.url}/audit/records/AUDIT{n:06d}",
+                "execution_time": self.now().isoformat().replace("+00:00", "Z"),
+                "execution_context": {"request_id": f"req{n}", "remote_address": "192.0.2.1"},
+                "actors": [],
+                "method": {"type": "browser", "truncated_token": None, "description": None},
+                "root_resource": {
+                    "id": resource_id,
+                    "type": AUDIT_TYPES[root_type],
+                    "summary": resource_id,
+                },
+                "action": action,
+                "details": None,
+            }
+        )
+
+    async def list_audit_records(self, request: web.Request) -> web.Response:
+        """Newest first, filtered by `since`, `until` and `root_resource_types[]`."""
+        if not self.audit_trail:
+            return self.error(402, "Account does not have the Audit Trail feature")
+        since, until = request.query.get("since"), request.query.get("until")
+        try:
+            start = datetime.fromisoformat(since) if since else self.now() - timedelta(days=1)
+            end = datetime.fromisoformat(until) if until else self.now()
+            limit = min(100, max(1, int(request.query.get("limit", 100))))
+        except ValueError:
+            return self.error(400, "")
+        kinds = set(request.query.getall("root_resource_types[]", []))
+        found = [
+            r
+            for r in reversed(self.audit_records)
+            if start <= datetime.fromisoformat(r["execution_time"]) <= end
+            and (not kinds or any(AUDIT_TYPES.get(k) == r["root_resource"]["type"] for k in kinds))
+        ]
+        more = len(found) > limit
+        return web.json_response(
+            {
+                "records": found[:limit],
+                "response_metadata": None,
+                "limit": limit,
+                "next_cursor": f"c{limit}" if more else None,
+            }
         )
 
     async def list_teams(self, request: web.Request) -> web.Response:
