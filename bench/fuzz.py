@@ -455,22 +455,25 @@ async def main(cases: int, seed: int, only: str = "") -> dict[str, Tally]:
                 for person in (ALICE, BOB, LEAD, CAROL):
                     connector.add_member(person.member)
                 clock = FakeClock()
-                bot = await make_bot(Path(tmp), f"sqlite+aiosqlite:///{tmp}/fuzz.db", clock)
-                bot.settings = bot.settings.model_copy(
-                    update={
+                config = SlackConfig(
+                    bot_token=slack.token, signing_secret=SIGNING_SECRET, api_url=slack.base_url
+                )
+                bot = await make_bot(
+                    Path(tmp),
+                    f"sqlite+aiosqlite:///{tmp}/fuzz.db",
+                    clock,
+                    slack=config,
+                    fields={
                         "microsoft_app_id": APP_ID,
                         "microsoft_app_password": APP_PASSWORD,
                         "microsoft_app_tenant_id": "72f988bf-86f1-41af-91ab-2d7cd011db47",
                         "microsoft_openid_metadata_url": identity.openid_metadata_url,
                         "microsoft_token_issuer": identity.token_issuer,
                         "microsoft_login_url": identity.login_url,
-                    }
+                    },
                 )
                 app = make_app(bot)
-                config = SlackConfig(
-                    bot_token=slack.token, signing_secret=SIGNING_SECRET, api_url=slack.base_url
-                )
-                surface = mount_slack(bot, app, config)
+                surface = mount_slack(bot, app)
                 mount_teams(app, bot)
                 from aiohttp import web
 

@@ -67,13 +67,15 @@ async def _serve_async(conn: Connection, slack_delay: float) -> None:
         async with FakeSlackApi() as fake:
             for i in range(USERS):
                 fake.add_user(f"UBENCH{i:04d}", f"user{i}@example.com", name=f"user{i}")
-            bot = await make_bot(Path(tmp), f"sqlite+aiosqlite:///{tmp}/bench.db", SystemClock())
-            app = make_app(bot)
-            app.router.add_post("/bare", bare)
             config = SlackConfig(
                 bot_token=fake.token, signing_secret=SIGNING_SECRET, api_url=fake.base_url
             )
-            mount_slack(bot, app, config)
+            bot = await make_bot(
+                Path(tmp), f"sqlite+aiosqlite:///{tmp}/bench.db", SystemClock(), slack=config
+            )
+            app = make_app(bot)
+            app.router.add_post("/bare", bare)
+            mount_slack(bot, app)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)

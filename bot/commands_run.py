@@ -14,6 +14,7 @@ from aiohttp import web
 
 from adapters.console.notifier import ConsoleNotifier
 from adapters.console.repl import run_console
+from bot.chat_config import chat_from
 from bot.clock import SystemClock
 from bot.demo import INTRO, demo_files
 from bot.http import DRAINING_KEY, make_app
@@ -116,18 +117,17 @@ async def sync(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def serve(settings: Settings, args: argparse.Namespace) -> int:
-    bot = await build(settings)
+    try:
+        bot = await build(settings, chat=chat_from(settings))
+    except ValueError as exc:  # e.g. SingleTenant without MICROSOFT_APP_TENANT_ID
+        print(f"oncall-access: invalid Teams settings: {exc}", file=sys.stderr)
+        return 2
     scheduler = Scheduler(bot)
     app = make_app(bot)
     if bot.oauth is not None and bot.admin is not None:
         app.router.add_routes([bot.oauth.route(bot.admin.complete_user_flow)])
     mount_slack(bot, app)
-    try:
-        mount_teams(app, bot)
-    except ValueError as exc:  # e.g. SingleTenant without MICROSOFT_APP_TENANT_ID
-        print(f"oncall-access: invalid Teams settings: {exc}", file=sys.stderr)
-        await bot.close()
-        return 2
+    mount_teams(app, bot)
     # In-flight requests get their time while draining; what is left when the site closes, 1 s.
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()

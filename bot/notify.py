@@ -21,10 +21,7 @@ class FanOutNotifier:
     """One surface failing never stops the others, nor the decision that triggered the notice."""
 
     def __init__(self, notifiers: Sequence[SurfaceNotifier] = ()) -> None:
-        self.notifiers = list(notifiers)
-
-    def add(self, notifier: SurfaceNotifier) -> None:
-        self.notifiers.append(notifier)
+        self.notifiers = tuple(notifiers)  # fixed when the bot is built
 
     async def ask_approvers(
         self, request: AccessRequest, approvers: Sequence[str], summary: str

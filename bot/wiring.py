@@ -18,9 +18,11 @@ from adapters.opsgenie.provider import OpsgenieRosterProvider
 from adapters.pagerduty.incidents import PagerDutyIncidents
 from adapters.pagerduty.provider import PagerDutyRosterProvider
 from adapters.rosterfile.provider import FileRosterProvider
+from adapters.slack.app import SlackOutbound, SlackSurface
 from adapters.storage.audit import SqlAuditLog
 from adapters.storage.connections import SqlConnectionStore
 from adapters.storage.crypto import SecretBox
+from adapters.storage.deliveries import SqlDeliveries
 from adapters.storage.engine import make_engine
 from adapters.storage.identities import SqlIdentityOverrides
 from adapters.storage.kv import SqlKeyValues
@@ -28,6 +30,8 @@ from adapters.storage.leases import SqlJobLeases
 from adapters.storage.migrate import upgrade
 from adapters.storage.requests import SqlRequestStore
 from adapters.storage.roster import SqlRosterStore
+from adapters.teams.app import TeamsSurface, build_teams_outbound, build_teams_surface
+from bot.chat_config import ChatConfig
 from bot.clock import SystemClock
 from bot.connections import BotProviderAdmin
 from bot.grant_connections import GrantTargets
@@ -42,6 +46,7 @@ from bot.sync_schedule import SyncSchedule
 from core.dispatcher import Dispatcher
 from core.errors import PolicyError
 from core.incidents import IncidentSource
+from core.notice_views import NoticeViews
 from core.policy import Policy
 from core.ports import Clock, Granter, RosterProvider
 from core.service import AccessService, AccessSettings, RosterCache
@@ -71,6 +76,8 @@ class Bot:
     identities: SqlIdentityOverrides | None = None
     oauth: PagerDutyUserFlow | None = None  # PagerDuty's OAuth user flow (its callback route)
     metrics: PrometheusMetrics = field(default_factory=PrometheusMetrics)  # this bot's own
+    slack: SlackSurface | None = None  # built when `chat` says so, mounted by `serve`
+    teams: TeamsSurface | None = None
 
     async def __aenter__(self) -> Bot:
         return self
@@ -109,7 +116,12 @@ async def build(
     granters: dict[str, Granter] | None = None,
     migrate: bool = True,
     load_connections: bool = True,
+    chat: ChatConfig | None = None,
 ) -> Bot:
+    """Every part, once, in dependency order. With `chat`, the Slack and Teams surfaces too:
+    their notifiers join the fan-out before the service that tells them is built (they read only
+    the clock, the policy, the admins and the identity mappings), and their inbound halves are
+    built on the dispatcher after it. Raises ValueError naming a bad Teams setting."""
     clock = clock or SystemClock()
     source = (
         policy
@@ -130,8 +142,34 @@ async def build(
     identities = SqlIdentityOverrides(engine, keys=keys)
     rosters, leases = SqlRosterStore(engine, keys), SqlJobLeases(engine)
     kv = SqlKeyValues(engine, keys)
-    notifier = FanOutNotifier(notifiers)
     metrics = PrometheusMetrics()
+    roster = RosterCache(rosters, identities, settings.email_aliases)
+    notices = NoticeViews(clock, source, frozenset(settings.admins))
+    slack_out = teams_out = None
+    if chat is not None and chat.slack is not None:
+        slack_out = SlackOutbound(
+            chat.slack,
+            clock,
+            admins=notices.admins,
+            identity=roster.identity_map,
+            kv=kv,
+            metrics=metrics,
+        )
+    if chat is not None:
+        try:
+            teams_out = build_teams_outbound(
+                chat.teams, kv=kv, notices=notices, identity=roster.identity_map, metrics=metrics
+            )
+        except ValueError:  # a Teams setting that serves no tenant in particular
+            await engine.dispose()
+            raise
+    notifier = FanOutNotifier(
+        [
+            *notifiers,
+            *([slack_out.notifier] if slack_out else []),
+            *([teams_out.notifier] if teams_out else []),
+        ]
+    )
     if providers is None:
         providers = _providers_from(settings, clock)
     provider_list = list(providers)
@@ -152,7 +190,7 @@ async def build(
         policy=source,
         store=requests,
         audit=audit,
-        roster=RosterCache(rosters, identities, settings.email_aliases),
+        roster=roster,
         granters=chosen_granters,
         notifier=notifier,
         clock=clock,
@@ -179,6 +217,12 @@ async def build(
     dispatcher = Dispatcher(
         service, syncer, connections=admin, next_sync=schedule.next_at, identities=identities
     )
+    slack = (
+        SlackSurface(slack_out, dispatcher, clock, deliveries=SqlDeliveries(engine, clock.now))
+        if slack_out
+        else None
+    )
+    teams = build_teams_surface(teams_out, dispatcher=dispatcher, metrics=metrics) if chat else None
     bot = Bot(
         settings=settings,
         engine=engine,
@@ -199,6 +243,8 @@ async def build(
         identities=identities,
         oauth=oauth,
         metrics=metrics,
+        slack=slack,
+        teams=teams,
     )
     if load_connections:
         for problem in await admin.load():

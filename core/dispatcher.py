@@ -25,6 +25,7 @@ from core.durations import format_duration
 from core.errors import DomainError, Unavailable
 from core.identity import Actor, IdentityMap, is_email, normalize_email
 from core.mapping_keys import mapping_key
+from core.notice_views import RequestCard
 from core.ports import IdentityOverrides, ProviderAdmin
 from core.provenance import acting, chat_detail
 from core.replies import Reply
@@ -32,7 +33,7 @@ from core.requests import Kind, Status
 from core.service import AccessService
 from core.sync import RosterSyncer
 from core.timefmt import show_time
-from core.views import HomeView, RequestCard, ResourceChoice, Views
+from core.views import HomeView, ResourceChoice, Views
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -18,6 +18,7 @@ from core.grant_health import health_lines
 from core.groups import GroupKind, GroupRef
 from core.identity import Actor
 from core.incidents import noun
+from core.notice_views import NoticeViews, RequestCard
 from core.ports import ProviderAdmin
 from core.replies import Reply, describe_request
 from core.requests import AccessRequest, Kind, ReviewState, Status
@@ -42,14 +43,6 @@ class ResourceChoice:
 
 
 @dataclass(frozen=True, slots=True)
-class RequestCard:
-    """A request as an approval card or message draws it."""
-
-    request: AccessRequest
-    required: int  # distinct approvals the resource needs
-
-
-@dataclass(frozen=True, slots=True)
 class HomeView:
     """What a person's home screen shows."""
 
@@ -70,9 +63,12 @@ class Views:
         self._service = service
         self._connections = connections
         self._next_sync = next_sync
+        self.notices = NoticeViews(
+            service.clock, lambda: service.policy, frozenset(service.settings.admins)
+        )
 
     def now(self) -> datetime:
-        return self._service.clock.now()
+        return self.notices.now()
 
     def connection_forms(self) -> Sequence[ProviderForm]:
         """The providers an admin can connect from chat, each with its form; none when
@@ -84,7 +80,7 @@ class Views:
 
     def admins(self) -> frozenset[str]:
         """Who is told of trouble (a failing sync, a revoke that keeps failing)."""
-        return frozenset(self._service.settings.admins)
+        return self.notices.admins()
 
     async def resource_choices(self, actor: Actor) -> list[ResourceChoice]:
         service, now = self._service, self.now()
@@ -111,8 +107,7 @@ class Views:
         return self.card_of(request)
 
     def card_of(self, request: AccessRequest) -> RequestCard:
-        resource = self._service.policy.resources.get(request.resource)
-        return RequestCard(request, resource.approve.required if resource else 1)
+        return self.notices.card_of(request)
 
     async def home(self, actor: Actor) -> HomeView:
         service = self._service

@@ -7,8 +7,11 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from textwrap import dedent
+from typing import Any
 
 from adapters.console.notifier import ConsoleNotifier
+from adapters.slack.app import SlackConfig
+from bot.chat_config import ChatConfig, slack_config, teams_settings
 from bot.settings import Settings
 from bot.wiring import Bot, build
 from core.policy import parse_policy
@@ -74,13 +77,17 @@ async def make_bot(
     aliases: str = "",
     console: bool = True,
     settings: Mapping[str, str] | None = None,
+    slack: SlackConfig | None = None,
+    fields: Mapping[str, Any] | None = None,
 ) -> Bot:
     """A bot wired exactly as `serve` wires it, on the roster file provider, synced once;
-    `settings` adds environment settings by name. It closes itself as an async context manager:
-    `async with await make_bot(...) as bot:`."""
+    `settings` adds environment settings by name (`fields` by field name), `slack` a Slack
+    surface pointed at a fake
+    (else Slack and Teams come from settings, as in `serve`). It closes itself as an async
+    context manager: `async with await make_bot(...) as bot:`."""
     roster_path = tmp / "roster.yaml"
     roster_path.write_text(roster if roster is not None else roster_yaml(clock.now()))  # type: ignore[attr-defined]
-    settings = Settings(
+    chosen = Settings(
         ONCALL_ACCESS_DATABASE_URL=database_url,
         ONCALL_ACCESS_ROSTER_FILE=str(roster_path),
         ONCALL_ACCESS_ADMINS=admins,
@@ -88,12 +95,15 @@ async def make_bot(
         _env_file=None,  # type: ignore[call-arg]
         **(settings or {}),
     )
+    if fields:
+        chosen = chosen.model_copy(update=dict(fields))
     out = lines if lines is not None else []
     bot = await build(
-        settings,
+        chosen,
         policy=parse_policy(policy, "policy.yaml"),
         clock=clock,  # type: ignore[arg-type]
         notifiers=[ConsoleNotifier(out.append)] if console else [],
+        chat=ChatConfig(slack or slack_config(chosen), teams_settings(chosen)),
     )
     outcome = await bot.syncer.sync(bot.providers[0])
     assert outcome.ok, outcome.error

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -36,6 +36,7 @@ from adapters.slack.notifier import KeyValues, SlackNotifier
 from adapters.slack.socket import SocketModeRunner
 from adapters.slack.turns import AckFirstTurns
 from core.dispatcher import Dispatcher
+from core.identity import IdentityMap
 from core.ports import NO_METRICS, Clock, Metrics
 
 log = logging.getLogger(__name__)
@@ -71,21 +72,22 @@ class SlackConfig:
         return url if url.endswith("/") else url + "/"
 
 
-class SlackSurface:
-    """Everything Slack, built once by the bot and mounted on its aiohttp app."""
+class SlackOutbound:
+    """What the bot says in Slack on its own: the Web API client, the workspace and its directory
+    of people, and the notifier. It needs nothing from the core but the mappings in force and the
+    admins, so the bot builds it before the service that tells it, in one pass."""
 
     def __init__(
         self,
         config: SlackConfig,
-        dispatcher: Dispatcher,
         clock: Clock,
         *,
+        admins: Callable[[], Iterable[str]],
+        identity: Callable[[], Awaitable[IdentityMap]],
         kv: KeyValues | None = None,
-        deliveries: Deliveries | None = None,
         metrics: Metrics = NO_METRICS,
     ) -> None:
         self.config = config
-        self.deliveries = deliveries
         self.client = CountingWebClient(
             metrics=metrics,
             token=config.bot_token,
@@ -103,11 +105,30 @@ class SlackSurface:
             self.client,
             self.directory,
             clock,
-            admins=dispatcher.views.admins,
+            admins=admins,
             approvals_channel=config.approvals_channel,
             kv=kv,
-            identity=dispatcher.identity_map,
+            identity=identity,
         )
+
+
+class SlackSurface:
+    """Everything Slack: the outbound half and the bolt app whose listeners hand what people do
+    to the core through the dispatcher; mounted on the bot's aiohttp app."""
+
+    def __init__(
+        self,
+        outbound: SlackOutbound,
+        dispatcher: Dispatcher,
+        clock: Clock,
+        *,
+        deliveries: Deliveries | None = None,
+    ) -> None:
+        self.outbound = outbound
+        self.config = config = outbound.config
+        self.client, self.workspace = outbound.client, outbound.workspace
+        self.directory, self.notifier = outbound.directory, outbound.notifier
+        self.deliveries = deliveries
         self._tasks: set[asyncio.Task[Any]] = set()
         self._turns = AckFirstTurns(BACKGROUND_LIMIT)
         self.handlers = SlackHandlers(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import ClientError
@@ -34,6 +35,8 @@ from adapters.teams.references import ConversationReferences, KeyValues
 from adapters.teams.route import AuthMode, messages_route
 from core.dispatcher import Dispatcher
 from core.errors import Unavailable
+from core.identity import IdentityMap
+from core.notice_views import NoticeViews
 from core.ports import NO_METRICS, Metrics
 
 log = logging.getLogger(__name__)
@@ -95,20 +98,34 @@ class TeamsSurface:
     adapter: CloudAdapter | None = None
     handler: AccessTeamsBot | None = None
     notifier: TeamsNotifier | None = None
+    outbound: TeamsOutbound | None = None
 
 
-def build_teams_surface(
+@dataclass(frozen=True)
+class TeamsOutbound:
+    """What the bot says in Teams on its own: the Bot Framework adapter, the conversations it may
+    write to, and the notifier. Built before the service that tells it (the notifier reads only
+    the time, the admins and the policy), in one pass with the rest of the bot."""
+
+    settings: TeamsSettings
+    adapter: CloudAdapter
+    references: ConversationReferences
+    notifier: TeamsNotifier
+
+
+def build_teams_outbound(
     settings: TeamsSettings,
     *,
-    dispatcher: Dispatcher,
     kv: KeyValues,
+    notices: NoticeViews,
+    identity: Callable[[], Awaitable[IdentityMap]],
     metrics: Metrics = NO_METRICS,
-) -> TeamsSurface:
-    """Raises ValueError naming the setting when Teams would serve no tenant in particular."""
+) -> TeamsOutbound | None:
+    """None when Teams is not configured; raises ValueError naming the setting when Teams
+    would serve no tenant in particular."""
     mode = settings.mode
     if mode is AuthMode.REFUSE_ALL:
-        log.info("Teams is not configured (MICROSOFT_APP_ID unset): /api/messages answers 401")
-        return TeamsSurface(mode, messages_route(None, None, mode))
+        return None
     if mode is AuthMode.NO_AUTH:
         log.warning("%s", DEV_NO_AUTH_WARNING)
     elif settings.dev_no_auth:
@@ -125,22 +142,41 @@ def build_teams_surface(
     adapter = CountingCloudAdapter(_authentication(settings), metrics=metrics)
     adapter.on_turn_error = _on_turn_error
     references = ConversationReferences(kv, tenants)
-    handler = AccessTeamsBot(
-        dispatcher=dispatcher,
-        identity=TeamsIdentity(
-            tenants, trust_sender_name=mode is AuthMode.NO_AUTH, metrics=metrics
-        ),
-        references=references,
-        dialogs=Dialogs(dispatcher),
-    )
     notifier = TeamsNotifier(
         adapter=adapter,
         app_id=settings.app_id or None,
         references=references,
-        views=dispatcher.views,
-        identity=dispatcher.identity_map,
+        views=notices,
+        identity=identity,
     )
-    return TeamsSurface(mode, messages_route(adapter, handler, mode), adapter, handler, notifier)
+    return TeamsOutbound(settings, adapter, references, notifier)
+
+
+def build_teams_surface(
+    outbound: TeamsOutbound | None, *, dispatcher: Dispatcher, metrics: Metrics = NO_METRICS
+) -> TeamsSurface:
+    """The route on `outbound`, or one that answers 401 to everything when Teams is off."""
+    if outbound is None:
+        log.info("Teams is not configured (MICROSOFT_APP_ID unset): /api/messages answers 401")
+        return TeamsSurface(AuthMode.REFUSE_ALL, messages_route(None, None, AuthMode.REFUSE_ALL))
+    settings = outbound.settings
+    mode = settings.mode
+    handler = AccessTeamsBot(
+        dispatcher=dispatcher,
+        identity=TeamsIdentity(
+            settings.allowed_tenants, trust_sender_name=mode is AuthMode.NO_AUTH, metrics=metrics
+        ),
+        references=outbound.references,
+        dialogs=Dialogs(dispatcher),
+    )
+    return TeamsSurface(
+        mode,
+        messages_route(outbound.adapter, handler, mode),
+        outbound.adapter,
+        handler,
+        outbound.notifier,
+        outbound,
+    )
 
 
 def _authentication(settings: TeamsSettings) -> BotFrameworkAuthentication:

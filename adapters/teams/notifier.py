@@ -27,9 +27,9 @@ from adapters.teams.references import (
     parse_message_ref,
 )
 from core.identity import IdentityMap, normalize_email
+from core.notice_views import NoticeViews
 from core.ports import MessageRef
 from core.requests import AccessRequest
-from core.views import Views
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class TeamsNotifier:
         adapter: CloudAdapter,
         app_id: str | None,
         references: ConversationReferences,
-        views: Views,
+        views: NoticeViews,
         identity: Callable[[], Awaitable[IdentityMap]] | None = None,
     ) -> None:
         self._adapter = adapter

@@ -22,6 +22,7 @@ from adapters.pagerduty.form import FORM as PAGERDUTY
 from adapters.slack import modals
 from adapters.slack.constants import EVENTS_PATH
 from adapters.storage.crypto import new_key
+from bot.chat_config import chat_from
 from bot.http import make_app
 from bot.settings import Settings
 from bot.slack_wiring import mount_slack
@@ -107,7 +108,9 @@ async def serving(
     )
     slack.add_user(SLACK_LEAD, "lead@example.com", name="lead")
     connector.add_member(TEAMS_LEAD.member)
-    bot = await build(settings, policy=Policy(version=1), clock=FakeClock(NOW))
+    bot = await build(
+        settings, policy=Policy(version=1), clock=FakeClock(NOW), chat=chat_from(settings)
+    )
     try:
         app = make_app(bot)
         mount_slack(bot, app)

@@ -141,7 +141,6 @@ async def start_rig(
     extra: dict[str, Any] = {"policy": policy} if policy is not None else {}
     if roster is not None:
         extra["roster"] = roster
-    bot = await make_bot(tmp, database_url, clock, lines=console, aliases=aliases, **extra)
     config = configure(
         SlackConfig(
             bot_token=fake.token,
@@ -150,16 +149,20 @@ async def start_rig(
             form_budget=2.0,
         )
     )
+    bot = await make_bot(
+        tmp, database_url, clock, lines=console, aliases=aliases, slack=config, **extra
+    )
+    assert bot.slack is not None
     app = make_app(bot)
     # The surface's front door reaches a provider admin of the test's choosing (a recording fake,
-    # or none at all); the bot keeps its real one to close.
-    real, bot.dispatcher = (
-        bot.dispatcher,
+    # or none at all): the bot's own Slack surface, on a dispatcher with that admin.
+    surface = SlackSurface(
+        bot.slack.outbound,
         Dispatcher(bot.service, bot.syncer, connections=admin, identities=bot.identities),
+        bot.clock,
+        deliveries=bot.slack.deliveries,
     )
-    surface = mount_slack(bot, app, config)
-    bot.dispatcher = real
-    assert surface is not None
+    mount_slack(bot, app, surface)
     try:
         async with serve(app) as root:
             await fake.next_call("auth.test")  # learnt at start, before any request

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from adapters.slack.app import SlackConfig, SlackOutbound
 from adapters.slack.constants import APPROVE, DENY
-from bot.slack_wiring import build_slack
 from core.lifecycle import Lifecycle
 from core.ports import MessageRef
 from core.requests import Status
@@ -51,7 +51,7 @@ async def test_updates_keep_each_readers_time_zone_across_a_restart(
     (bob_key,) = [k for k in rig.approval_messages() if k[0] == rig.fake.dm_channel_id(BOB)]
     request = await rig.bot.service.get(request_id)
     # A second replica (or the bot after a restart) knows nothing but the stored references.
-    other = build_slack(rig.bot, rig.surface.config)
+    other = _outbound(rig, rig.surface.config)
     decided = request.with_changes(status=Status.TIMED_OUT)
 
     await other.notifier.request_changed(
@@ -107,9 +107,21 @@ async def test_announce_goes_to_the_approvals_channel_only_when_there_is_one(
     await rig.surface.notifier.announce("Break-glass: alice@example.com took prod-db.")
     assert rig.fake.calls("chat.postMessage") == []
 
-    channel = build_slack(rig.bot, replace(rig.surface.config, approvals_channel="CAPPROVALS"))
+    channel = _outbound(rig, replace(rig.surface.config, approvals_channel="CAPPROVALS"))
     await channel.notifier.announce("Break-glass: alice@example.com took prod-db.")
 
     (call,) = rig.fake.calls("chat.postMessage")
     assert call.params["channel"] == "CAPPROVALS"
     assert call.params["text"] == "Break-glass: alice@example.com took prod-db."
+
+
+def _outbound(rig: SlackRig, config: SlackConfig) -> SlackOutbound:
+    """Another replica's (or a restarted bot's) Slack notifier on the same database."""
+    views = rig.bot.dispatcher.views
+    return SlackOutbound(
+        config,
+        rig.bot.clock,
+        admins=views.admins,
+        identity=rig.bot.dispatcher.identity_map,
+        kv=rig.bot.kv,
+    )

@@ -1,5 +1,6 @@
-"""How `serve` gets Slack: settings decide whether the surface is on and how it is reached;
-`mount_slack` adds the route, the notifier and the start/stop hooks to the one aiohttp app."""
+"""How `serve` gets Slack: settings decide whether the surface is on and how it is reached.
+The bot built from Slack settings has its notifier in the fan-out from the start, and
+`mount_slack` adds the route and the start/stop hooks to the one aiohttp app."""
 
 from __future__ import annotations
 
@@ -61,13 +62,15 @@ async def test_mount_slack_from_the_bots_settings(
     fake_slack: FakeSlackApi, tmp_path: Path, sqlite_url: str, clock: FakeClock
 ) -> None:
     fake_slack.add_user(ALICE, "alice@example.com")
-    bot = await make_bot(tmp_path, sqlite_url, clock)
-    bot.settings = bot.settings.model_copy(
-        update={
+    bot = await make_bot(
+        tmp_path,
+        sqlite_url,
+        clock,
+        fields={
             "slack_bot_token": fake_slack.token,
             "slack_signing_secret": SIGNING_SECRET,
             "slack_api_url": fake_slack.base_url,
-        }
+        },
     )
     try:
         app = make_app(bot)

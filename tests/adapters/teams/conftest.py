@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from adapters.teams.app import build_teams_surface
 from bot.http import make_app
 from bot.slack_wiring import mount_slack
 from bot.teams_wiring import mount_teams
@@ -251,22 +252,24 @@ async def running_teams(
     given: dict[str, Any] = {"policy": policy} if policy is not None else {}
     if roster is not None:
         given["roster"] = roster
-    bot = await make_bot(tmp_path, database_url, clock, console=False, aliases=aliases, **given)
+    fields = {
+        "microsoft_app_id": APP_ID,
+        "microsoft_app_password": APP_PASSWORD,
+        "microsoft_app_tenant_id": TENANT,
+        "microsoft_openid_metadata_url": identity.openid_metadata_url,
+        "microsoft_token_issuer": identity.token_issuer,
+        "microsoft_login_url": identity.login_url,
+        **settings,
+    }
+    bot = await make_bot(
+        tmp_path, database_url, clock, console=False, aliases=aliases, fields=fields, **given
+    )
     if admin is not None:  # the front door reaches this provider admin instead
+        assert bot.teams is not None
         bot.dispatcher = Dispatcher(
             bot.service, bot.syncer, connections=admin, identities=bot.identities
         )
-    bot.settings = bot.settings.model_copy(
-        update={
-            "microsoft_app_id": APP_ID,
-            "microsoft_app_password": APP_PASSWORD,
-            "microsoft_app_tenant_id": TENANT,
-            "microsoft_openid_metadata_url": identity.openid_metadata_url,
-            "microsoft_token_issuer": identity.token_issuer,
-            "microsoft_login_url": identity.login_url,
-            **settings,
-        }
-    )
+        bot.teams = build_teams_surface(bot.teams.outbound, dispatcher=bot.dispatcher)
     for person in (ALICE, BOB, LEAD, CAROL, GUEST):
         connector.add_member(person.member)
     try:
