@@ -17,6 +17,7 @@ from adapters.console.repl import run_console
 from bot.chat_config import chat_from
 from bot.clock import SystemClock
 from bot.demo import INTRO, demo_files
+from bot.heap import freeze_startup_heap
 from bot.http import DRAINING_KEY, make_app
 from bot.policy_source import policy_or_empty
 from bot.progress import readings, watch_sync
@@ -143,6 +144,7 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 1
     log.info("serving on %s:%s", args.host, port)
+    freeze_startup_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
