@@ -15,6 +15,7 @@ from typing import Any
 from adapters.entra.client import GraphClient
 from adapters.providerhttp import ProviderError
 from adapters.providerhttp.membership import MEMBER, KeyValues, join, leave
+from adapters.providerhttp.recent import Recent
 from core.errors import DomainError
 from core.grant_types import entra_group
 from core.ports import Grant, TargetHealth
@@ -51,13 +52,15 @@ class EntraGroupGranter:
         so a reconnect with new credentials, on any replica, is used at once."""
         self._client_for = client_for
         self._notes = notes
+        self._groups: Recent[dict[str, Any]] = Recent()  # read once a minute, however many grants
 
     async def grant(self, grant: Grant) -> dict[str, Any]:
         problem = spec_problem(grant.spec)
         if problem:
             raise DomainError(problem[0].upper() + problem[1:] + ".")
         client = await self._client_for()
-        group = await client.group(str(grant.spec["group"]).lower())
+        group_id = str(grant.spec["group"]).lower()
+        group = await self._groups.get((client, group_id), lambda: client.group(group_id))
         problem = group_problem(group)
         if problem:
             raise DomainError(problem)

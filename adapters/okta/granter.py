@@ -15,6 +15,7 @@ from typing import Any
 from adapters.okta.client import OktaClient
 from adapters.providerhttp import ProviderError
 from adapters.providerhttp.membership import MEMBER, KeyValues, join, leave
+from adapters.providerhttp.recent import Recent
 from core.errors import DomainError
 from core.grant_types import okta_group
 from core.ports import Grant, TargetHealth
@@ -49,13 +50,15 @@ class OktaGroupGranter:
         """`client_for` returns the live connection's client (or raises DomainError) each call."""
         self._client_for = client_for
         self._notes = notes
+        self._groups: Recent[dict[str, Any]] = Recent()  # read once a minute, however many grants
 
     async def grant(self, grant: Grant) -> dict[str, Any]:
         problem = spec_problem(grant.spec)
         if problem:
             raise DomainError(problem[0].upper() + problem[1:] + ".")
         client = await self._client_for()
-        group = await client.group(str(grant.spec["group"]).strip())
+        ref = str(grant.spec["group"]).strip()
+        group = await self._groups.get((client, ref), lambda: client.group(ref))
         problem = group_problem(group)
         if problem:
             raise DomainError(problem)

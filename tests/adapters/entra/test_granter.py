@@ -4,6 +4,7 @@ and explicit about the permission it lacks."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -128,6 +129,17 @@ async def test_the_person_found_by_mail_joins_the_group_and_leaves_it_at_the_end
     assert await notes.get(f"entra-group:{sre.id}:{bob.id}") is None
     # the person's memberships were read across every page, following @odata.nextLink
     assert any(r.param("$skiptoken") for r in graph.requests_to(f"/v1.0/users/{bob.id}/memberOf/*"))
+
+
+async def test_many_grants_to_one_group_at_once_read_the_group_once(
+    graph: FakeGraph, granter: EntraGroupGranter, sre: Group
+) -> None:
+    people = [graph.add_user(f"p{i}@contoso.onmicrosoft.com") for i in range(6)]
+    await asyncio.gather(
+        *(granter.grant(access(sre, f"r{i}", p.upn)) for i, p in enumerate(people))
+    )
+    assert {p.id for p in people} <= set(sre.members)
+    assert [r.method for r in graph.requests_to(f"/v1.0/groups/{sre.id}")] == ["GET"]
 
 
 async def test_a_user_is_found_by_upn_too(
@@ -335,7 +347,7 @@ async def test_an_expired_token_is_renewed_once(
     graph: FakeGraph, granter: EntraGroupGranter, bob: User, sre: Group
 ) -> None:
     await granter.grant(access(sre, "r1"))
-    graph.fail("/v1.0/groups/*", 401)  # Graph says the token expired
+    graph.fail("/v1.0/users*", 401)  # Graph says the token expired
     await granter.grant(access(sre, "r2"))
     assert graph.tokens_issued == 2
 

@@ -92,6 +92,11 @@ class FakeServer(ABC):
     def throttle_headers(self, reset: float) -> dict[str, str]:
         return {"Retry-After": str(max(1, round(reset)))}
 
+    def limited(self, request: web.Request) -> bool:
+        """Whether the request counts against `rate_limit` (every one, unless the provider
+        documents a limit on some requests only)."""
+        return True
+
     def budget_headers(self, remaining: int, reset: float) -> dict[str, str]:
         """Headers telling the client its budget on an answer that was not throttled."""
         return {}
@@ -157,7 +162,9 @@ class FakeServer(ABC):
         self.counts[request.path] += 1
         if self.latency:
             await asyncio.sleep(self.latency)
-        response = self._throttle() or await self._fault(request)
+        response = (self._throttle() if self.limited(request) else None) or await self._fault(
+            request
+        )
         if response is None:
             response = self.authenticate(request)
         if response is None:
