@@ -144,7 +144,7 @@ class GraphClient:
             raise DomainError(f"Microsoft Entra ID has no group with the id {group_id}.") from None
         return dict(body)
 
-    async def member_groups(self, user_id: str) -> set[str]:
+    async def groups_of(self, user_id: str) -> set[str]:
         """The ids of the groups the user is a direct member of, every page."""
         path: str | None = f"/v1.0/users/{quote(user_id, safe='')}/memberOf/microsoft.graph.group"
         params: dict[str, str] | None = {"$select": "id", "$top": "999"}
@@ -184,7 +184,7 @@ class GraphClient:
             raise DomainError(self._forbidden(group, "remove members")) from None
 
     async def _is_member(self, group: dict[str, Any], user_id: str) -> bool:
-        return str(group["id"]) in await self.member_groups(user_id)
+        return str(group["id"]) in await self.groups_of(user_id)
 
     # -- checks ---------------------------------------------------------------------------------
     async def verify(self) -> Verification:
