@@ -14,7 +14,7 @@ import pytest
 
 from adapters.entra import EntraGroupGranter, GraphClient
 from adapters.entra.granter import spec_problem
-from adapters.providerhttp import ProviderUnavailable, RetryPolicy
+from adapters.providerhttp import ProviderUnavailable, RateLimit, RetryPolicy
 from adapters.providerhttp.virtualtime import VirtualTime
 from adapters.storage.engine import make_engine
 from adapters.storage.kv import SqlKeyValues
@@ -140,6 +140,20 @@ async def test_many_grants_to_one_group_at_once_read_the_group_once(
     )
     assert {p.id for p in people} <= set(sre.members)
     assert [r.method for r in graph.requests_to(f"/v1.0/groups/{sre.id}")] == ["GET"]
+
+
+async def test_writes_are_paced_at_graphs_write_quota_and_reads_are_not_held(
+    graph: FakeGraph, client_for: Callable[..., GraphClient], notes: SqlKeyValues, sre: Group
+) -> None:
+    graph.rate_limit = (5, 150.0)  # the write quota, scaled down: 5 writes in 150 s
+    granter = EntraGroupGranter(returning(client_for(write_quota=RateLimit(5, 150.0))), notes)
+    people = [graph.add_user(f"p{i}@contoso.onmicrosoft.com") for i in range(8)]
+    await asyncio.gather(
+        *(granter.grant(access(sre, f"r{i}", p.upn)) for i, p in enumerate(people))
+    )
+    assert {p.id for p in people} <= set(sre.members)
+    assert graph.throttled == 0 and graph.max_in_window == 5  # the last 3 waited their turn
+    assert len(graph.requests_to("/v1.0/users")) == 8  # one look-up each, none refused
 
 
 async def test_a_user_is_found_by_upn_too(
