@@ -4,7 +4,10 @@ Users are found by UPN or mail (`$filter=userPrincipalName eq '…' or mail eq '
 direct memberships are read from `/users/{id}/memberOf/microsoft.graph.group`, following
 `@odata.nextLink`; members are added with `POST /groups/{id}/members/$ref` (400 when already a
 member) and removed with `DELETE /groups/{id}/members/{user}/$ref` (404 when not). 429 answers
-carry `Retry-After`, which the shared HTTP layer honours. A 403 is explained by the application
+carry `Retry-After`, which the shared HTTP layer honours. Graph's identity and access write quota
+lets 3,000 writes through per application and tenant in 2 minutes 30 seconds, so the client
+paces its writes (the POST and DELETE of a member) at that; reads count against a separate and
+larger quota and are not held. A 403 is explained by the application
 permission the app's token lacks (its `roles` claim), named exactly.
 """
 
@@ -23,8 +26,10 @@ from adapters.providerhttp import (
     Forbidden,
     NotFound,
     ProviderHTTP,
+    RateLimit,
     RequestRejected,
     RetryPolicy,
+    SlidingWindow,
 )
 from adapters.providerhttp.heldroles import Gone
 from adapters.providerhttp.limiter import MonotonicClock, Sleep
@@ -35,6 +40,7 @@ from core.ports import Verification
 GRAPH_URL = "https://graph.microsoft.com"
 NAME = "Microsoft Graph"
 MAX_PAGES = 1000
+WRITE_QUOTA = RateLimit(3000, 150.0)  # Graph: writes per application and tenant
 
 # Application permissions that allow each step, least privileged first (Graph's own tables).
 WRITE_MEMBERS = ("GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All")
@@ -84,6 +90,7 @@ class GraphClient:
         sleep: Sleep = asyncio.sleep,
         max_concurrency: int = 4,
         transport: httpx.AsyncBaseTransport | None = None,
+        write_quota: RateLimit = WRITE_QUOTA,
     ) -> None:
         http: dict[str, Any] = {"retry": retry, "clock": clock, "sleep": sleep}
         if transport is not None:
@@ -105,6 +112,7 @@ class GraphClient:
             headers={"Accept": "application/json"},
             max_concurrency=max_concurrency,
             error_facts=_graph_facts,
+            write_limit=SlidingWindow(write_quota, clock=clock, sleep=sleep),
             **http,
         )
 
@@ -144,7 +152,7 @@ class GraphClient:
             raise DomainError(f"Microsoft Entra ID has no group with the id {group_id}.") from None
         return dict(body)
 
-    async def member_groups(self, user_id: str) -> set[str]:
+    async def groups_of(self, user_id: str) -> set[str]:
         """The ids of the groups the user is a direct member of, every page."""
         path: str | None = f"/v1.0/users/{quote(user_id, safe='')}/memberOf/microsoft.graph.group"
         params: dict[str, str] | None = {"$select": "id", "$top": "999"}
@@ -184,7 +192,7 @@ class GraphClient:
             raise DomainError(self._forbidden(group, "remove members")) from None
 
     async def _is_member(self, group: dict[str, Any], user_id: str) -> bool:
-        return str(group["id"]) in await self.member_groups(user_id)
+        return str(group["id"]) in await self.groups_of(user_id)
 
     # -- checks ---------------------------------------------------------------------------------
     async def verify(self) -> Verification:

@@ -6,6 +6,9 @@ ten minutes) buys an installation token for the organization (`GET /orgs/{org}/i
 `POST /app/installations/{id}/access_tokens`), which lasts an hour and is bought again before it
 ends. Operations and shapes follow GitHub's published OpenAPI description (tests/reference/github).
 
+GitHub's secondary limit lets no more than 80 content-creating requests through in a minute, so
+the client paces its writes (the PUT and DELETE of a membership) at that, over every
+organization it acts in, instead of spending requests on being refused; reads are not held.
 Rate limits come as 403 or 429: `retry-after` (secondary limits), or `x-ratelimit-remaining: 0`
 with `x-ratelimit-reset` in epoch seconds (the primary limit); both are waited out. Any other
 403 is explained by `X-Accepted-GitHub-Permissions` (what an app or fine-grained token lacks) or
@@ -28,7 +31,9 @@ from adapters.providerhttp import (
     NotFound,
     ProviderError,
     ProviderHTTP,
+    RateLimit,
     RetryPolicy,
+    SlidingWindow,
     StaticAuth,
 )
 from adapters.providerhttp.client import Auth
@@ -42,6 +47,7 @@ NAME = "GitHub"
 API_VERSION = "2022-11-28"
 HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
 SECONDARY_WAIT = 60.0  # GitHub: "wait at least one minute" when a secondary limit names no time
+CONTENT_LIMIT = RateLimit(80, 60.0)  # GitHub: at most 80 content-creating requests a minute
 NEEDS = (
     "a GitHub App needs the organization permission Members (read and write); a fine-grained "
     "token the same, from an organization owner or a maintainer of the team; a classic token "
@@ -154,8 +160,10 @@ class GitHubClient:
         sleep: Sleep = asyncio.sleep,
         max_concurrency: int = 4,
         transport: httpx.AsyncBaseTransport | None = None,
+        content_limit: RateLimit = CONTENT_LIMIT,
     ) -> None:
         self.base_url = (api_url or API_URL).rstrip("/")
+        self.writes = SlidingWindow(content_limit, clock=clock, sleep=sleep)
         self._http_options: dict[str, Any] = {"retry": retry, "clock": clock, "sleep": sleep}
         if transport is not None:
             self._http_options["transport"] = transport
@@ -171,12 +179,14 @@ class GitHubClient:
                 key = serialization.load_pem_private_key(private_key.encode(), None)
             except ValueError:
                 raise DomainError("The GitHub App's private key must be its PEM key.") from None
-            self._app = _AppLogin(self._make(StaticAuth("")), app_id, key, installation_id)
+            self._app = _AppLogin(
+                self._make(StaticAuth(""), paced=False), app_id, key, installation_id
+            )  # buying installation tokens creates no content
             self.kind = "app"
         else:
             raise DomainError("GitHub needs a token, or an app id with its private key.")
 
-    def _make(self, auth: Auth) -> ProviderHTTP:
+    def _make(self, auth: Auth, *, paced: bool = True) -> ProviderHTTP:
         return ProviderHTTP(
             NAME,
             self.base_url,
@@ -185,6 +195,7 @@ class GitHubClient:
             max_concurrency=self._max_concurrency,
             throttle_hint=_wait,
             error_facts=_facts,
+            write_limit=self.writes if paced else None,
             **self._http_options,
         )
 

@@ -20,6 +20,7 @@ from typing import Any
 from adapters.github.client import GitHubClient
 from adapters.providerhttp import ProviderError
 from adapters.providerhttp.membership import KeyValues, join, leave
+from adapters.providerhttp.recent import Recent
 from core.errors import DomainError
 from core.grant_types import github_team
 from core.ports import Grant, TargetHealth
@@ -48,6 +49,7 @@ class GitHubTeamGranter:
         self._client_for = client_for
         self._notes = notes
         self._logins = logins
+        self._teams: Recent[dict[str, Any]] = Recent()  # read once a minute, however many grants
 
     async def grant(self, grant: Grant) -> dict[str, Any]:
         problem = spec_problem(grant.spec)
@@ -56,7 +58,9 @@ class GitHubTeamGranter:
         org, slug = str(grant.spec["org"]), str(grant.spec["team"])
         role = str(grant.spec.get("role", "member"))
         client = await self._client_for()
-        team = await client.team(org, slug)
+        team = await self._teams.get(
+            (client, org.lower(), slug.lower()), lambda: client.team(org, slug)
+        )
         login = await self._login(client, org, grant.email)
         if not await client.is_org_member(org, login):
             raise DomainError(

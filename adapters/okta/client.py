@@ -210,7 +210,7 @@ class OktaClient:
             raise DomainError(f"Okta has {len(named)} groups named '{ref}'; give the group's id.")
         return named[0]
 
-    async def user_groups(self, user_id: str) -> set[str]:
+    async def groups_of(self, user_id: str) -> set[str]:
         """The ids of the groups the user is a member of."""
         try:
             groups = await self._pages(

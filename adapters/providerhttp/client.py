@@ -85,6 +85,7 @@ class ProviderHTTP:
         auth: Auth,
         headers: Mapping[str, str] | None = None,
         rate_limit: RateLimit | None = None,
+        write_limit: SlidingWindow | None = None,
         max_concurrency: int = 4,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
@@ -114,6 +115,9 @@ class ProviderHTTP:
         self._rate_limit = rate_limit
         self._domain_of = domain_of
         self._buckets: dict[str, SlidingWindow] = {}
+        # A budget only writes spend (GitHub's content-creating requests), shared by the clients
+        # given the same window, since the provider counts it per credential.
+        self.write_bucket = write_limit
         self._origin = _origin(self.base_url)
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
@@ -254,6 +258,8 @@ class ProviderHTTP:
                     hint = own_hint if own_hint is not None else retry_after(response.headers)
                     if hint is not None and bucket is not None:
                         bucket.pause(hint)
+                    if hint is not None and self.write_bucket is not None and _writes(method):
+                        self.write_bucket.pause(hint)
                 error = error_for_status(
                     status,
                     self.provider,
@@ -294,6 +300,10 @@ class ProviderHTTP:
             if bucket is not None:
                 max_wait = None if end is None else end - self._clock()
                 if not await bucket.acquire(max_wait=max_wait):
+                    raise self._late()
+            if self.write_bucket is not None and _writes(method):
+                max_wait = None if end is None else end - self._clock()
+                if not await self.write_bucket.acquire(max_wait=max_wait):
                     raise self._late()
             headers = {"Authorization": await self._auth.authorization()} if authorize else {}
             headers.update(extra or {})
@@ -349,6 +359,10 @@ class ProviderHTTP:
                 f"{self.provider} pointed us to a URL outside its API; not following it.",
                 provider=self.provider,
             )
+
+
+def _writes(method: str) -> bool:
+    return method.upper() not in ("GET", "HEAD", "OPTIONS")
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.ports import Granter
@@ -22,6 +22,11 @@ class BenchTarget:
     rate_source: str
     fewest_grant_calls: int  # the fewest requests the API allows for one grant
     fewest_revoke_calls: int
+    # The requests the rate limit counts, when it counts only some (GitHub: content-creating
+    # ones), and the fewest of those a grant and a revoke need; else every request counts.
+    limited_calls: Callable[[], int] | None = field(default=None)
+    fewest_limited_grant_calls: int | None = None
+    fewest_limited_revoke_calls: int | None = None
 
 
 class MemoryNotes:

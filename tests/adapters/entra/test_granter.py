@@ -4,6 +4,7 @@ and explicit about the permission it lacks."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,7 @@ import pytest
 
 from adapters.entra import EntraGroupGranter, GraphClient
 from adapters.entra.granter import spec_problem
-from adapters.providerhttp import ProviderUnavailable, RetryPolicy
+from adapters.providerhttp import ProviderUnavailable, RateLimit, RetryPolicy
 from adapters.providerhttp.virtualtime import VirtualTime
 from adapters.storage.engine import make_engine
 from adapters.storage.kv import SqlKeyValues
@@ -128,6 +129,31 @@ async def test_the_person_found_by_mail_joins_the_group_and_leaves_it_at_the_end
     assert await notes.get(f"entra-group:{sre.id}:{bob.id}") is None
     # the person's memberships were read across every page, following @odata.nextLink
     assert any(r.param("$skiptoken") for r in graph.requests_to(f"/v1.0/users/{bob.id}/memberOf/*"))
+
+
+async def test_many_grants_to_one_group_at_once_read_the_group_once(
+    graph: FakeGraph, granter: EntraGroupGranter, sre: Group
+) -> None:
+    people = [graph.add_user(f"p{i}@contoso.onmicrosoft.com") for i in range(6)]
+    await asyncio.gather(
+        *(granter.grant(access(sre, f"r{i}", p.upn)) for i, p in enumerate(people))
+    )
+    assert {p.id for p in people} <= set(sre.members)
+    assert [r.method for r in graph.requests_to(f"/v1.0/groups/{sre.id}")] == ["GET"]
+
+
+async def test_writes_are_paced_at_graphs_write_quota_and_reads_are_not_held(
+    graph: FakeGraph, client_for: Callable[..., GraphClient], notes: SqlKeyValues, sre: Group
+) -> None:
+    graph.rate_limit = (5, 150.0)  # the write quota, scaled down: 5 writes in 150 s
+    granter = EntraGroupGranter(returning(client_for(write_quota=RateLimit(5, 150.0))), notes)
+    people = [graph.add_user(f"p{i}@contoso.onmicrosoft.com") for i in range(8)]
+    await asyncio.gather(
+        *(granter.grant(access(sre, f"r{i}", p.upn)) for i, p in enumerate(people))
+    )
+    assert {p.id for p in people} <= set(sre.members)
+    assert graph.throttled == 0 and graph.max_in_window == 5  # the last 3 waited their turn
+    assert len(graph.requests_to("/v1.0/users")) == 8  # one look-up each, none refused
 
 
 async def test_a_user_is_found_by_upn_too(
@@ -335,7 +361,7 @@ async def test_an_expired_token_is_renewed_once(
     graph: FakeGraph, granter: EntraGroupGranter, bob: User, sre: Group
 ) -> None:
     await granter.grant(access(sre, "r1"))
-    graph.fail("/v1.0/groups/*", 401)  # Graph says the token expired
+    graph.fail("/v1.0/users*", 401)  # Graph says the token expired
     await granter.grant(access(sre, "r2"))
     assert graph.tokens_issued == 2
 

@@ -4,6 +4,7 @@ rate limits, never inviting outsiders, and explicit about the permission it lack
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import Callable
@@ -51,6 +52,35 @@ async def test_the_person_joins_the_team_and_leaves_it_at_the_end(
         ("removed", "acme/sre-oncall", "bob-gh", ""),
     ]
     assert await notes.get("github-team:acme/sre-oncall:bob-gh") is None
+
+
+async def test_many_grants_to_one_team_at_once_read_the_team_once(
+    gh: FakeGitHub, granter: GitHubTeamGranter, mapped: dict[str, str], sre: Team
+) -> None:
+    for i in range(6):
+        gh.add_account(f"p{i}", org=ORG)
+        mapped[f"p{i}@example.com"] = f"p{i}"
+    await asyncio.gather(
+        *(granter.grant(access(request_id=f"r{i}", email=f"p{i}@example.com")) for i in range(6))
+    )
+    assert sre.members == {f"p{i}": "member" for i in range(6)}
+    assert len(gh.requests_to("/orgs/acme/teams/sre-oncall")) == 1
+    assert len(gh.requests_to("/orgs/acme/members/*")) == 6  # membership of the org: read each time
+
+
+async def test_changes_are_paced_at_githubs_80_content_creating_requests_a_minute(
+    gh: FakeGitHub, granter: GitHubTeamGranter, mapped: dict[str, str], sre: Team, vt: VirtualTime
+) -> None:
+    gh.rate_limit = (80, 60.0)  # GitHub's secondary limit, counting the changes only
+    for i in range(100):
+        gh.add_account(f"p{i}", org=ORG)
+        mapped[f"p{i}@example.com"] = f"p{i}"
+    await asyncio.gather(
+        *(granter.grant(access(request_id=f"r{i}", email=f"p{i}@example.com")) for i in range(100))
+    )
+    assert len(sre.members) == 100
+    assert gh.throttled == 0 and gh.max_in_window == 80  # the 81st to 100th waited their turn
+    assert len(gh.requests_to("/orgs/acme/teams/sre-oncall/memberships/*")) == 200  # read, put
 
 
 async def test_a_member_made_maintainer_for_a_while_goes_back_to_member(

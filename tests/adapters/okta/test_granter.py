@@ -4,6 +4,7 @@ or admin role it lacks."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable
 from typing import Any
@@ -47,6 +48,17 @@ async def test_the_person_joins_the_group_and_leaves_it_at_the_end(
     assert undone["restored"] is None
     assert okta.changes == [("added", sre.id, bob.id), ("removed", sre.id, bob.id)]
     assert await notes.get(f"okta-group:{sre.id}:{bob.id}") is None
+
+
+async def test_many_grants_to_one_group_at_once_read_the_group_once(
+    okta: FakeOkta, granter: OktaGroupGranter, sre: Group
+) -> None:
+    people = [okta.add_user(f"p{i}@example.com") for i in range(6)]
+    await asyncio.gather(
+        *(granter.grant(access(sre.id, f"r{i}", p.login)) for i, p in enumerate(people))
+    )
+    assert {p.id for p in people} <= sre.members
+    assert [r.method for r in okta.requests_to(f"/api/v1/groups/{sre.id}")] == ["GET"]
 
 
 async def test_a_group_is_found_by_its_exact_name(

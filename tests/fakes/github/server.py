@@ -12,7 +12,9 @@ adding or changing a role (200), DELETE (204), GET (404 when not in the team); o
 owners reported as maintainers; a team synchronized with an identity provider refusing changes
 (403); org membership checks (204 / 404); `/search/users` over public emails; 403 with
 `X-Accepted-GitHub-Permissions` when the credentials lack the permission; rate limits as 403
-with `x-ratelimit-remaining: 0` and `x-ratelimit-reset` (epoch seconds).
+with `x-ratelimit-remaining: 0` and `x-ratelimit-reset` (epoch seconds). A `rate_limit` counts
+content-creating requests only (POST, PUT, PATCH, DELETE; buying an installation token is not
+one), as GitHub's secondary limit of 80 a minute does.
 """
 
 from __future__ import annotations
@@ -143,6 +145,11 @@ class FakeGitHub(FakeServer):
             "x-ratelimit-reset": str(int(time.time() + max(1.0, reset))),
             "x-ratelimit-resource": "core",
         }
+
+    def limited(self, request: web.Request) -> bool:
+        return request.method not in ("GET", "HEAD", "OPTIONS") and not request.path.startswith(
+            "/app/"
+        )
 
     def authenticate(self, request: web.Request) -> web.Response | None:
         header = request.headers.get("Authorization", "")

@@ -9,7 +9,9 @@ claim lists the app's application permissions; `GET /v1.0/users` with a `$filter
 with `$skiptoken`); `GET /v1.0/groups/{id}`; `POST /v1.0/groups/{id}/members/$ref` (204; 400 when
 already a member); `DELETE /v1.0/groups/{id}/members/{user}/$ref` (204; 404 when not a member);
 403 `Authorization_RequestDenied` without the permission (role-assignable groups also need
-RoleManagement.ReadWrite.Directory); 429 `TooManyRequests` with `Retry-After`.
+RoleManagement.ReadWrite.Directory); 429 `TooManyRequests` with `Retry-After`. A `rate_limit`
+counts the Graph writes only (POST, PATCH, PUT, DELETE under /v1.0), as Graph's identity and
+access write quota does.
 """
 
 from __future__ import annotations
@@ -141,6 +143,11 @@ class FakeGraph(FakeServer):
 
     def throttle_headers(self, reset: float) -> dict[str, str]:
         return {"Retry-After": str(max(1, round(reset)))}
+
+    def limited(self, request: web.Request) -> bool:
+        return request.method not in ("GET", "HEAD", "OPTIONS") and request.path.startswith(
+            "/v1.0/"
+        )
 
     def authenticate(self, request: web.Request) -> web.Response | None:
         if request.path.endswith("/oauth2/v2.0/token"):

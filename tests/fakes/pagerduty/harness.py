@@ -104,6 +104,11 @@ class FakeServer(ABC):
         """The rate-limit domain a request counts against (one for every request by default)."""
         return ""
 
+    def limited(self, request: web.Request) -> bool:
+        """Whether the request counts against `rate_limit` (every one, unless the provider
+        documents a limit on some requests only)."""
+        return True
+
     def budget_headers(self, remaining: int, reset: float) -> dict[str, str]:
         """Headers telling the client its budget on an answer that was not throttled."""
         return {}
@@ -170,7 +175,8 @@ class FakeServer(ABC):
         if self.latency:
             await asyncio.sleep(self.latency)
         domain = self.domain(request)
-        response = self._throttle(domain) or await self._fault(request)
+        throttled = self._throttle(domain) if self.limited(request) else None
+        response = throttled or await self._fault(request)
         if response is None:
             response = self.authenticate(request)
         if response is None:
