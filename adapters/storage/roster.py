@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -18,16 +20,34 @@ from core.roster import RosterSnapshot
 
 
 class SqlRosterStore:
-    def __init__(self, engine: AsyncEngine, keys: AuditKeys = UNKEYED) -> None:
+    """Every decision asks which snapshots are newest (`versions`); they are read once per
+    `FRESH_FOR` seconds. This replica's own syncs apply at once; another replica's within that
+    second, well inside the one tick the fleet promises."""
+
+    FRESH_FOR = 1.0
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        keys: AuditKeys = UNKEYED,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._engine = engine
         self._key = keys.signing
+        self._monotonic = monotonic
+        self._versions: tuple[float, dict[Provider, datetime]] | None = None
 
     async def versions(self) -> dict[Provider, datetime]:
+        now = self._monotonic()
+        if self._versions is not None and now - self._versions[0] < self.FRESH_FOR:
+            return dict(self._versions[1])
         async with self._engine.connect() as conn:
             rows = (
                 await conn.execute(select(roster_snapshots.c.provider, roster_snapshots.c.taken_at))
             ).all()
-        return {Provider(r.provider): r.taken_at for r in rows}
+        found = {Provider(r.provider): r.taken_at for r in rows}
+        self._versions = (now, found)
+        return dict(found)
 
     async def latest(self) -> list[RosterSnapshot]:
         async with self._engine.connect() as conn:
@@ -56,6 +76,7 @@ class SqlRosterStore:
                 },
             )
             await append_event(conn, event, self._key)
+        self._versions = None
 
     async def remove(self, provider: Provider) -> None:
         """Forget a disconnected provider's roster, so nobody is trusted on its word any more."""
@@ -64,6 +85,7 @@ class SqlRosterStore:
                 roster_snapshots.delete().where(roster_snapshots.c.provider == provider.value)
             )
             await conn.execute(sync_health.delete().where(sync_health.c.provider == provider.value))
+        self._versions = None
 
     async def record_failure(self, provider: Provider, at: datetime, reason: str) -> int:
         async with self._engine.begin() as conn:

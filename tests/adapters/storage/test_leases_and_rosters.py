@@ -64,6 +64,31 @@ async def test_roster_replace_swaps_the_whole_snapshot_and_records_the_sync(
         await engine.dispose()
 
 
+async def test_another_replicas_sync_is_seen_within_a_second_and_ones_own_at_once(
+    database_url: str, clock: FakeClock
+) -> None:
+    engines = [make_engine(database_url) for _ in range(2)]
+    ticks = [0.0]
+    try:
+        await upgrade(engines[0])
+        mine, other = (SqlRosterStore(e, monotonic=lambda: ticks[0]) for e in engines)
+        event = AuditEvent("roster.synced", clock.now(), "system")
+        await mine.replace(_snapshot(clock, "alice@example.com"), event)
+        first = clock.now()
+        assert await mine.versions() == await other.versions() == {Provider.FILE: first}
+
+        clock.advance(timedelta(minutes=5))
+        await mine.replace(_snapshot(clock, "carol@example.com"), event)
+
+        assert await mine.versions() == {Provider.FILE: clock.now()}  # its own sync: at once
+        assert await other.versions() == {Provider.FILE: first}  # read less than a second ago
+        ticks[0] += SqlRosterStore.FRESH_FOR
+        assert await other.versions() == {Provider.FILE: clock.now()}
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
 async def test_failed_syncs_are_counted_and_reset_by_a_good_one(
     database_url: str, clock: FakeClock
 ) -> None:
