@@ -6,6 +6,7 @@ named, which ones cannot take members, and what a receipt must keep to find the 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -62,7 +63,7 @@ class GroupMembership:
         return current is not None
 
 
-class GroupGranter(Generic[C]):
+class GroupGranter(ABC, Generic[C]):
     """Grant and revoke of a group membership; subclasses name the target's specifics."""
 
     kind: str
@@ -76,19 +77,21 @@ class GroupGranter(Generic[C]):
         self._groups: Recent[dict[str, Any]] = Recent()  # read once a minute, however many grants
 
     # -- what each target says ------------------------------------------------------------------
+    @abstractmethod
     def spec_problem(self, spec: Mapping[str, Any]) -> str | None:
-        raise NotImplementedError
+        """What is wrong with the policy's grant options, or None."""
 
+    @abstractmethod
     def group_ref(self, spec: Mapping[str, Any]) -> str:
         """The policy's `group`, as the client looks it up."""
-        raise NotImplementedError
 
+    @abstractmethod
     def group_name(self, group: Mapping[str, Any]) -> str:
-        raise NotImplementedError
+        """The group's name, as messages show it."""
 
+    @abstractmethod
     def group_problem(self, group: Mapping[str, Any]) -> str | None:
         """Why the directory could not change this group's members, or None."""
-        raise NotImplementedError
 
     def group_shown(self, group: Mapping[str, Any]) -> str:
         """The group as `status` shows it."""
@@ -102,9 +105,9 @@ class GroupGranter(Generic[C]):
         """What a receipt keeps of the group beyond its id and name."""
         return {}
 
+    @abstractmethod
     def group_of(self, receipt: Mapping[str, Any]) -> dict[str, Any]:
         """The group as the revoke's calls and messages need it, from the grant's receipt."""
-        raise NotImplementedError
 
     # -- the granter ----------------------------------------------------------------------------
     async def grant(self, grant: Grant) -> dict[str, Any]:

@@ -13,7 +13,8 @@ async def _true(value: bool) -> bool:
 
 
 async def test_work_waits_while_acks_keep_coming_and_starts_when_they_stop() -> None:
-    turns = AckFirstTurns(4, quiet=1.0, patience=60)
+    now = [0.0]  # the turns' clock, moved by the test
+    turns = AckFirstTurns(4, quiet=0.05, patience=60, now=lambda: now[0])
     started = asyncio.Event()
 
     async def work() -> str:
@@ -22,11 +23,13 @@ async def test_work_waits_while_acks_keep_coming_and_starts_when_they_stop() -> 
 
     turns.acked()
     job = asyncio.ensure_future(turns.run(work()))
-    for _ in range(20):  # a burst: acks far closer together than `quiet`
-        await asyncio.sleep(0.01)
+    for _ in range(20):  # a burst: acks 10 ms apart, closer together than `quiet`
+        await asyncio.sleep(0)  # let the work look
         assert not started.is_set()
+        now[0] += 0.01
         turns.acked()
 
+    now[0] += 0.05  # the burst is over
     assert await asyncio.wait_for(job, timeout=10) == "answered"
 
 
