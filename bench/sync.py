@@ -99,16 +99,19 @@ def serve(conn: Connection, options: dict[str, Any]) -> None:
                 }
             )
             await asyncio.get_running_loop().run_in_executor(None, conn.recv)
-            conn.send(
-                {
-                    "requests": len(fake.requests),
-                    "throttled": fake.throttled,
-                    "max_in_window": fake.max_in_window,
-                    "errors": sum(1 for r in fake.requests if r.status >= 400),
-                }
-            )
+            conn.send(_statistics(fake))
 
     asyncio.run(run())
+
+
+def _statistics(fake: Any) -> dict[str, int]:
+    """What every fake tells the parent once the sync is done."""
+    return {
+        "requests": len(fake.requests),
+        "throttled": fake.throttled,
+        "max_in_window": fake.max_in_window,
+        "errors": sum(1 for r in fake.requests if r.status >= 400),
+    }
 
 
 def serve_opsgenie(conn: Connection, options: dict[str, Any]) -> None:
@@ -136,7 +139,8 @@ def serve_opsgenie(conn: Connection, options: dict[str, Any]) -> None:
         fewest = {  # per request domain, which Opsgenie limits apart
             "search": max(1, math.ceil(len(fake.users) / PAGE)),
             "schedule-oncalls": 1,
-            "configuration": 3 + len(fake.teams) + len(oncall),  # roles, teams, schedules
+            # roles, teams, schedules, services (each one page), a timeline per on-call schedule
+            "configuration": 4 + len(fake.teams) + len(oncall),
         }
         shape = {
             "users": len(fake.users),
@@ -151,15 +155,7 @@ def serve_opsgenie(conn: Connection, options: dict[str, Any]) -> None:
             for r in fake.requests:
                 domain = rate_domain(r.path)
                 by_domain[domain] = by_domain.get(domain, 0) + 1
-            conn.send(
-                {
-                    "requests": len(fake.requests),
-                    "by_domain": by_domain,
-                    "throttled": fake.throttled,
-                    "max_in_window": fake.max_in_window,
-                    "errors": sum(1 for r in fake.requests if r.status >= 400),
-                }
-            )
+            conn.send({**_statistics(fake), "by_domain": by_domain})
 
     asyncio.run(run())
 
@@ -213,15 +209,7 @@ def serve_jsm(conn: Connection, options: dict[str, Any]) -> None:
             for r in fake.requests:
                 domain = "ops" if r.path.startswith("/jsm/ops/") else "site"
                 by_domain[domain] = by_domain.get(domain, 0) + 1
-            conn.send(
-                {
-                    "requests": len(fake.requests),
-                    "by_domain": by_domain,
-                    "throttled": fake.throttled,
-                    "max_in_window": fake.max_in_window,
-                    "errors": sum(1 for r in fake.requests if r.status >= 400),
-                }
-            )
+            conn.send({**_statistics(fake), "by_domain": by_domain})
 
     asyncio.run(run())
 
